@@ -1,0 +1,92 @@
+// Command mposportal is the merchant back-office portal for card-present (mPOS) payments.
+//
+// main only wires packages together and runs their lifecycle; see run.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/gin-gonic/gin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "mposportal:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is everything run needs; flags override environment variables, which override defaults.
+type Config struct {
+	Addr    string // portal listen address
+	DataDir string // where the embedded SQLite files live
+	LogJSON bool
+}
+
+func parseConfig(args []string, getenv func(string) string) (Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var cfg Config
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.StringVar(&cfg.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "portal listen address (PORTAL_ADDR)")
+	fs.StringVar(&cfg.DataDir, "data", env("PORTAL_DATA_DIR", "data"), "directory for the embedded SQLite databases (PORTAL_DATA_DIR)")
+	fs.BoolVar(&cfg.LogJSON, "log-json", env("PORTAL_LOG_JSON", "") == "1", "log as JSON (PORTAL_LOG_JSON=1)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv)
+	if err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stdout, nil)
+	if cfg.LogJSON {
+		handler = slog.NewJSONHandler(stdout, nil)
+	}
+	logger := slog.New(handler)
+
+	gin.SetMode(gin.ReleaseMode)
+	engine := gin.New()
+	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("portal listen: %w", err)
+	}
+	srv := &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
