@@ -1,0 +1,118 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/jobs"
+)
+
+// checks is an in-memory schedule: due[id] is when id is next due; CheckStatus reschedules it
+// five seconds later, as the real one does after a non-final answer.
+type checks struct {
+	mu       sync.Mutex
+	due      map[uint]time.Time
+	checked  map[uint]int
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	failID   uint
+}
+
+func (c *checks) DueStatusChecks(_ context.Context, now time.Time, limit int) ([]uint, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []uint
+	for id, at := range c.due {
+		if !at.After(now) && len(ids) < limit {
+			ids = append(ids, id)
+			c.due[id] = now.Add(time.Minute) // leased until the check reschedules it
+		}
+	}
+	return ids, nil
+}
+
+func (c *checks) CheckStatus(_ context.Context, id uint) error {
+	n := c.inFlight.Add(1)
+	defer c.inFlight.Add(-1)
+	for {
+		m := c.maxSeen.Load()
+		if n <= m || c.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(time.Millisecond) // let workers overlap
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checked[id]++
+	if id == c.failID {
+		return errors.New("gateway timeout")
+	}
+	c.due[id] = c.due[id].Add(5 * time.Second)
+	return nil
+}
+
+func TestStatusPollerChecksEachDuePaymentOnce(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	c := &checks{due: map[uint]time.Time{}, checked: map[uint]int{}, failID: 7}
+	for id := uint(1); id <= 100; id++ {
+		c.due[id] = now.Add(-time.Second) // due
+	}
+	for id := uint(101); id <= 110; id++ {
+		c.due[id] = now.Add(3 * time.Second) // not yet
+	}
+	p := &jobs.StatusPoller{Checks: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return now }, Batch: 40, Workers: 4}
+
+	var total int
+	for {
+		n, err := p.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if n > 40 {
+			t.Fatalf("RunOnce took %d, more than the batch of 40", n)
+		}
+		total += n
+	}
+	if total != 100 {
+		t.Errorf("checked %d payments, want the 100 due ones", total)
+	}
+	for id := uint(1); id <= 110; id++ {
+		want := 0
+		if id <= 100 {
+			want = 1
+		}
+		if c.checked[id] != want {
+			t.Errorf("payment %d checked %d times, want %d", id, c.checked[id], want)
+		}
+	}
+	if m := c.maxSeen.Load(); m > 4 || m < 2 {
+		t.Errorf("at most %d checks ran at once; want between 2 and the 4 workers", m)
+	}
+}
+
+func TestStatusPollerRunStopsWithContext(t *testing.T) {
+	c := &checks{due: map[uint]time.Time{}, checked: map[uint]int{}}
+	p := &jobs.StatusPoller{Checks: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Interval: time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run returned %v after cancel, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
+	}
+}
