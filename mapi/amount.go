@@ -14,6 +14,9 @@ type Amount int64
 // maxAmountLen is the gateway's field length for amount (§3.2).
 const maxAmountLen = 10
 
+// MaxAmount is the largest amount whose wire form ("9999999.99") fits that field.
+const MaxAmount Amount = 999_999_999
+
 // ErrBadAmount is wrapped by every ParseAmount error.
 var ErrBadAmount = errors.New("bad amount")
 
@@ -32,8 +35,8 @@ func ParseAmount(s string) (Amount, error) {
 		frac += "0"
 	}
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %q: %v", ErrBadAmount, s, err)
+	if err != nil || Amount(n) > MaxAmount {
+		return 0, fmt.Errorf("%w: %q is more than %s", ErrBadAmount, s, MaxAmount)
 	}
 	return Amount(n), nil
 }
