@@ -1,0 +1,94 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// The read-only admin API (§11 suggestion): order search, callback delivery log, close-day
+// history. It shows no card numbers: the sandbox never stores them.
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+type orderView struct {
+	OrderID       int64      `json:"orderid"`
+	ClientOrderID string     `json:"client_orderid"`
+	EndpointID    string     `json:"endpoint_id"`
+	Type          string     `json:"type"`
+	Amount        string     `json:"amount"`
+	Currency      string     `json:"currency"`
+	Status        string     `json:"status"`
+	Stage         string     `json:"stage"`
+	DeviceSerial  string     `json:"device_serial"`
+	CardType      string     `json:"card_type"`
+	BIN           string     `json:"bin"`
+	Last4         string     `json:"last4"`
+	ApprovalCode  string     `json:"approval_code,omitempty"`
+	RRN           string     `json:"rrn,omitempty"`
+	ErrorCode     string     `json:"error_code,omitempty"`
+	ErrorMessage  string     `json:"error_message,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	FinalAt       *time.Time `json:"final_at,omitempty"`
+	CloseID       *int64     `json:"close_id,omitempty"`
+}
+
+// adminOrders handles GET /sandbox/api/orders?client_orderid=&orderid=&serial=&last4=&rrn=&status=.
+func (g *Gateway) adminOrders(w http.ResponseWriter, r *http.Request) {
+	q := g.db.Model(&order{}).Order("id DESC").Limit(500)
+	for param, col := range map[string]string{"client_orderid": "client_order_id", "orderid": "id", "serial": "device_serial",
+		"last4": "last4", "rrn": "rrn", "status": "status"} {
+		if v := r.URL.Query().Get(param); v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	var os []order
+	if err := q.Find(&os).Error; err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	out := make([]orderView, len(os))
+	for i, o := range os {
+		out[i] = orderView{o.ID, o.ClientOrderID, o.EndpointID, o.Kind, strconv.FormatFloat(float64(o.AmountMinor)/100, 'f', 2, 64),
+			o.Currency, o.Status, o.Stage, o.DeviceSerial, o.CardType, o.BIN, o.Last4, o.ApprovalCode, o.RRN, o.ErrorCode,
+			o.ErrorMessage, o.CreatedAt, o.FinalAt, o.CloseID}
+	}
+	writeJSON(w, out)
+}
+
+// adminCallbacks handles GET /sandbox/api/callbacks?orderid=: deliveries with their attempts.
+func (g *Gateway) adminCallbacks(w http.ResponseWriter, r *http.Request) {
+	q := g.db.Order("id DESC").Limit(500)
+	if v := r.URL.Query().Get("orderid"); v != "" {
+		q = q.Where("order_id = ?", v)
+	}
+	var ds []delivery
+	if err := q.Find(&ds).Error; err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	type view struct {
+		delivery
+		AttemptLog []attempt `json:"attempt_log"`
+	}
+	out := make([]view, len(ds))
+	for i, d := range ds {
+		out[i].delivery = d
+		g.db.Where("delivery_id = ?", d.ID).Order("id").Find(&out[i].AttemptLog)
+	}
+	writeJSON(w, out)
+}
+
+// adminCloses handles GET /sandbox/api/closes: the close-day history.
+func (g *Gateway) adminCloses(w http.ResponseWriter, r *http.Request) {
+	var cs []closeDay
+	if err := g.db.Order("id DESC").Limit(500).Find(&cs).Error; err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, cs)
+}

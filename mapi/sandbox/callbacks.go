@@ -1,0 +1,127 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+)
+
+// maxParallelCallbacks bounds deliveries in flight, so a slow receiver cannot exhaust us.
+const maxParallelCallbacks = 32
+
+// deliverDue starts every due callback delivery (bounded), leasing each so that the next loop
+// does not start it twice while it is in flight.
+func (g *Gateway) deliverDue(ctx context.Context, wg *sync.WaitGroup) {
+	now := g.now()
+	var due []delivery
+	if err := g.db.Where("next_at IS NOT NULL AND next_at <= ?", now).Order("next_at").Limit(maxParallelCallbacks).Find(&due).Error; err != nil {
+		g.log.Error("sandbox: due callbacks", "error", err)
+		return
+	}
+	for _, d := range due {
+		lease := now.Add(g.cfg.CallbackTimeout + time.Second)
+		if g.db.Model(&delivery{}).Where("id = ? AND next_at = ?", d.ID, d.NextAt).Update("next_at", lease).RowsAffected == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(d delivery) {
+			defer wg.Done()
+			g.deliver(ctx, d)
+		}(d)
+	}
+}
+
+// deliver makes one attempt and records it; a non-200, a timeout or a connection error is a
+// failure that schedules the next attempt (§6.3).
+func (g *Gateway) deliver(ctx context.Context, d delivery) {
+	var o order
+	if err := g.db.First(&o, d.OrderID).Error; err != nil {
+		g.log.Error("sandbox: callback order", "order", d.OrderID, "error", err)
+		return
+	}
+	var m merchant
+	if err := g.db.Where("endpoint_id = ?", o.EndpointID).First(&m).Error; err != nil {
+		g.log.Error("sandbox: callback merchant", "order", d.OrderID, "error", err)
+		return
+	}
+	code, err := g.send(ctx, d.URL, callbackFor(o, m), m.ControlKey)
+	if ctx.Err() != nil {
+		// Shutting down: leave the lease; the next start retries it after the lease expires.
+		return
+	}
+	now := g.now()
+	a := attempt{DeliveryID: d.ID, At: now, Code: code}
+	if err != nil {
+		a.Error = truncate(err.Error(), 255)
+	}
+	d.Attempts++
+	d.LastCode, d.LastError = code, a.Error
+	switch {
+	case err == nil && code == http.StatusOK && d.Duplicate:
+		// Chaos: the receiver gets the same callback once more, a little later.
+		d.Duplicate, d.Delivered, d.DeliveredAt = false, true, &now
+		next := now.Add(50 * time.Millisecond)
+		d.NextAt = &next
+	case err == nil && code == http.StatusOK:
+		d.Delivered, d.DeliveredAt, d.NextAt = true, &now, nil
+	case d.Attempts >= len(g.cfg.CallbackSchedule):
+		d.NextAt = nil // given up after the last scheduled attempt
+	default:
+		next := now.Add(time.Duration(float64(g.cfg.CallbackSchedule[d.Attempts]) / g.cfg.TimeScale))
+		d.NextAt = &next
+	}
+	if err := g.db.Create(&a).Error; err != nil {
+		g.log.Error("sandbox: record callback attempt", "error", err)
+	}
+	if err := g.db.Save(&d).Error; err != nil {
+		g.log.Error("sandbox: save callback delivery", "error", err)
+	}
+	g.kick()
+}
+
+// callbackFor builds the §6.2 callback for an order's current final status.
+func callbackFor(o order, m merchant) mapi.Callback {
+	return mapi.Callback{
+		Status: mapi.Status(o.Status), OrderID: fmt.Sprint(o.ID), MerchantOrder: o.ClientOrderID, Type: o.Kind,
+		Amount: mapi.Amount(o.AmountMinor), ApprovalCode: o.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
+		CardType: o.CardType, Descriptor: m.Descriptor, ErrorCode: o.ErrorCode, ErrorMessage: o.ErrorMessage,
+		ProcessorRRN: o.RRN,
+	}
+}
+
+// send performs the GET with the signed query appended to the callback URL.
+func (g *Gateway) send(ctx context.Context, rawURL string, cb mapi.Callback, key string) (int, error) {
+	sep := "?"
+	if strings.Contains(rawURL, "?") {
+		sep = "&"
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.CallbackTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL+sep+cb.Query(key).Encode(), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := g.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,158 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/example/mposportal/mapi"
+	"gorm.io/gorm"
+)
+
+var reCloseRequestID = regexp.MustCompile(`^[A-Za-z0-9]{8,32}$`)
+
+// closeDayHandler handles POST /paynet/api/v2/close-day/{ENDPOINTID} (§5).
+func (g *Gateway) closeDayHandler(w http.ResponseWriter, r *http.Request) {
+	f, err := form(r)
+	if err != nil {
+		http.Error(w, "bad request body", http.StatusBadRequest)
+		return
+	}
+	m, err := g.authenticate(r, f)
+	if err != nil {
+		g.log.Info("sandbox: OAuth refused", "path", r.URL.Path, "reason", err.Error())
+		forbidden(w)
+		return
+	}
+	body, aerr := g.closeDay(m, f)
+	if aerr != nil {
+		writeError(w, aerr, "")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html;charset=utf-8")
+	w.Write(body)
+}
+
+// closeDay closes the gate's business day: totals of approved sales since the previous close,
+// reconciled against the CP's totals when sent. The request id is the idempotency key: a
+// repeat returns the stored bytes and closes nothing new.
+func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError) {
+	get := func(k string) string {
+		if v := f[k]; len(v) > 0 {
+			return strings.TrimSpace(v[0])
+		}
+		return ""
+	}
+	id := get("day_close_request_id")
+	switch {
+	case id == "":
+		return nil, validation("2", "Missing mandatory parameter: day_close_request_id")
+	case !reCloseRequestID.MatchString(id):
+		return nil, validation("3", "day_close_request_id must be 8 to 32 letters or digits")
+	case !m.AllowCloseAPI:
+		return nil, validation("10", "Close day via API is not allowed on this gate")
+	}
+	theirs, aerr := cpTotals(get)
+	if aerr != nil {
+		return nil, aerr
+	}
+	var out []byte
+	err := g.db.Transaction(func(tx *gorm.DB) error {
+		var prev closeDay
+		if err := tx.Where("endpoint_id = ? AND request_id = ?", m.EndpointID, id).First(&prev).Error; err == nil {
+			out = []byte(prev.Response)
+			return nil
+		} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+			return err
+		}
+		var cur merchant
+		if err := tx.Where("endpoint_id = ?", m.EndpointID).First(&cur).Error; err != nil {
+			return err
+		}
+		now := g.now()
+		var sums struct {
+			N   int
+			Sum int64
+		}
+		open := tx.Model(&order{}).Where("endpoint_id = ? AND kind = 'sale' AND status = 'approved' AND close_id IS NULL", m.EndpointID)
+		if err := open.Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&sums).Error; err != nil {
+			return err
+		}
+		cur.RRNSeq++
+		c := closeDay{EndpointID: m.EndpointID, RequestID: id, SaleCount: sums.N, SaleSum: sums.Sum,
+			RRN: fmt.Sprintf("%06d", cur.RRNSeq), Code39: "00"}
+		if theirs != nil && (theirs.SaleCount != sums.N || int64(theirs.SaleSum) != sums.Sum ||
+			theirs.ReversalCount != 0 || theirs.ReversalSum != 0) {
+			c.Code39 = "95" // reconcile error: the day still closes
+		}
+		locked := g.cfg.CloseDuration > 0
+		if locked {
+			until := now.Add(g.cfg.CloseDuration)
+			cur.LockedUntil = &until
+		}
+		c.Response = string(mapi.EncodeResponse([]mapi.Pair{
+			{Key: "status", Value: "finished"}, {Key: "gateId", Value: strconv.FormatInt(cur.GateID, 10)},
+			{Key: "isDayClosing", Value: strconv.FormatBool(locked)}, {Key: "gateCloseDate", Value: now.UTC().Format("2006-01-02")},
+			{Key: "epntId", Value: strconv.FormatInt(cur.EpntID, 10)}, {Key: "saleApprovedCount", Value: strconv.Itoa(sums.N)},
+			{Key: "saleAmount", Value: mapi.Amount(sums.Sum).String()}, {Key: "reversalApprovedCount", Value: "0"}, {Key: "reversalAmount", Value: "0.00"},
+			{Key: "code39", Value: c.Code39}, {Key: "RRN", Value: c.RRN}, {Key: "theRequestSerialNumber", Value: newSerial()},
+		}))
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&order{}).Where("endpoint_id = ? AND kind = 'sale' AND status = 'approved' AND close_id IS NULL", m.EndpointID).
+			Update("close_id", c.ID).Error; err != nil {
+			return err
+		}
+		out = []byte(c.Response)
+		return tx.Save(&cur).Error
+	})
+	if err != nil {
+		g.log.Error("sandbox: close day", "endpoint", m.EndpointID, "error", err)
+		return nil, &apiError{typ: "error", code: "1", msg: "Internal error"}
+	}
+	return out, nil
+}
+
+// cpTotals reads the CP's optional totals; nil when none were sent.
+func cpTotals(get func(string) string) (*mapi.CloseDayTotals, *apiError) {
+	names := []string{"sale_approved_count", "sale_approved_sum", "reversal_approved_count", "reversal_approved_sum"}
+	sent := false
+	for _, n := range names {
+		sent = sent || get(n) != ""
+	}
+	if !sent {
+		return nil, nil
+	}
+	var t mapi.CloseDayTotals
+	var err error
+	count := func(s string) int {
+		if s == "" || err != nil {
+			return 0
+		}
+		n, e := strconv.Atoi(s)
+		if e != nil || n < 0 {
+			err = fmt.Errorf("bad count %q", s)
+		}
+		return n
+	}
+	sum := func(s string) mapi.Amount {
+		if s == "" || err != nil {
+			return 0
+		}
+		a, e := mapi.ParseAmount(s)
+		if e != nil {
+			err = e
+		}
+		return a
+	}
+	t.SaleCount, t.SaleSum = count(get(names[0])), sum(get(names[1]))
+	t.ReversalCount, t.ReversalSum = count(get(names[2])), sum(get(names[3]))
+	if err != nil {
+		return nil, validation("3", "Close day totals: %v", err)
+	}
+	return &t, nil
+}

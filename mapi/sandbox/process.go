@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+)
+
+// outcome is the deterministic sandbox result for an amount (§10), by its last two digits.
+type outcome struct {
+	status, code, message string
+}
+
+func outcomeFor(amountMinor int64, expired bool) outcome {
+	if expired {
+		return outcome{"declined", "54", "Expired card"}
+	}
+	switch amountMinor % 100 {
+	case 51:
+		return outcome{"declined", "51", "Insufficient funds"}
+	case 54:
+		return outcome{"declined", "54", "Expired card"}
+	case 5:
+		return outcome{"declined", "05", "Do not honor"}
+	case 66:
+		return outcome{"filtered", "66", "Declined by anti-fraud filter"}
+	case 91:
+		return outcome{"error", "91", "Issuer unavailable"}
+	}
+	return outcome{status: "approved"}
+}
+
+// processDue moves every order whose processing step is due.
+func (g *Gateway) processDue(ctx context.Context) {
+	for ctx.Err() == nil {
+		var due []order
+		if err := g.db.Where("due_at IS NOT NULL AND due_at <= ?", g.now()).Order("due_at").Limit(200).Find(&due).Error; err != nil {
+			g.log.Error("sandbox: due orders", "error", err)
+			return
+		}
+		for _, o := range due {
+			if err := g.step(o); err != nil {
+				g.log.Error("sandbox: process order", "order", o.ID, "error", err)
+			}
+		}
+		if len(due) < 200 {
+			return
+		}
+	}
+}
+
+// step runs one processing step of an order: .77 and .78 linger, everything else goes final.
+func (g *Gateway) step(o order) error {
+	now := g.now()
+	switch o.AmountMinor % 100 {
+	case 77:
+		if until := o.CreatedAt.Add(g.cfg.LongProcessing); now.Before(until) {
+			return g.db.Model(&o).Update("due_at", until).Error
+		}
+	case 78:
+		if until := o.CreatedAt.Add(g.cfg.UnknownFor); now.Before(until) {
+			return g.db.Model(&o).Updates(map[string]any{"due_at": until, "status": "unknown", "stage": o.Kind + "_unknown"}).Error
+		}
+	}
+	out := outcomeFor(o.AmountMinor, o.Expired)
+	o.Status, o.DueAt, o.FinalAt = out.status, nil, &now
+	o.ErrorCode, o.ErrorMessage = out.code, out.message
+	o.ReceiptID, o.TerminalID = uuid.NewString(), "T0001234"
+	o.RRN = randomDigits(12)
+	switch out.status {
+	case "approved":
+		o.Stage = o.Kind + "_approved"
+		o.ApprovalCode = randomDigits(6)
+	case "filtered":
+		o.Stage = o.Kind + "_filtered"
+	default:
+		o.Stage = o.Kind + "_failed"
+		if out.status == "declined" {
+			o.Stage = o.Kind + "_declined"
+		}
+	}
+	return g.db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Save(&o).Error; err != nil {
+			return err
+		}
+		return g.queueCallback(tx, o)
+	})
+}
+
+// queueCallback creates the delivery job for an order's final status, once.
+func (g *Gateway) queueCallback(tx *gorm.DB, o order) error {
+	if o.CallbackURL == "" {
+		return nil
+	}
+	f := g.getFaults()
+	now := g.now()
+	d := delivery{OrderID: o.ID, Type: o.Kind, Status: o.Status, URL: o.CallbackURL, NextAt: &now}
+	switch {
+	case f.CallbacksOff:
+		d.NextAt, d.Suppressed, d.LastError = nil, true, "callbacks switched off"
+	case g.chance(f.DropCallbackPct):
+		d.NextAt, d.Suppressed, d.LastError = nil, true, "dropped (chaos)"
+	case g.chance(f.DuplicateCallbackPct):
+		d.Duplicate = true
+	}
+	res := tx.Where("order_id = ? AND type = ? AND status = ?", o.ID, o.Kind, o.Status).FirstOrCreate(&d)
+	if res.Error != nil {
+		return fmt.Errorf("sandbox: queue callback for order %d: %w", o.ID, res.Error)
+	}
+	g.kick()
+	return nil
+}
+
+func randomDigits(n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		d, _ := rand.Int(rand.Reader, big.NewInt(10))
+		b[i] = byte('0' + d.Int64())
+	}
+	return string(b)
+}

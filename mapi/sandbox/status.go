@@ -1,0 +1,87 @@
+package sandbox
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/example/mposportal/mapi"
+)
+
+// status handles POST /paynet/api/v2/status/{ENDPOINTID} (§4), signed with the SHA-1 control.
+func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
+	f, err := form(r)
+	if err != nil {
+		http.Error(w, "bad request body", http.StatusBadRequest)
+		return
+	}
+	get := func(k string) string { return strings.TrimSpace(f.Get(k)) }
+	clientOrderID := get("client_orderid")
+	for _, k := range []string{"login", "client_orderid", "control"} {
+		if get(k) == "" {
+			writeError(w, validation("2", "Missing mandatory parameter: %s", k), clientOrderID)
+			return
+		}
+	}
+	if g.chance(g.getFaults().Sync5xxPct) {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+		return
+	}
+	var m merchant
+	if err := g.db.Where("endpoint_id = ?", r.PathValue("endpoint")).First(&m).Error; err != nil {
+		writeError(w, validation("5", "Unknown endpoint %s", r.PathValue("endpoint")), clientOrderID)
+		return
+	}
+	orderID := get("orderid")
+	want := mapi.StatusControl(m.Login, clientOrderID, orderID, m.ControlKey)
+	if get("login") != m.Login || !mapi.ControlEqual(get("control"), want) {
+		writeError(w, validation("4", "INVALID_CONTROL_CODE"), clientOrderID)
+		return
+	}
+	var o order
+	q := g.db.Where("endpoint_id = ? AND client_order_id = ?", m.EndpointID, clientOrderID)
+	if orderID != "" {
+		id, _ := strconv.ParseInt(orderID, 10, 64)
+		q = q.Where("id = ?", id)
+	}
+	if err := q.First(&o).Error; err != nil {
+		writeError(w, validation("8", "Order not found"), clientOrderID)
+		return
+	}
+	status, stage := o.Status, o.Stage
+	if sn := get("by-request-sn"); sn != "" {
+		var rq request
+		if err := g.db.Where("serial = ? AND order_id = ?", sn, o.ID).First(&rq).Error; err != nil {
+			writeError(w, validation("8", "Request %s not found for this order", sn), clientOrderID)
+			return
+		}
+		status, stage = rq.Status, rq.Stage
+	}
+	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
+		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},
+		{Key: "status", Value: status}, {Key: "amount", Value: mapi.Amount(o.AmountMinor).String()}, {Key: "currency", Value: o.Currency},
+		{Key: "transaction-type", Value: o.Kind}, {Key: "order-stage", Value: stage}}
+	add := func(k, v string) {
+		if v != "" {
+			pairs = append(pairs, mapi.Pair{Key: k, Value: v})
+		}
+	}
+	if o.FinalAt != nil && status == o.Status {
+		add("approval-code", o.ApprovalCode)
+		add("processor-rrn", o.RRN)
+		add("receipt-id", o.ReceiptID)
+		add("terminal-id", o.TerminalID)
+		add("error-code", o.ErrorCode)
+		add("error-message", o.ErrorMessage)
+		add("paynet-processing-date", o.FinalAt.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+	add("bin", o.BIN)
+	add("last-four-digits", o.Last4)
+	add("card-type", o.CardType)
+	add("cardholder-name", o.HolderName)
+	add("card-exp-month", o.ExpMonth)
+	add("card-exp-year", o.ExpYear)
+	add("descriptor", m.Descriptor)
+	add("by-request-sn", get("by-request-sn"))
+	write(w, pairs)
+}
