@@ -142,6 +142,12 @@ func (g *Gateway) createOrder(kind string, m merchant, f url.Values) (order, boo
 		RequestSerial: newSerial(),
 	}
 	err = g.db.Transaction(func(tx *gorm.DB) error {
+		// Gateway order ids are large numbers (the docs show 1969106); start ours there.
+		var last int64
+		if err := tx.Model(&order{}).Select("COALESCE(MAX(id), 1969100)").Scan(&last).Error; err != nil {
+			return err
+		}
+		o.ID = last + 1
 		if err := tx.Create(&o).Error; err != nil {
 			return err
 		}
