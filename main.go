@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,11 @@ type Config struct {
 	Addr    string // portal listen address
 	DataDir string // where the embedded SQLite files live
 	LogJSON bool
+
+	// The embedded sandbox gateway. SandboxAddr "off" runs without it (a real gateway is then
+	// configured in the portal's gateway settings).
+	SandboxAddr      string
+	SandboxPublicURL string // the sandbox's URL as clients see it; default http://<SandboxAddr>
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -48,6 +54,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&cfg.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "portal listen address (PORTAL_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", env("PORTAL_DATA_DIR", "data"), "directory for the embedded SQLite databases (PORTAL_DATA_DIR)")
 	fs.BoolVar(&cfg.LogJSON, "log-json", env("PORTAL_LOG_JSON", "") == "1", "log as JSON (PORTAL_LOG_JSON=1)")
+	fs.StringVar(&cfg.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), `embedded sandbox gateway listen address, or "off" (SANDBOX_ADDR)`)
+	fs.StringVar(&cfg.SandboxPublicURL, "sandbox-public-url", env("SANDBOX_PUBLIC_URL", ""), "the sandbox's base URL as clients see it (SANDBOX_PUBLIC_URL)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
 	}
@@ -64,6 +72,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		handler = slog.NewJSONHandler(stdout, nil)
 	}
 	logger := slog.New(handler)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	if cfg.SandboxAddr != "off" {
+		sb, err := startSandbox(ctx, &wg, cfg, logger)
+		if err != nil {
+			return err
+		}
+		defer sb.Close()
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	engine := gin.New()
