@@ -163,7 +163,7 @@ func TestErrorMapping(t *testing.T) {
 			case <-time.After(5 * time.Second):
 			case <-r.Context().Done():
 			}
-		}, []mapi.Option{mapi.WithTimeouts(100 * time.Millisecond, 100*time.Millisecond)}, true,
+		}, []mapi.Option{mapi.WithTimeouts(100*time.Millisecond, 100*time.Millisecond)}, true,
 			func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
 		{"garbage body", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("%zz<html>")) }, nil, true, nil},
 		{"empty body", func(w http.ResponseWriter, r *http.Request) {}, nil, true, nil},
