@@ -14,11 +14,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/gin-gonic/gin"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func main() {
@@ -32,9 +36,11 @@ func main() {
 
 // Config is everything run needs; flags override environment variables, which override defaults.
 type Config struct {
-	Addr    string // portal listen address
-	DataDir string // where the embedded SQLite files live
-	LogJSON bool
+	Addr         string // portal listen address
+	DataDir      string // where the embedded SQLite files live
+	DatabaseURL  string // postgres://… to use PostgreSQL; empty: SQLite in DataDir
+	LogJSON      bool
+	CookieSecure bool // portal served over HTTPS (behind a TLS proxy): Secure cookies
 
 	// The embedded sandbox gateway. SandboxAddr "off" runs without it (a real gateway is then
 	// configured in the portal's gateway settings).
@@ -53,7 +59,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "addr", env("PORTAL_ADDR", "127.0.0.1:8080"), "portal listen address (PORTAL_ADDR)")
 	fs.StringVar(&cfg.DataDir, "data", env("PORTAL_DATA_DIR", "data"), "directory for the embedded SQLite databases (PORTAL_DATA_DIR)")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres://… for PostgreSQL; default SQLite in the data dir (DATABASE_URL)")
 	fs.BoolVar(&cfg.LogJSON, "log-json", env("PORTAL_LOG_JSON", "") == "1", "log as JSON (PORTAL_LOG_JSON=1)")
+	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", env("PORTAL_COOKIE_SECURE", "") == "1", "mark cookies Secure, for HTTPS (PORTAL_COOKIE_SECURE=1)")
 	fs.StringVar(&cfg.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), `embedded sandbox gateway listen address, or "off" (SANDBOX_ADDR)`)
 	fs.StringVar(&cfg.SandboxPublicURL, "sandbox-public-url", env("SANDBOX_PUBLIC_URL", ""), "the sandbox's base URL as clients see it (SANDBOX_PUBLIC_URL)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -77,28 +85,69 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("data dir: %w", err)
 	}
 
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		dsn = filepath.Join(cfg.DataDir, "portal.db")
+	}
+	db, err := models.Open(dsn, time.Now, logger.With("component", "db"))
+	if err != nil {
+		return err
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	if err := models.Migrate(db); err != nil {
+		return err
+	}
+	endpoints := &models.Endpoints{DB: db}
+
+	// Background work stops (cancel, then wait) before the databases above close: this defer
+	// runs first because it is registered after theirs.
 	var wg sync.WaitGroup
-	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() { cancel(); wg.Wait() }()
 
 	if cfg.SandboxAddr != "off" {
 		sb, err := startSandbox(ctx, &wg, cfg, logger)
 		if err != nil {
 			return err
 		}
-		defer sb.Close()
+		defer sb.gw.Close()
+		// First run: the portal talks to the embedded sandbox with no configuration.
+		m := sb.gw.Merchant()
+		created, err := endpoints.EnsureDefault(ctx, models.Endpoint{Name: "Sandbox", EndpointID: m.EndpointID,
+			Login: m.Login, ControlKey: m.ControlKey, Currency: m.Currency, BaseURL: sb.url, Enabled: true,
+			Address1: "1 Demo Street", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com"})
+		if err != nil {
+			return err
+		}
+		if created {
+			logger.Info("gateway endpoint configured for the embedded sandbox", "endpoint", m.EndpointID)
+		}
 	}
 
-	gin.SetMode(gin.ReleaseMode)
-	engine := gin.New()
-	engine.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	sessions := &models.SessionStore{DB: db}
+	wg.Add(1)
+	go func() { defer wg.Done(); sessions.Cleanup(ctx, 10*time.Minute) }()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srvHandler := web.New(web.Deps{
+		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: endpoints, Sessions: sessions,
+		Health: func(ctx context.Context) error {
+			sqlDB, err := db.DB()
+			if err != nil {
+				return err
+			}
+			return sqlDB.PingContext(ctx)
+		},
+		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
+	})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("portal listen: %w", err)
 	}
-	srv := &http.Server{Handler: engine, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: srvHandler, ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
 
 	errc := make(chan error, 1)

@@ -13,11 +13,18 @@ import (
 	"time"
 
 	"github.com/example/mposportal/mapi/sandbox"
+	"github.com/example/mposportal/models"
 )
 
 // startSandbox runs the embedded sandbox gateway on its own port, so the portal talks to it
 // over real HTTP exactly as it would to the real gateway.
-func startSandbox(ctx context.Context, wg *sync.WaitGroup, cfg Config, logger *slog.Logger) (*sandbox.Gateway, error) {
+// runningSandbox is the started sandbox and the URL clients reach it at.
+type runningSandbox struct {
+	gw  *sandbox.Gateway
+	url string
+}
+
+func startSandbox(ctx context.Context, wg *sync.WaitGroup, cfg Config, logger *slog.Logger) (*runningSandbox, error) {
 	ln, err := net.Listen("tcp", cfg.SandboxAddr)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox listen: %w", err)
@@ -50,6 +57,7 @@ func startSandbox(ctx context.Context, wg *sync.WaitGroup, cfg Config, logger *s
 	m := gw.Merchant()
 	credFile := filepath.Join(cfg.DataDir, "sandbox-credentials.txt")
 	if err := writeSandboxCredentials(credFile, publicURL, m); err != nil {
+		gw.Close()
 		return nil, err
 	}
 	var serials []string
@@ -58,8 +66,8 @@ func startSandbox(ctx context.Context, wg *sync.WaitGroup, cfg Config, logger *s
 	}
 	// The control key is a secret even in the sandbox: logs show a mask, the file has it whole.
 	log.Info("sandbox gateway listening", "url", publicURL, "endpoint", m.EndpointID, "login", m.Login,
-		"control_key", maskKey(m.ControlKey), "credentials_file", credFile, "test_readers", serials)
-	return gw, nil
+		"control_key", models.MaskSecret(m.ControlKey), "credentials_file", credFile, "test_readers", serials)
+	return &runningSandbox{gw: gw, url: publicURL}, nil
 }
 
 // writeSandboxCredentials writes the sandbox merchant's credentials for a person trying the
@@ -71,12 +79,4 @@ func writeSandboxCredentials(path, baseURL string, m sandbox.Merchant) error {
 		return fmt.Errorf("sandbox credentials: %w", err)
 	}
 	return nil
-}
-
-// maskKey shows the first and last four characters of a secret.
-func maskKey(k string) string {
-	if len(k) <= 8 {
-		return "••••"
-	}
-	return k[:4] + "••••" + k[len(k)-4:]
 }

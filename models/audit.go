@@ -1,0 +1,90 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// AuditEvent records one state change: who, what, when, from where. Detail is plain text
+// written by the caller, never a secret or card data.
+type AuditEvent struct {
+	ID        uint      `gorm:"primaryKey"`
+	At        time.Time `gorm:"index;not null"`
+	ActorID   uint      `gorm:"index"`
+	ActorName string    `gorm:"size:64;index"`
+	Action    string    `gorm:"size:64;index;not null"` // e.g. user.create, endpoint.update
+	Subject   string    `gorm:"size:128"`
+	Detail    string    `gorm:"size:1024"`
+	RemoteIP  string    `gorm:"size:64"`
+}
+
+// Audit holds the audit log.
+type Audit struct {
+	DB  *gorm.DB
+	Now func() time.Time
+}
+
+// Record appends an event.
+func (a *Audit) Record(ctx context.Context, e AuditEvent) error {
+	if a.Now != nil {
+		e.At = a.Now().UTC()
+	} else {
+		e.At = time.Now().UTC()
+	}
+	if err := a.DB.WithContext(ctx).Create(&e).Error; err != nil {
+		return fmt.Errorf("models: audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AuditFilter narrows the audit log. Zero fields do not filter. BeforeID pages backwards.
+type AuditFilter struct {
+	Action   string // exact action, or a prefix ending in "." (e.g. "user.")
+	Actor    string
+	From, To time.Time
+	BeforeID uint
+	Limit    int
+}
+
+// List returns events newest first.
+func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
+	q := a.DB.WithContext(ctx).Order("id DESC")
+	if f.Action != "" {
+		if f.Action[len(f.Action)-1] == '.' {
+			q = q.Where("action LIKE ?", f.Action+"%")
+		} else {
+			q = q.Where("action = ?", f.Action)
+		}
+	}
+	if f.Actor != "" {
+		q = q.Where("actor_name = ?", f.Actor)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("at < ?", f.To.UTC())
+	}
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var evs []AuditEvent
+	if err := q.Limit(limit).Find(&evs).Error; err != nil {
+		return nil, fmt.Errorf("models: audit list: %w", err)
+	}
+	return evs, nil
+}
+
+// Actions lists the distinct actions recorded, for filters.
+func (a *Audit) Actions(ctx context.Context) ([]string, error) {
+	var out []string
+	err := a.DB.WithContext(ctx).Model(&AuditEvent{}).Distinct("action").Order("action").Pluck("action", &out).Error
+	return out, err
+}

@@ -1,0 +1,181 @@
+// Package models holds the portal's GORM models and their queries, with the business rules
+// that belong to the data (the payment state machine, validation). It knows nothing of the
+// web layer or the gateway protocol.
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNotFound means the row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict means a unique value is already taken.
+var ErrConflict = errors.New("conflict")
+
+// ValidationError carries a message per invalid field.
+type ValidationError struct{ Fields map[string]string }
+
+// Add records a field's problem.
+func (v *ValidationError) Add(field, msg string) {
+	if v.Fields == nil {
+		v.Fields = map[string]string{}
+	}
+	v.Fields[field] = msg
+}
+
+// OrNil returns v when it holds a problem, nil otherwise.
+func (v *ValidationError) OrNil() *ValidationError {
+	if v == nil || len(v.Fields) == 0 {
+		return nil
+	}
+	return v
+}
+
+func (v *ValidationError) Error() string {
+	var parts []string
+	for f, m := range v.Fields {
+		parts = append(parts, f+": "+m)
+	}
+	return "invalid " + strings.Join(parts, "; ")
+}
+
+// translate maps GORM's errors onto ours at the models boundary.
+func translate(err error) error {
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return ErrConflict
+	}
+	return err
+}
+
+// Open opens the database: PostgreSQL for a postgres:// URL, otherwise the SQLite file at dsn.
+func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) {
+	if now == nil {
+		now = time.Now
+	}
+	cfg := &gorm.Config{
+		TranslateError: true,
+		NowFunc:        func() time.Time { return now().UTC() },
+		Logger:         newGormLogger(log),
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		db, err := gorm.Open(postgres.Open(dsn), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("models: open postgres: %w", err)
+		}
+		return db, nil
+	}
+	// SQLite, configured in this one place:
+	// - WAL lets readers (pages, the poller) proceed while one writer commits;
+	// - foreign_keys is off by default in SQLite and must be asked for on every connection;
+	// - busy_timeout waits for a lock instead of failing at once with SQLITE_BUSY;
+	// - _txlock=immediate takes the write lock at BEGIN, so two transactions that read then
+	//   write cannot deadlock on the lock upgrade.
+	// One open connection: SQLite has one writer anyway, and a single connection makes every
+	// transaction serial, which the state machine's read-modify-write relies on.
+	db, err := gorm.Open(sqlite.Open("file:"+dsn+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate"), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("models: open sqlite %s: %w", dsn, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// migration is one recorded, ordered step after AutoMigrate.
+type migration struct {
+	Name string
+	Run  func(tx *gorm.DB) error
+}
+
+// schemaMigration records the steps that ran.
+type schemaMigration struct {
+	Name  string `gorm:"primaryKey;size:128"`
+	RanAt time.Time
+}
+
+// migrations run once each, in order, after AutoMigrate. Only ever append to this list.
+var migrations = []migration{
+	{"2026-11-24 usernames are stored lower-case", func(tx *gorm.DB) error {
+		return tx.Exec("UPDATE users SET username = LOWER(username)").Error
+	}},
+}
+
+// All is every model the portal stores, for AutoMigrate.
+func All() []any {
+	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Transaction{}, &TxEvent{}}
+}
+
+// Migrate brings the schema up to date: AutoMigrate for additive changes, then the ordered
+// steps that have not run yet, each in its own transaction and recorded.
+func Migrate(db *gorm.DB) error {
+	if err := db.AutoMigrate(append(All(), &schemaMigration{})...); err != nil {
+		return fmt.Errorf("models: automigrate: %w", err)
+	}
+	for _, m := range migrations {
+		err := db.Transaction(func(tx *gorm.DB) error {
+			var n int64
+			if err := tx.Model(&schemaMigration{}).Where("name = ?", m.Name).Count(&n).Error; err != nil || n > 0 {
+				return err
+			}
+			if err := m.Run(tx); err != nil {
+				return err
+			}
+			return tx.Create(&schemaMigration{Name: m.Name, RanAt: time.Now().UTC()}).Error
+		})
+		if err != nil {
+			return fmt.Errorf("models: migration %q: %w", m.Name, err)
+		}
+	}
+	return nil
+}
+
+// gormLogger sends GORM's errors and slow queries to slog; "record not found" is not an error.
+type gormLogger struct{ log *slog.Logger }
+
+func newGormLogger(log *slog.Logger) logger.Interface {
+	if log == nil {
+		return logger.Discard
+	}
+	return gormLogger{log}
+}
+
+func (l gormLogger) LogMode(logger.LogLevel) logger.Interface           { return l }
+func (l gormLogger) Info(ctx context.Context, msg string, args ...any)  {}
+func (l gormLogger) Warn(ctx context.Context, msg string, args ...any)  {}
+func (l gormLogger) Error(ctx context.Context, msg string, args ...any) {}
+func (l gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if err == nil || errors.Is(err, gorm.ErrRecordNotFound) || errors.Is(err, context.Canceled) {
+		if d := time.Since(begin); d > 500*time.Millisecond {
+			sql, _ := fc()
+			l.log.Warn("slow query", "duration_ms", d.Milliseconds(), "sql", truncateSQL(sql))
+		}
+		return
+	}
+	sql, _ := fc()
+	l.log.Debug("query failed", "error", err, "sql", truncateSQL(sql))
+}
+
+// truncateSQL keeps log lines short; values are not logged in full.
+func truncateSQL(s string) string {
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
+}

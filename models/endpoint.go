@@ -1,0 +1,140 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Endpoint is one gateway endpoint (ENDPOINTID) with the merchant's credentials for it. The
+// control key signs requests and verifies callbacks; the portal shows it only masked.
+type Endpoint struct {
+	ID         uint `gorm:"primaryKey"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Name       string `gorm:"size:64;not null"`
+	EndpointID string `gorm:"size:16;uniqueIndex;not null"`
+	Login      string `gorm:"size:64;not null"`
+	ControlKey string `gorm:"size:128;not null"`
+	Currency   string `gorm:"size:3;not null"`
+	BaseURL    string `gorm:"size:255;not null"`
+	Enabled    bool   `gorm:"not null"`
+	Address1   string `gorm:"size:50"`
+	City       string `gorm:"size:50"`
+	ZipCode    string `gorm:"size:10"`
+	Country    string `gorm:"size:2"`
+	Email      string `gorm:"size:50"`
+}
+
+// MaskSecret shows only the first and last four characters of a secret.
+func MaskSecret(k string) string {
+	if len(k) <= 8 {
+		return "••••••••"
+	}
+	return k[:4] + "••••••••" + k[len(k)-4:]
+}
+
+// MaskedKey is the control key as the UI may show it.
+func (e Endpoint) MaskedKey() string { return MaskSecret(e.ControlKey) }
+
+var (
+	reDigits   = regexp.MustCompile(`^[0-9]{1,16}$`)
+	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
+	reCountry  = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// Validate checks the settings a sale request needs.
+func (e *Endpoint) Validate() *ValidationError {
+	v := &ValidationError{}
+	if e.Name == "" || len(e.Name) > 64 {
+		v.Add("name", "Enter a name of at most 64 characters.")
+	}
+	if !reDigits.MatchString(e.EndpointID) {
+		v.Add("endpoint_id", "The ENDPOINTID is a number of up to 16 digits.")
+	}
+	if e.Login == "" || len(e.Login) > 64 {
+		v.Add("login", "Enter the merchant login (at most 64 characters).")
+	}
+	if len(e.ControlKey) < 8 || len(e.ControlKey) > 128 {
+		v.Add("control_key", "Enter the control key issued by the gateway (8 to 128 characters).")
+	}
+	if !reCurrency.MatchString(e.Currency) {
+		v.Add("currency", "Use a three-letter ISO 4217 code such as EUR.")
+	}
+	if u, err := url.Parse(e.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		v.Add("base_url", "Enter the gateway's http(s) address, e.g. https://gate.example.com.")
+	}
+	if e.Address1 == "" || len(e.Address1) > 50 {
+		v.Add("address1", "Enter an address of at most 50 characters.")
+	}
+	if e.City == "" || len(e.City) > 50 {
+		v.Add("city", "Enter a city of at most 50 characters.")
+	}
+	if e.ZipCode == "" || len(e.ZipCode) > 10 {
+		v.Add("zip_code", "Enter a postal code of at most 10 characters.")
+	}
+	if !reCountry.MatchString(e.Country) {
+		v.Add("country", "Use a two-letter country code such as LV.")
+	}
+	if len(e.Email) > 50 || !strings.Contains(e.Email, "@") {
+		v.Add("email", "Enter an e-mail address of at most 50 characters.")
+	}
+	return v.OrNil()
+}
+
+// Endpoints holds the gateway settings.
+type Endpoints struct{ DB *gorm.DB }
+
+// List returns all endpoints by name.
+func (s *Endpoints) List(ctx context.Context) ([]Endpoint, error) {
+	var es []Endpoint
+	err := s.DB.WithContext(ctx).Order("name, id").Find(&es).Error
+	return es, err
+}
+
+// ByID loads an endpoint.
+func (s *Endpoints) ByID(ctx context.Context, id uint) (Endpoint, error) {
+	var e Endpoint
+	if err := s.DB.WithContext(ctx).First(&e, id).Error; err != nil {
+		return e, fmt.Errorf("models: endpoint %d: %w", id, translate(err))
+	}
+	return e, nil
+}
+
+// Create stores a new endpoint; ErrConflict when its ENDPOINTID is configured already.
+func (s *Endpoints) Create(ctx context.Context, e *Endpoint) error {
+	if err := s.DB.WithContext(ctx).Create(e).Error; err != nil {
+		return fmt.Errorf("models: create endpoint %s: %w", e.EndpointID, translate(err))
+	}
+	return nil
+}
+
+// Update saves an endpoint.
+func (s *Endpoints) Update(ctx context.Context, e *Endpoint) error {
+	if err := s.DB.WithContext(ctx).Save(e).Error; err != nil {
+		return fmt.Errorf("models: update endpoint %s: %w", e.EndpointID, translate(err))
+	}
+	return nil
+}
+
+// EnsureDefault stores e when no endpoint exists yet (the embedded sandbox on first run).
+func (s *Endpoints) EnsureDefault(ctx context.Context, e Endpoint) (bool, error) {
+	created := false
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Endpoint{}).Count(&n).Error; err != nil || n > 0 {
+			return err
+		}
+		created = true
+		return tx.Create(&e).Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("models: default endpoint: %w", translate(err))
+	}
+	return created, nil
+}

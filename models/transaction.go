@@ -1,0 +1,294 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// TxKind is what a payment asks of the card: a sale (authorise and capture) or a preauth
+// (authorise only; funds held until captured or released).
+type TxKind string
+
+const (
+	KindSale    TxKind = "sale"
+	KindPreauth TxKind = "preauth"
+)
+
+// Transaction is one card payment started at the counter. The clear card number never reaches
+// the portal; the only card data kept is what a receipt may show.
+type Transaction struct {
+	ID             uint      `gorm:"primaryKey"`
+	CreatedAt      time.Time `gorm:"index"`
+	UpdatedAt      time.Time
+	ClientOrderID  string     `gorm:"size:64;uniqueIndex;not null"` // ours, sent as client_orderid
+	EndpointID     uint       `gorm:"index;not null"`               // Endpoint row (gateway settings)
+	ReaderID       uint       `gorm:"index;not null"`
+	ReaderSerial   string     `gorm:"size:32;index;not null"`
+	Kind           TxKind     `gorm:"size:16;not null"`
+	AmountMinor    int64      `gorm:"not null"`
+	Currency       string     `gorm:"size:3;not null"`
+	Description    string     `gorm:"size:255"`
+	State          TxState    `gorm:"size:20;index;not null"`
+	GatewayStatus  string     `gorm:"size:20"`       // last status word the gateway used
+	GatewayOrderID string     `gorm:"size:32;index"` // paynet-order-id
+	RequestSerial  string     `gorm:"size:64"`       // serial-number of our sale/preauth request
+	ApprovalCode   string     `gorm:"size:16;index"`
+	RRN            string     `gorm:"size:24;index"`
+	ReceiptID      string     `gorm:"size:64"`
+	TerminalID     string     `gorm:"size:32"`
+	CardBrand      string     `gorm:"size:20"`
+	CardBIN        string     `gorm:"size:8"`
+	CardLast4      string     `gorm:"size:4;index"`
+	EntryMode      string     `gorm:"size:16"`
+	ErrorCode      string     `gorm:"size:16"`
+	ErrorMessage   string     `gorm:"size:255"` // decline or failure reason, as shown to staff
+	StartedByID    uint       `gorm:"index"`
+	StartedByName  string     `gorm:"size:64"`
+	SentAt         *time.Time // when the gateway accepted the order (or our request went out); polling deadline counts from here
+	FinalAt        *time.Time
+	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
+	Checks         int        // status requests made so far
+	CloseDayID     *uint      `gorm:"index"` // the close that covered this payment
+}
+
+// TxEvent is one line of a payment's timeline: a request we sent, a response, a callback, a
+// poll, a reader message or a state change. Details never hold card numbers or secrets.
+type TxEvent struct {
+	ID            uint      `gorm:"primaryKey"`
+	TransactionID uint      `gorm:"index;not null"`
+	At            time.Time `gorm:"not null"`
+	Source        string    `gorm:"size:16;not null"` // reader, request, response, callback, poll, user, system
+	FromState     TxState   `gorm:"size:20"`
+	ToState       TxState   `gorm:"size:20"`
+	Detail        string    `gorm:"size:1024"`
+}
+
+// Amount returns the amount in major units with two decimals, e.g. "10.42".
+func (t *Transaction) Amount() string { return FormatMinor(t.AmountMinor) }
+
+// FormatMinor renders minor units as a major-unit decimal with two places.
+func FormatMinor(minor int64) string {
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}
+
+// TxUpdate is what an event says about a payment: the state it claims and any facts it carries.
+// Facts fill blanks only, so a late or repeated event cannot overwrite what we already know.
+type TxUpdate struct {
+	Source         string
+	State          TxState // "" = no state claim (an event that only adds facts or a note)
+	GatewayStatus  string
+	GatewayOrderID string
+	RequestSerial  string
+	ApprovalCode   string
+	RRN            string
+	ReceiptID      string
+	TerminalID     string
+	CardBrand      string
+	CardBIN        string
+	CardLast4      string
+	EntryMode      string
+	ErrorCode      string
+	ErrorMessage   string
+	SentAt         *time.Time
+	// NextCheckAt reschedules the poller when set; ClearCheck stops it. A final state always
+	// stops it.
+	NextCheckAt *time.Time
+	ClearCheck  bool
+	CountCheck  bool
+	// OnlyFrom, when set, makes the update a no-op unless the payment is in one of these
+	// states (e.g. a reader's card error counts only while the payment waits for the card).
+	OnlyFrom []TxState
+	Detail   string
+}
+
+// TxResult says what Apply did.
+type TxResult struct {
+	Tx       Transaction
+	From     TxState
+	Changed  bool  // the state changed
+	Conflict error // set when the event contradicted a final state (kept, not applied)
+}
+
+// Transactions holds the payment queries.
+type Transactions struct {
+	DB  *gorm.DB
+	Now func() time.Time
+}
+
+func (s *Transactions) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Create stores a new payment and its first timeline line.
+func (s *Transactions) Create(ctx context.Context, t *Transaction, detail string) error {
+	return s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		if err := db.Create(t).Error; err != nil {
+			return fmt.Errorf("models: create transaction %s: %w", t.ClientOrderID, translate(err))
+		}
+		ev := TxEvent{TransactionID: t.ID, At: s.now(), Source: "user", ToState: t.State, Detail: detail}
+		if err := db.Create(&ev).Error; err != nil {
+			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
+		}
+		return nil
+	})
+}
+
+// ByID loads one payment.
+func (s *Transactions) ByID(ctx context.Context, id uint) (Transaction, error) {
+	var t Transaction
+	if err := s.DB.WithContext(ctx).First(&t, id).Error; err != nil {
+		return t, fmt.Errorf("models: transaction %d: %w", id, translate(err))
+	}
+	return t, nil
+}
+
+// ByClientOrderID loads one payment by our order id.
+func (s *Transactions) ByClientOrderID(ctx context.Context, id string) (Transaction, error) {
+	var t Transaction
+	if err := s.DB.WithContext(ctx).Where("client_order_id = ?", id).First(&t).Error; err != nil {
+		return t, fmt.Errorf("models: transaction %q: %w", id, translate(err))
+	}
+	return t, nil
+}
+
+// Events returns a payment's timeline, oldest first.
+func (s *Transactions) Events(ctx context.Context, id uint) ([]TxEvent, error) {
+	var evs []TxEvent
+	err := s.DB.WithContext(ctx).Where("transaction_id = ?", id).Order("at, id").Find(&evs).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: transaction %d events: %w", id, err)
+	}
+	return evs, nil
+}
+
+// Apply records an event on a payment inside one database transaction: it locks the row,
+// decides the new state with NextState, fills blank facts, writes the timeline line and
+// commits. Callers publish or answer (a callback's 200) only after Apply returns, so what they
+// report is durable. Illegal transitions are refused and change nothing; a contradiction of a
+// final state is recorded on the timeline and reported in TxResult.Conflict.
+func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult, error) {
+	var res TxResult
+	err := s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		var t Transaction
+		// FOR UPDATE serialises concurrent events on PostgreSQL; SQLite has one writer anyway.
+		q := db
+		if db.Dialector.Name() != "sqlite" {
+			q = db.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.First(&t, id).Error; err != nil {
+			return fmt.Errorf("models: transaction %d: %w", id, translate(err))
+		}
+		res.From = t.State
+		if len(u.OnlyFrom) > 0 && !slices.Contains(u.OnlyFrom, t.State) {
+			res.Tx = t
+			return nil
+		}
+		to, changed := t.State, false
+		if u.State != "" {
+			var err error
+			to, changed, err = NextState(t.State, u.State)
+			switch {
+			case errors.Is(err, ErrFinalConflict):
+				res.Conflict = err
+			case err != nil:
+				return fmt.Errorf("models: transaction %s: %w", t.ClientOrderID, err)
+			}
+		}
+		now := s.now()
+		t.State = to
+		fill(&t.GatewayStatus, u.GatewayStatus, !t.State.Final() || changed)
+		fill(&t.GatewayOrderID, u.GatewayOrderID, false)
+		fill(&t.RequestSerial, u.RequestSerial, false)
+		fill(&t.ApprovalCode, u.ApprovalCode, false)
+		fill(&t.RRN, u.RRN, false)
+		fill(&t.ReceiptID, u.ReceiptID, false)
+		fill(&t.TerminalID, u.TerminalID, false)
+		fill(&t.CardBrand, u.CardBrand, false)
+		fill(&t.CardBIN, u.CardBIN, false)
+		fill(&t.CardLast4, u.CardLast4, false)
+		fill(&t.EntryMode, u.EntryMode, false)
+		fill(&t.ErrorCode, u.ErrorCode, changed)
+		fill(&t.ErrorMessage, u.ErrorMessage, changed)
+		if t.SentAt == nil && u.SentAt != nil {
+			t.SentAt = u.SentAt
+		}
+		if u.CountCheck {
+			t.Checks++
+		}
+		switch {
+		case t.State.Final():
+			t.NextCheckAt = nil
+			if t.FinalAt == nil {
+				t.FinalAt = &now
+			}
+		case u.ClearCheck:
+			t.NextCheckAt = nil
+		case u.NextCheckAt != nil:
+			t.NextCheckAt = u.NextCheckAt
+		}
+		if err := db.Save(&t).Error; err != nil {
+			return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translate(err))
+		}
+		detail := u.Detail
+		if res.Conflict != nil {
+			detail = fmt.Sprintf("%s (ignored: %v)", detail, res.Conflict)
+		}
+		ev := TxEvent{TransactionID: t.ID, At: now, Source: u.Source, FromState: res.From, Detail: detail}
+		if changed {
+			ev.ToState = to
+		}
+		if err := db.Create(&ev).Error; err != nil {
+			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
+		}
+		res.Tx, res.Changed = t, changed
+		return nil
+	})
+	return res, err
+}
+
+// fill sets *dst to v when v is given and *dst is blank, or always when overwrite is set.
+func fill(dst *string, v string, overwrite bool) {
+	if v != "" && (*dst == "" || overwrite) {
+		*dst = v
+	}
+}
+
+// LeaseDueChecks takes up to limit payments whose next status check is due, earliest first,
+// and moves their next check lease ahead, so that another poller (another instance) does not
+// take them too. The check itself then sets the real next time.
+func (s *Transactions) LeaseDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]uint, error) {
+	var ids []uint
+	err := s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
+		q := db.Model(&Transaction{}).Where("next_check_at IS NOT NULL AND next_check_at <= ?", now).
+			Order("next_check_at, id").Limit(limit)
+		if db.Dialector.Name() == "postgres" {
+			// Rows another instance has leased in its own open transaction are skipped, not waited for.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		until := now.Add(lease)
+		return db.Model(&Transaction{}).Where("id IN ?", ids).Update("next_check_at", until).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: lease due status checks: %w", err)
+	}
+	return ids, nil
+}

@@ -1,0 +1,162 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+// Role is what a user may do.
+type Role string
+
+const (
+	RoleAdmin Role = "admin" // manages users, readers, endpoints, close day
+	RoleStaff Role = "staff" // takes payments, views transactions
+)
+
+// User is a person who signs in to the portal.
+type User struct {
+	ID           uint `gorm:"primaryKey"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Username     string `gorm:"size:32;uniqueIndex;not null"` // lower-case
+	Name         string `gorm:"size:64;not null"`
+	PasswordHash string `gorm:"size:100;not null"`
+	Role         Role   `gorm:"size:16;not null"`
+	Disabled     bool   `gorm:"not null;default:false"`
+	LastLoginAt  *time.Time
+}
+
+// PasswordCost is the bcrypt cost for new hashes. Tests lower it to keep the suite fast.
+var PasswordCost = 12
+
+// dummyHash is compared against when a username does not exist, so that the answer takes as
+// long as for a wrong password.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("not-a-real-password-Aa1!")
+	return h
+})
+
+// CheckDummyPassword spends the time of a password check and always fails.
+func CheckDummyPassword(pw string) bool {
+	User{PasswordHash: dummyHash()}.CheckPassword(pw)
+	return false
+}
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(pw string) (string, error) {
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), PasswordCost)
+	if err != nil {
+		return "", fmt.Errorf("models: hash password: %w", err)
+	}
+	return string(h), nil
+}
+
+// CheckPassword reports whether pw is the user's password.
+func (u User) CheckPassword(pw string) bool {
+	return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw)) == nil
+}
+
+var reUsername = regexp.MustCompile(`^[a-z0-9._-]{3,32}$`)
+
+// ValidateUsername returns a message for a bad username, "" for a good one.
+func ValidateUsername(u string) string {
+	if !reUsername.MatchString(u) {
+		return "Use 3 to 32 lower-case letters, digits, dots, dashes or underscores."
+	}
+	return ""
+}
+
+// ValidatePassword applies the gateway back office's password policy (§11): at least 8
+// characters with a digit, an upper-case and a lower-case letter and a special character.
+// bcrypt reads only 72 bytes, so longer passwords are refused rather than silently cut.
+func ValidatePassword(pw string) string {
+	var digit, upper, lower, special bool
+	for _, r := range pw {
+		switch {
+		case unicode.IsDigit(r):
+			digit = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsPunct(r) || unicode.IsSymbol(r) || r == ' ':
+			special = true
+		}
+	}
+	switch {
+	case len([]rune(pw)) < 8:
+		return "Use at least 8 characters."
+	case len(pw) > 72:
+		return "Use at most 72 bytes."
+	case !digit || !upper || !lower || !special:
+		return "Use an upper-case letter, a lower-case letter, a digit and a special character."
+	}
+	return ""
+}
+
+// Users holds the user queries.
+type Users struct{ DB *gorm.DB }
+
+// Count returns how many users exist.
+func (s *Users) Count(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Model(&User{}).Count(&n).Error
+	return n, err
+}
+
+// Create stores a new user; ErrConflict when the username is taken.
+func (s *Users) Create(ctx context.Context, u *User) error {
+	u.Username = strings.ToLower(u.Username)
+	if err := s.DB.WithContext(ctx).Create(u).Error; err != nil {
+		return fmt.Errorf("models: create user %q: %w", u.Username, translate(err))
+	}
+	return nil
+}
+
+// ByID loads a user.
+func (s *Users) ByID(ctx context.Context, id uint) (User, error) {
+	var u User
+	if err := s.DB.WithContext(ctx).First(&u, id).Error; err != nil {
+		return u, fmt.Errorf("models: user %d: %w", id, translate(err))
+	}
+	return u, nil
+}
+
+// ByUsername loads a user by name, case-insensitively.
+func (s *Users) ByUsername(ctx context.Context, name string) (User, error) {
+	var u User
+	if err := s.DB.WithContext(ctx).Where("username = ?", strings.ToLower(name)).First(&u).Error; err != nil {
+		return u, fmt.Errorf("models: user %q: %w", name, translate(err))
+	}
+	return u, nil
+}
+
+// List returns every user by username.
+func (s *Users) List(ctx context.Context) ([]User, error) {
+	var us []User
+	err := s.DB.WithContext(ctx).Order("username").Find(&us).Error
+	return us, err
+}
+
+// Update saves a user.
+func (s *Users) Update(ctx context.Context, u *User) error {
+	if err := s.DB.WithContext(ctx).Save(u).Error; err != nil {
+		return fmt.Errorf("models: update user %q: %w", u.Username, translate(err))
+	}
+	return nil
+}
+
+// ActiveAdmins counts administrators who can sign in.
+func (s *Users) ActiveAdmins(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Model(&User{}).Where("role = ? AND disabled = ?", RoleAdmin, false).Count(&n).Error
+	return n, err
+}

@@ -1,0 +1,232 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+const userKey = "user"
+
+// currentUser is the signed-in user (requireLogin guarantees one).
+func currentUser(c *gin.Context) *models.User {
+	u, _ := c.Get(userKey)
+	usr, _ := u.(*models.User)
+	return usr
+}
+
+// loadUser puts the session's user on the context. A user disabled or gone since signing in
+// loses the session at the next request.
+func (s *Server) loadUser(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := s.sessions.GetInt(ctx, "user_id")
+	if id == 0 {
+		c.Next()
+		return
+	}
+	u, err := s.users.ByID(ctx, uint(id))
+	if err != nil || u.Disabled {
+		s.sessions.Destroy(ctx)
+		c.Next()
+		return
+	}
+	c.Set(userKey, &u)
+	c.Next()
+}
+
+// requireSetup sends every page to /setup until the first administrator exists.
+func (s *Server) requireSetup(c *gin.Context) {
+	if !s.setUp.Load() {
+		n, err := s.users.Count(c.Request.Context())
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if n == 0 {
+			if isAPI(c.Request.URL.Path) {
+				fail(c, errStatus(http.StatusServiceUnavailable, "the portal is not set up yet"))
+				return
+			}
+			c.Redirect(http.StatusSeeOther, "/setup")
+			c.Abort()
+			return
+		}
+		s.setUp.Store(true)
+	}
+	c.Next()
+}
+
+// requireLogin lets signed-in users through; others go to the login page (401 under /api).
+func (s *Server) requireLogin(c *gin.Context) {
+	if currentUser(c) != nil {
+		c.Next()
+		return
+	}
+	if isAPI(c.Request.URL.Path) {
+		fail(c, errStatus(http.StatusUnauthorized, "sign in first"))
+		return
+	}
+	if c.Request.Method != http.MethodGet {
+		fail(c, errStatus(http.StatusUnauthorized, "Your session has ended. Sign in again."))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+	c.Abort()
+}
+
+// requireAdmin refuses staff with 403; nothing behind it runs.
+func (s *Server) requireAdmin(c *gin.Context) {
+	if u := currentUser(c); u == nil || u.Role != models.RoleAdmin {
+		fail(c, errForbidden)
+		return
+	}
+	c.Next()
+}
+
+// record writes an audit event for the current request.
+func (s *Server) record(c *gin.Context, action, subject, detail string) {
+	e := models.AuditEvent{Action: action, Subject: subject, Detail: detail, RemoteIP: c.ClientIP()}
+	if u := currentUser(c); u != nil {
+		e.ActorID, e.ActorName = u.ID, u.Username
+	}
+	if err := s.audit.Record(c.Request.Context(), e); err != nil {
+		s.log.Error("audit record failed", "action", action, "error", err)
+	}
+}
+
+// setupShow handles "GET /setup".
+func (s *Server) setupShow(c *gin.Context) {
+	if n, err := s.users.Count(c.Request.Context()); err != nil || n > 0 {
+		c.Redirect(http.StatusSeeOther, "/login")
+		return
+	}
+	s.render(c, http.StatusOK, "Set up", templates.SetupPage(templates.SetupForm{}))
+}
+
+// setupPost handles "POST /setup": creates the first administrator, once.
+func (s *Server) setupPost(c *gin.Context) {
+	f := templates.SetupForm{Username: strings.TrimSpace(c.PostForm("username")), Name: strings.TrimSpace(c.PostForm("name")), Errors: templates.FormErrors{}}
+	pw := c.PostForm("password")
+	if msg := models.ValidateUsername(f.Username); msg != "" {
+		f.Errors["username"] = msg
+	}
+	if f.Name == "" || len(f.Name) > 64 {
+		f.Errors["name"] = "Enter a name of at most 64 characters."
+	}
+	if msg := models.ValidatePassword(pw); msg != "" {
+		f.Errors["password"] = msg
+	} else if pw != c.PostForm("password2") {
+		f.Errors["password2"] = "The passwords do not match."
+	}
+	if len(f.Errors) > 0 {
+		s.render(c, http.StatusUnprocessableEntity, "Set up", templates.SetupPage(f))
+		return
+	}
+	hash, err := models.HashPassword(pw)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	u := models.User{Username: f.Username, Name: f.Name, PasswordHash: hash, Role: models.RoleAdmin}
+	// Count and create are not one statement; SetupAdmin refuses when any user exists.
+	if err := s.createFirstAdmin(c, &u); err != nil {
+		fail(c, err)
+		return
+	}
+	s.signIn(c, &u)
+	s.record(c, "user.setup", u.Username, "first administrator created")
+	s.flash(c, "Welcome! Your administrator account is ready.")
+	redirect(c, "/")
+}
+
+func (s *Server) createFirstAdmin(c *gin.Context, u *models.User) error {
+	ctx := c.Request.Context()
+	n, err := s.users.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return errStatus(http.StatusConflict, "The portal is already set up. Sign in instead.")
+	}
+	return s.users.Create(ctx, u)
+}
+
+// signIn starts a fresh session for u (a new token: no session fixation).
+func (s *Server) signIn(c *gin.Context, u *models.User) {
+	ctx := c.Request.Context()
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		s.log.Error("session renew", "error", err)
+	}
+	s.sessions.Put(ctx, "user_id", int(u.ID))
+	c.Set(userKey, u)
+}
+
+// loginShow handles "GET /login".
+func (s *Server) loginShow(c *gin.Context) {
+	if currentUser(c) != nil {
+		c.Redirect(http.StatusSeeOther, "/")
+		return
+	}
+	s.render(c, http.StatusOK, "Sign in", templates.LoginPage(templates.LoginForm{Next: c.Query("next")}))
+}
+
+// loginPost handles "POST /login". Unknown user and wrong password get the same answer and
+// take the same time; repeated failures per address and per username are slowed down.
+func (s *Server) loginPost(c *gin.Context) {
+	ctx := c.Request.Context()
+	username := strings.ToLower(strings.TrimSpace(c.PostForm("username")))
+	f := templates.LoginForm{Username: username, Next: safeNext(c.PostForm("next"))}
+	keys := []string{"ip:" + c.ClientIP(), "user:" + username}
+	if wait := s.throttle.blocked(keys...); wait > 0 {
+		f.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", int(wait.Seconds())+1)
+		s.render(c, http.StatusTooManyRequests, "Sign in", templates.LoginPage(f))
+		return
+	}
+	u, err := s.users.ByUsername(ctx, username)
+	ok := err == nil && u.CheckPassword(c.PostForm("password")) && !u.Disabled
+	if err != nil {
+		models.CheckDummyPassword(c.PostForm("password")) // same time as a real comparison
+	}
+	if !ok {
+		s.throttle.failed(keys...)
+		s.record(c, "user.login_failed", username, "")
+		f.Error = "Invalid username or password."
+		s.render(c, http.StatusUnauthorized, "Sign in", templates.LoginPage(f))
+		return
+	}
+	s.throttle.reset("user:" + username)
+	now := s.now()
+	u.LastLoginAt = &now
+	if err := s.users.Update(ctx, &u); err != nil {
+		fail(c, err)
+		return
+	}
+	s.signIn(c, &u)
+	s.record(c, "user.login", u.Username, "")
+	redirect(c, f.Next)
+}
+
+// safeNext keeps post-login redirects on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+// logout handles "POST /logout".
+func (s *Server) logout(c *gin.Context) {
+	if u := currentUser(c); u != nil {
+		s.record(c, "user.logout", u.Username, "")
+	}
+	if err := s.sessions.Destroy(c.Request.Context()); err != nil {
+		fail(c, err)
+		return
+	}
+	redirect(c, "/login")
+}

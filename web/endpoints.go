@@ -1,0 +1,114 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// endpointsIndex handles "GET /admin/endpoints".
+func (s *Server) endpointsIndex(c *gin.Context) {
+	eps, err := s.endpoints.List(c.Request.Context())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "Gateway", templates.EndpointsPage(eps))
+}
+
+// endpointNew handles "GET /admin/endpoints/new".
+func (s *Server) endpointNew(c *gin.Context) {
+	s.render(c, http.StatusOK, "New endpoint", templates.EndpointFormPage(templates.EndpointForm{Enabled: true, Currency: "EUR"}))
+}
+
+// endpointShow handles "GET /admin/endpoints/:id".
+func (s *Server) endpointShow(c *gin.Context) {
+	withID(c, func(id uint) {
+		e, err := s.endpoints.ByID(c.Request.Context(), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		s.render(c, http.StatusOK, "Endpoint "+e.Name, templates.EndpointFormPage(endpointForm(e)))
+	})
+}
+
+func endpointForm(e models.Endpoint) templates.EndpointForm {
+	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
+		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled}
+	if e.ControlKey != "" {
+		f.MaskedKey = e.MaskedKey()
+	}
+	return f
+}
+
+// endpointSave handles "POST /admin/endpoints" and "POST /admin/endpoints/:id". The control key
+// is write-only: a blank field keeps the stored key, and the key never reaches a page or log.
+func (s *Server) endpointSave(c *gin.Context) {
+	ctx := c.Request.Context()
+	var e models.Endpoint
+	if c.Param("id") != "" {
+		var found bool
+		withID(c, func(id uint) {
+			var err error
+			if e, err = s.endpoints.ByID(ctx, id); err != nil {
+				fail(c, err)
+				return
+			}
+			found = true
+		})
+		if !found {
+			return
+		}
+	}
+	before := e
+	tr := func(k string) string { return strings.TrimSpace(c.PostForm(k)) }
+	e.Name, e.EndpointID, e.Login = tr("name"), tr("endpoint_id"), tr("login")
+	e.Currency, e.BaseURL = strings.ToUpper(tr("currency")), tr("base_url")
+	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
+	e.Enabled = c.PostForm("enabled") == "1"
+	keyChanged := false
+	if k := tr("control_key"); k != "" {
+		e.ControlKey, keyChanged = k, true
+	}
+	if ve := e.Validate(); ve != nil {
+		f := endpointForm(e)
+		if !keyChanged && before.ControlKey == "" {
+			f.MaskedKey = ""
+		}
+		f.Errors = templates.FormErrors(ve.Fields)
+		s.render(c, http.StatusUnprocessableEntity, "Endpoint", templates.EndpointFormPage(f))
+		return
+	}
+	var err error
+	if e.ID == 0 {
+		err = s.endpoints.Create(ctx, &e)
+	} else {
+		err = s.endpoints.Update(ctx, &e)
+	}
+	if errors.Is(err, models.ErrConflict) {
+		f := endpointForm(e)
+		f.Errors = templates.FormErrors{"endpoint_id": "This ENDPOINTID is already configured."}
+		s.render(c, http.StatusUnprocessableEntity, "Endpoint", templates.EndpointFormPage(f))
+		return
+	} else if err != nil {
+		fail(c, err)
+		return
+	}
+	detail := fmt.Sprintf("endpoint %s login %s currency %s url %s enabled %v", e.EndpointID, e.Login, e.Currency, e.BaseURL, e.Enabled)
+	if keyChanged {
+		detail += "; control key changed"
+	}
+	action := "endpoint.update"
+	if before.ID == 0 {
+		action = "endpoint.create"
+	}
+	s.record(c, action, e.Name, detail)
+	s.flash(c, fmt.Sprintf("Endpoint %s saved.", e.Name))
+	redirect(c, "/admin/endpoints")
+}

@@ -1,0 +1,98 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/example/mposportal/static"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the portal's one route table: everything the portal serves is listed here.
+func (s *Server) routes(d Deps) {
+	e := s.Engine
+	e.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
+		s.log.Error("panic", "error", err, "method", c.Request.Method, "path", c.FullPath())
+		c.AbortWithStatus(http.StatusInternalServerError)
+	}))
+	e.Use(s.observe(newMetrics(d.Metrics)), s.handleErrors)
+	e.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
+	e.NoMethod(func(c *gin.Context) {
+		fail(c, errStatus(http.StatusMethodNotAllowed, "That action is not possible here."))
+	})
+
+	// Operations: no session, no setup gate.
+	e.GET("/healthz", s.healthz(d.Health))
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
+	e.GET("/static/*filepath", staticFiles())
+
+	// Public pages.
+	e.GET("/setup", s.loadUser, s.setupShow)
+	e.POST("/setup", s.loadUser, s.setupPost)
+	pub := e.Group("/", s.requireSetup, s.loadUser)
+	pub.GET("/login", s.loginShow)
+	pub.POST("/login", s.loginPost)
+	pub.POST("/logout", s.logout)
+
+	// Signed in: staff and admins.
+	auth := e.Group("/", s.requireSetup, s.loadUser, s.requireLogin)
+	auth.GET("/", s.home)
+	auth.GET("/api/me", s.apiMe)
+
+	// Admins only.
+	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
+	admin.GET("/users", s.usersIndex)
+	admin.POST("/users", s.userCreate)
+	admin.GET("/users/:id", s.userShow)
+	admin.POST("/users/:id", s.userUpdate)
+	admin.POST("/users/:id/disable", s.userSetDisabled(true))
+	admin.POST("/users/:id/enable", s.userSetDisabled(false))
+	admin.POST("/users/:id/password", s.userPassword)
+	admin.GET("/endpoints", s.endpointsIndex)
+	admin.GET("/endpoints/new", s.endpointNew)
+	admin.POST("/endpoints", s.endpointSave)
+	admin.GET("/endpoints/:id", s.endpointShow)
+	admin.POST("/endpoints/:id", s.endpointSave)
+	admin.GET("/audit", s.auditIndex)
+}
+
+// home handles "GET /".
+func (s *Server) home(c *gin.Context) {
+	s.render(c, http.StatusOK, "Home", templates.Home(currentUser(c)))
+}
+
+// apiMe handles "GET /api/me": who is signed in.
+func (s *Server) apiMe(c *gin.Context) {
+	u := currentUser(c)
+	c.JSON(http.StatusOK, gin.H{"id": u.ID, "username": u.Username, "name": u.Name, "role": u.Role})
+}
+
+// healthz handles "GET /healthz": 200 when the database answers.
+func (s *Server) healthz(check func(ctx context.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if check != nil {
+			if err := check(c.Request.Context()); err != nil {
+				s.log.Error("health check failed", "error", err)
+				c.String(http.StatusServiceUnavailable, "database unavailable")
+				return
+			}
+		}
+		c.String(http.StatusOK, "ok")
+	}
+}
+
+// staticFiles serves the embedded static files; vendored files have versioned names and are
+// cached for a year, the stylesheet for an hour.
+func staticFiles() gin.HandlerFunc {
+	fs := http.FileServerFS(static.FS)
+	return func(c *gin.Context) {
+		if len(c.Param("filepath")) > 8 && c.Param("filepath")[:8] == "/vendor/" {
+			c.Header("Cache-Control", "public, max-age=31536000, immutable")
+		} else {
+			c.Header("Cache-Control", "public, max-age=3600")
+		}
+		http.StripPrefix("/static", fs).ServeHTTP(c.Writer, c.Request)
+	}
+}

@@ -1,0 +1,112 @@
+// Package web is the portal's HTTP layer: the Gin route table, handlers, sessions, CSRF
+// protection, the error path and rendering. It uses the domain packages through small
+// interfaces declared next to the handlers that call them.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/example/mposportal/models"
+	"github.com/gin-gonic/gin"
+	"github.com/justinas/nosurf"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// UserStore is what the web layer needs of the user table.
+type UserStore interface {
+	Count(ctx context.Context) (int64, error)
+	Create(ctx context.Context, u *models.User) error
+	ByID(ctx context.Context, id uint) (models.User, error)
+	ByUsername(ctx context.Context, name string) (models.User, error)
+	List(ctx context.Context) ([]models.User, error)
+	Update(ctx context.Context, u *models.User) error
+	ActiveAdmins(ctx context.Context) (int64, error)
+}
+
+// AuditLog records and lists who changed what.
+type AuditLog interface {
+	Record(ctx context.Context, e models.AuditEvent) error
+	List(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
+	Actions(ctx context.Context) ([]string, error)
+}
+
+// EndpointStore holds the gateway settings.
+type EndpointStore interface {
+	List(ctx context.Context) ([]models.Endpoint, error)
+	ByID(ctx context.Context, id uint) (models.Endpoint, error)
+	Create(ctx context.Context, e *models.Endpoint) error
+	Update(ctx context.Context, e *models.Endpoint) error
+}
+
+// Deps are the web layer's dependencies, passed in by main.
+type Deps struct {
+	Users        UserStore
+	Audit        AuditLog
+	Endpoints    EndpointStore
+	Sessions     scs.Store
+	Health       func(ctx context.Context) error // readiness of the database
+	Log          *slog.Logger
+	Metrics      prometheus.Registerer
+	Gatherer     prometheus.Gatherer
+	CookieSecure bool // serve cookies with Secure (behind HTTPS)
+	Now          func() time.Time
+}
+
+// Server is the portal's HTTP handler.
+type Server struct {
+	Engine    *gin.Engine
+	handler   http.Handler
+	sessions  *scs.SessionManager
+	log       *slog.Logger
+	users     UserStore
+	audit     AuditLog
+	endpoints EndpointStore
+	setUp     atomic.Bool // an admin exists; once true it stays true (users are never deleted)
+	throttle  *throttle
+	now       func() time.Time
+}
+
+// New builds the portal: Gin engine and routes, wrapped (outermost first) in cross-origin
+// protection, the session manager and CSRF tokens.
+func New(d Deps) *Server {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	sm := scs.New()
+	sm.Store = d.Sessions
+	sm.Lifetime = 12 * time.Hour
+	sm.IdleTimeout = 2 * time.Hour
+	sm.Cookie.Name = "portal_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Secure = d.CookieSecure
+	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
+		throttle: newThrottle(d.Now), now: d.Now}
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.SetTrustedProxies(nil) // ClientIP is the peer address unless a proxy is configured
+	e.HandleMethodNotAllowed = true
+	s.Engine = e
+	s.routes(d)
+
+	csrf := nosurf.New(e)
+	csrf.SetBaseCookie(http.Cookie{Name: "csrf_token", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: d.CookieSecure, MaxAge: 12 * 3600})
+	csrf.SetIsTLSFunc(func(r *http.Request) bool { return r.TLS != nil || d.CookieSecure })
+	csrf.SetFailureHandler(http.HandlerFunc(s.csrfFailed))
+	s.handler = http.NewCrossOriginProtection().Handler(sm.LoadAndSave(csrf))
+	return s
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// csrfFailed answers a state-changing request without a valid CSRF token: 403, nothing done.
+func (s *Server) csrfFailed(w http.ResponseWriter, r *http.Request) {
+	writeErrorResponse(w, r, http.StatusForbidden, "Your form expired or did not come from this portal. Reload the page and try again.")
+}

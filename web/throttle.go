@@ -1,0 +1,79 @@
+package web
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// throttle slows down password guessing. Each key (a client address, a username) may fail
+// five times in a row; after that one more attempt is allowed every 30 seconds. Successful
+// sign-ins reset the username's key. State is per instance and in memory: enough to make
+// guessing slow, and it forgets keys idle for an hour.
+type throttle struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	keys map[string]*throttleEntry
+}
+
+type throttleEntry struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const (
+	throttleBurst = 5
+	throttleEvery = 30 * time.Second
+)
+
+func newThrottle(now func() time.Time) *throttle {
+	return &throttle{now: now, keys: map[string]*throttleEntry{}}
+}
+
+// blocked returns how long the caller must wait before another attempt (0: go ahead).
+func (t *throttle) blocked(keys ...string) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	var wait time.Duration
+	for _, k := range keys {
+		e, ok := t.keys[k]
+		if !ok {
+			continue
+		}
+		if tokens := e.lim.TokensAt(now); tokens < 1 {
+			w := time.Duration((1 - tokens) * float64(throttleEvery))
+			wait = max(wait, w)
+		}
+	}
+	return wait
+}
+
+// failed spends one attempt on every key.
+func (t *throttle) failed(keys ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	for k, e := range t.keys {
+		if now.Sub(e.seen) > time.Hour {
+			delete(t.keys, k)
+		}
+	}
+	for _, k := range keys {
+		e, ok := t.keys[k]
+		if !ok {
+			e = &throttleEntry{lim: rate.NewLimiter(rate.Every(throttleEvery), throttleBurst)}
+			t.keys[k] = e
+		}
+		e.seen = now
+		e.lim.AllowN(now, 1)
+	}
+}
+
+// reset forgets a key's failures.
+func (t *throttle) reset(key string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.keys, key)
+}
