@@ -1,0 +1,127 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/models"
+)
+
+func newTx(t *testing.T, s *models.Transactions, id string) models.Transaction {
+	t.Helper()
+	tx := models.Transaction{ClientOrderID: id, EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001", Kind: models.KindSale,
+		AmountMinor: 1042, Currency: "EUR", State: models.TxWaitingCard}
+	if err := s.Create(context.Background(), &tx, "started"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func TestApplyIsIdempotentAndDurable(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := &models.Transactions{DB: openDB(t), Now: func() time.Time { return now }}
+	tx := newTx(t, s, "P1")
+	if err := s.Create(ctx, &models.Transaction{ClientOrderID: "P1", Kind: models.KindSale, State: models.TxWaitingCard}, ""); !errors.Is(err, models.ErrConflict) {
+		t.Errorf("a second payment with the same client order id: %v, want ErrConflict", err)
+	}
+	next := now.Add(3 * time.Second)
+	steps := []struct {
+		u       models.TxUpdate
+		state   models.TxState
+		changed bool
+	}{
+		{models.TxUpdate{Source: "reader", State: models.TxSending, CardLast4: "1111"}, models.TxSending, true},
+		{models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayOrderID: "1969106", NextCheckAt: &next}, models.TxProcessing, true},
+		{models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"}, models.TxApproved, true},
+		{models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "999999"}, models.TxApproved, false}, // duplicate
+		{models.TxUpdate{Source: "poll", State: models.TxProcessing, RRN: "510321889824"}, models.TxApproved, false},     // late, adds a fact
+	}
+	for i, st := range steps {
+		res, err := s.Apply(ctx, tx.ID, st.u)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if res.Tx.State != st.state || res.Changed != st.changed {
+			t.Errorf("step %d: %s changed=%v, want %s changed=%v", i, res.Tx.State, res.Changed, st.state, st.changed)
+		}
+	}
+	got, _ := s.ByID(ctx, tx.ID)
+	if got.ApprovalCode != "242805" || got.RRN != "510321889824" || got.GatewayOrderID != "1969106" || got.CardLast4 != "1111" ||
+		got.NextCheckAt != nil || got.FinalAt == nil {
+		t.Errorf("stored %+v", got)
+	}
+	res, err := s.Apply(ctx, tx.ID, models.TxUpdate{Source: "callback", State: models.TxDeclined})
+	if err != nil || res.Conflict == nil || res.Tx.State != models.TxApproved {
+		t.Errorf("conflicting final: %+v, %v", res, err)
+	}
+	if _, err := s.Apply(ctx, newTx(t, s, "P2").ID, models.TxUpdate{Source: "poll", State: models.TxApproved}); !errors.Is(err, models.ErrIllegalTransition) {
+		t.Errorf("approved while waiting for the card: %v, want ErrIllegalTransition", err)
+	}
+	evs, _ := s.Events(ctx, tx.ID)
+	if len(evs) != 7 { // created + 5 steps + the conflict
+		t.Errorf("%d timeline events, want 7", len(evs))
+	}
+	res, _ = s.Apply(ctx, newTx(t, s, "P3").ID, models.TxUpdate{Source: "reader", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxSending}})
+	if res.Changed || res.Tx.State != models.TxWaitingCard {
+		t.Errorf("OnlyFrom did not hold: %+v", res)
+	}
+}
+
+func TestConcurrentCallbacksApplyOnce(t *testing.T) {
+	ctx := context.Background()
+	s := &models.Transactions{DB: openDB(t)}
+	tx := newTx(t, s, "P1")
+	s.Apply(ctx, tx.ID, models.TxUpdate{Source: "reader", State: models.TxSending})
+	s.Apply(ctx, tx.ID, models.TxUpdate{Source: "response", State: models.TxProcessing})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	changed := 0
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.Apply(ctx, tx.ID, models.TxUpdate{Source: "callback", State: models.TxApproved})
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			if res.Changed {
+				changed++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if changed != 1 {
+		t.Errorf("%d of 10 identical callbacks changed the payment, want exactly 1", changed)
+	}
+}
+
+func TestLeaseDueChecks(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	s := &models.Transactions{DB: openDB(t), Now: func() time.Time { return now }}
+	due, later := now.Add(-time.Second), now.Add(time.Minute)
+	a, b := newTx(t, s, "PA"), newTx(t, s, "PB")
+	for _, x := range []struct {
+		id uint
+		at *time.Time
+	}{{a.ID, &due}, {b.ID, &later}} {
+		s.Apply(ctx, x.id, models.TxUpdate{Source: "reader", State: models.TxSending})
+		s.Apply(ctx, x.id, models.TxUpdate{Source: "response", State: models.TxProcessing, NextCheckAt: x.at})
+	}
+	ids, err := s.LeaseDueChecks(ctx, now, 10, 30*time.Second)
+	if err != nil || len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("LeaseDueChecks = %v, %v; want [%d]", ids, err, a.ID)
+	}
+	if again, _ := s.LeaseDueChecks(ctx, now, 10, 30*time.Second); len(again) != 0 {
+		t.Errorf("a leased payment was handed out again: %v", again)
+	}
+	if after, _ := s.LeaseDueChecks(ctx, now.Add(31*time.Second), 10, 30*time.Second); len(after) != 1 {
+		t.Errorf("an expired lease was not handed out again: %v", after)
+	}
+}

@@ -1,0 +1,74 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/example/mposportal/models"
+)
+
+func TestUsers(t *testing.T) {
+	ctx := context.Background()
+	s := &models.Users{DB: openDB(t)}
+	hash, _ := models.HashPassword("Secret-123")
+	u := models.User{Username: "Alice", Name: "Alice A", Role: models.RoleAdmin, PasswordHash: hash}
+	if err := s.Create(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, &models.User{Username: "alice", Name: "Other", Role: models.RoleStaff, PasswordHash: hash}); !errors.Is(err, models.ErrConflict) {
+		t.Errorf("duplicate username (other case): %v, want ErrConflict", err)
+	}
+	got, err := s.ByUsername(ctx, "ALICE")
+	if err != nil || got.ID != u.ID || !got.CheckPassword("Secret-123") || got.CheckPassword("secret-123") {
+		t.Errorf("ByUsername = %+v, %v", got, err)
+	}
+	if _, err := s.ByUsername(ctx, "bob"); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+	if _, err := s.ByID(ctx, 999); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("unknown id: %v, want ErrNotFound", err)
+	}
+	if n, _ := s.ActiveAdmins(ctx); n != 1 {
+		t.Errorf("ActiveAdmins = %d, want 1", n)
+	}
+	got.Disabled = true
+	if err := s.Update(ctx, &got); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.ActiveAdmins(ctx); n != 0 {
+		t.Errorf("ActiveAdmins after disabling = %d, want 0", n)
+	}
+	if models.CheckDummyPassword("Secret-123") {
+		t.Error("the dummy check passed")
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	for pw, ok := range map[string]bool{
+		"Secret-123": true, "Aa1!aaaa": true, "Pässwörd-1": true, "correct Horse 9": true,
+		"Aa1!aaa": false, "secret-123": false, "SECRET-123": false, "Secret-abc": false, "Secret123": false,
+		"": false, "Aa1!" + string(make([]byte, 70)): false,
+	} {
+		if got := models.ValidatePassword(pw) == ""; got != ok {
+			t.Errorf("ValidatePassword(%q) ok = %v, want %v", pw, got, ok)
+		}
+	}
+	for name, ok := range map[string]bool{"alice": true, "a.b-c_d": true, "ab": false, "Alice": false, "al ice": false, "x@y": false} {
+		if got := models.ValidateUsername(name) == ""; got != ok {
+			t.Errorf("ValidateUsername(%q) ok = %v, want %v", name, got, ok)
+		}
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	db := openDB(t)
+	if err := models.Migrate(db); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	var n int64
+	db.Table("schema_migrations").Count(&n)
+	if n != 1 {
+		t.Errorf("schema_migrations has %d rows after two runs, want 1", n)
+	}
+}
