@@ -1,0 +1,152 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/example/mposportal/models"
+)
+
+// snapshot is everything a forbidden write must leave alone.
+func (a *app) snapshot() string {
+	ctx := context.Background()
+	users, _ := (&models.Users{DB: a.db}).List(ctx)
+	eps, _ := (&models.Endpoints{DB: a.db}).List(ctx)
+	var b strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&b, "%s|%s|%s|%v|%s\n", u.Username, u.Name, u.Role, u.Disabled, u.PasswordHash)
+	}
+	for _, e := range eps {
+		fmt.Fprintf(&b, "%s|%s|%s|%s|%v\n", e.EndpointID, e.Login, e.ControlKey, e.BaseURL, e.Enabled)
+	}
+	return b.String()
+}
+
+type want struct{ anon, staff, admin int }
+
+// TestAuthorizationMatrix walks every registered route as anonymous, staff and admin. A route
+// added without an entry here fails the test.
+func TestAuthorizationMatrix(t *testing.T) {
+	a := newApp(t, true)
+	staffID, endpointID := "2", "1"
+	newUser := url.Values{"username": {"carol"}, "name": {"Carol"}, "role": {"staff"}, "password": {"Carol-Pass-1"}}
+	endpointForm := url.Values{"name": {"Changed"}, "endpoint_id": {"999"}, "login": {"x"}, "control_key": {"NEW-KEY-1234567"},
+		"currency": {"USD"}, "base_url": {"https://evil.example"}, "address1": {"a"}, "city": {"b"}, "zip_code": {"c"},
+		"country": {"US"}, "email": {"a@b.c"}, "enabled": {"1"}}
+	const (
+		ok, redir, unauth, forbidden = http.StatusOK, http.StatusSeeOther, http.StatusUnauthorized, http.StatusForbidden
+	)
+	routes := map[string]struct {
+		path  string
+		form  url.Values
+		want  want
+		write bool // a write that only an admin may make
+	}{
+		"GET /healthz":                   {"/healthz", nil, want{ok, ok, ok}, false},
+		"GET /metrics":                   {"/metrics", nil, want{ok, ok, ok}, false},
+		"GET /static/*filepath":          {"/static/app.css", nil, want{ok, ok, ok}, false},
+		"GET /setup":                     {"/setup", nil, want{redir, redir, redir}, false},
+		"POST /setup":                    {"/setup", url.Values{"username": {"mallory"}, "name": {"M"}, "password": {"Mallory-Pass-1"}, "password2": {"Mallory-Pass-1"}}, want{http.StatusConflict, http.StatusConflict, http.StatusConflict}, true},
+		"GET /login":                     {"/login", nil, want{ok, redir, redir}, false},
+		"POST /login":                    {"/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, want{unauth, unauth, unauth}, false},
+		"POST /logout":                   {"/logout", url.Values{}, want{redir, redir, redir}, false},
+		"GET /":                          {"/", nil, want{redir, ok, ok}, false},
+		"GET /api/me":                    {"/api/me", nil, want{unauth, ok, ok}, false},
+		"GET /admin/users":               {"/admin/users", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/users":              {"/admin/users", newUser, want{unauth, forbidden, redir}, true},
+		"GET /admin/users/:id":           {"/admin/users/" + staffID, nil, want{redir, forbidden, ok}, false},
+		"POST /admin/users/:id":          {"/admin/users/" + staffID, url.Values{"name": {"Renamed"}, "role": {"admin"}}, want{unauth, forbidden, redir}, true},
+		"POST /admin/users/:id/disable":  {"/admin/users/" + staffID + "/disable", url.Values{}, want{unauth, forbidden, redir}, true},
+		"POST /admin/users/:id/enable":   {"/admin/users/" + staffID + "/enable", url.Values{}, want{unauth, forbidden, redir}, false},
+		"POST /admin/users/:id/password": {"/admin/users/" + staffID + "/password", url.Values{"password": {"Other-Pass-9"}}, want{unauth, forbidden, redir}, true},
+		"GET /admin/endpoints":           {"/admin/endpoints", nil, want{redir, forbidden, ok}, false},
+		"GET /admin/endpoints/new":       {"/admin/endpoints/new", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/endpoints":          {"/admin/endpoints", endpointForm, want{unauth, forbidden, redir}, true},
+		"GET /admin/endpoints/:id":       {"/admin/endpoints/" + endpointID, nil, want{redir, forbidden, ok}, false},
+		"POST /admin/endpoints/:id":      {"/admin/endpoints/" + endpointID, endpointForm, want{unauth, forbidden, redir}, true},
+		"GET /admin/audit":               {"/admin/audit", nil, want{redir, forbidden, ok}, false},
+	}
+	var registered []string
+	for _, r := range a.server.Engine.Routes() {
+		registered = append(registered, r.Method+" "+r.Path)
+	}
+	sort.Strings(registered)
+	for _, key := range registered {
+		if _, ok := routes[key]; !ok {
+			t.Errorf("route %s has no entry in the authorization matrix", key)
+		}
+	}
+	for key, r := range routes {
+		method := strings.SplitN(key, " ", 2)[0]
+		for _, role := range []string{"anon", "staff", "admin"} {
+			// Each request in a fresh app: a write by the admin must not affect the next row.
+			a := newApp(t, true)
+			b := a.browser()
+			wantStatus := r.want.anon
+			switch role {
+			case "staff":
+				b.login("staff", staffPW)
+				wantStatus = r.want.staff
+			case "admin":
+				b.login("admin", adminPW)
+				wantStatus = r.want.admin
+			}
+			before := a.snapshot()
+			var resp *http.Response
+			if method == http.MethodGet {
+				resp, _ = b.get(r.path)
+			} else {
+				form := url.Values{}
+				for k, v := range r.form {
+					form[k] = v
+				}
+				resp, _ = b.post(r.path, form)
+			}
+			if resp.StatusCode != wantStatus {
+				t.Errorf("%s as %s: %d, want %d", key, role, resp.StatusCode, wantStatus)
+			}
+			changed := a.snapshot() != before
+			if r.write && role != "admin" && changed {
+				t.Errorf("%s as %s: refused (%d) but the data changed", key, role, resp.StatusCode)
+			}
+			if r.write && role == "admin" && wantStatus == redir && !changed {
+				t.Errorf("%s as admin: %d but nothing changed", key, resp.StatusCode)
+			}
+		}
+	}
+}
+
+func TestPostWithoutValidCSRFTokenIsRefused(t *testing.T) {
+	a := newApp(t, true)
+	b := a.browser().login("admin", adminPW)
+	before := a.snapshot()
+	for name, token := range map[string]string{"missing": "", "forged": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="} {
+		form := url.Values{"username": {"carol"}, "name": {"Carol"}, "role": {"admin"}, "password": {"Carol-Pass-1"}, "csrf_token": {token}}
+		resp, body := b.post("/admin/users", form)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "data-testid=\"error-page\"") {
+			t.Errorf("%s token: %d", name, resp.StatusCode)
+		}
+	}
+	// A token of another session does not work either.
+	other := a.browser()
+	other.get("/login")
+	form := url.Values{"username": {"carol"}, "name": {"Carol"}, "role": {"admin"}, "password": {"Carol-Pass-1"}, "csrf_token": {other.csrf}}
+	if resp, _ := b.post("/admin/users", form); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("another browser's token: %d", resp.StatusCode)
+	}
+	// The right token from another origin is refused too.
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/admin/users", strings.NewReader(url.Values{"csrf_token": {b.csrf}, "username": {"carol"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin post: %v %v", resp.StatusCode, err)
+	}
+	if a.snapshot() != before {
+		t.Error("a refused post changed data")
+	}
+}

@@ -1,0 +1,167 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
+	"gorm.io/gorm"
+)
+
+func init() { models.PasswordCost = bcrypt.MinCost }
+
+// syncBuffer collects log output for scanning.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type app struct {
+	t      *testing.T
+	db     *gorm.DB
+	srv    *httptest.Server
+	server *web.Server
+	logs   *syncBuffer
+}
+
+const (
+	adminPW = "Admin-Pass-1"
+	staffPW = "Staff-Pass-1"
+	testKey = "B17F59B4-A7DC-41B4-8FF9-37D986B43D20"
+)
+
+// newApp builds the real web layer on a fresh SQLite file. With setup, it has an admin
+// "admin", a staff user "staff" and one endpoint.
+func newApp(t *testing.T, setup bool) *app {
+	t.Helper()
+	db, err := models.Open(filepath.Join(t.TempDir(), "portal.db"), time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := models.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	s := web.New(web.Deps{
+		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
+		Sessions: &models.SessionStore{DB: db}, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Metrics: reg, Gatherer: reg,
+	})
+	srv := httptest.NewServer(s)
+	t.Cleanup(func() {
+		srv.Close()
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	a := &app{t: t, db: db, srv: srv, server: s, logs: logs}
+	if setup {
+		ctx := context.Background()
+		users := &models.Users{DB: db}
+		for _, u := range []struct {
+			name, pw string
+			role     models.Role
+		}{{"admin", adminPW, models.RoleAdmin}, {"staff", staffPW, models.RoleStaff}} {
+			h, _ := models.HashPassword(u.pw)
+			if err := users.Create(ctx, &models.User{Username: u.name, Name: strings.ToUpper(u.name[:1]) + u.name[1:], Role: u.role, PasswordHash: h}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eps := &models.Endpoints{DB: db}
+		if err := eps.Create(ctx, &models.Endpoint{Name: "Main", EndpointID: "1234", Login: "merchantlogin", ControlKey: testKey,
+			Currency: "EUR", BaseURL: "https://gate.example.com", Enabled: true, Address1: "1 Main St", City: "Riga",
+			ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+// browser is one client with its own cookies, like a browser tab.
+type browser struct {
+	a    *app
+	c    *http.Client
+	csrf string
+}
+
+func (a *app) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{a: a, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var reCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// get fetches a page and remembers the CSRF token it carries.
+func (b *browser) get(path string) (*http.Response, string) {
+	b.a.t.Helper()
+	resp, err := b.c.Get(b.a.srv.URL + path)
+	if err != nil {
+		b.a.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if m := reCSRF.FindSubmatch(body); m != nil {
+		b.csrf = string(m[1])
+	}
+	return resp, string(body)
+}
+
+// post submits a form the way a browser on this site does: same Origin, with the CSRF token
+// (unless the test passes its own csrf_token).
+func (b *browser) post(path string, form url.Values) (*http.Response, string) {
+	b.a.t.Helper()
+	if b.csrf == "" {
+		b.get("/login")
+	}
+	if !form.Has("csrf_token") {
+		form.Set("csrf_token", b.csrf)
+	}
+	req, _ := http.NewRequest(http.MethodPost, b.a.srv.URL+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", b.a.srv.URL)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.a.t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(body)
+}
+
+// login signs in and fails the test if it does not work.
+func (b *browser) login(user, pw string) *browser {
+	b.a.t.Helper()
+	resp, body := b.post("/login", url.Values{"username": {user}, "password": {pw}})
+	if resp.StatusCode != http.StatusSeeOther {
+		b.a.t.Fatalf("login %s: %d %s", user, resp.StatusCode, body)
+	}
+	return b
+}
