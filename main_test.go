@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// portal is the whole app started through run, as `go run .` starts it, on random ports with
+// a temporary data directory.
+type portal struct {
+	URL, SandboxURL string
+	DataDir         string
+	logs            *lockedBuffer
+	stop            func()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var reListening = regexp.MustCompile(`msg="(portal|sandbox gateway) listening".* url=(http://[0-9.:]+)`)
+
+func startPortal(t *testing.T, extra ...string) *portal {
+	t.Helper()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	p := &portal{DataDir: dir, logs: &lockedBuffer{}}
+	done := make(chan error, 1)
+	args := append([]string{"mposportal", "-addr", "127.0.0.1:0", "-sandbox-addr", "127.0.0.1:0", "-data", dir}, extra...)
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, pw)
+		pw.Close()
+	}()
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			p.logs.Write([]byte(line + "\n"))
+			if m := reListening.FindStringSubmatch(line); m != nil {
+				if m[1] == "portal" {
+					p.URL = m[2]
+					close(ready)
+				} else {
+					p.SandboxURL = m[2]
+				}
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("run returned before listening: %v\n%s", err, p.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("portal did not start:\n%s", p.logs.String())
+	}
+	p.stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	}
+	t.Cleanup(p.stop)
+	return p
+}
+
+// browserCtx starts headless Chromium (Debian's package). Without it the test is skipped
+// locally and fails in CI, where .ci/run installs it.
+func browserCtx(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; .ci/run must install it")
+		}
+		t.Skip("chromium not installed")
+	}
+	// Not t.TempDir: Chromium may still write to its profile while it exits.
+	profile, err := os.MkdirTemp("", "portal-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true), chromedp.UserDataDir(profile), chromedp.WindowSize(768, 1024),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelB := chromedp.NewContext(actx)
+	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() {
+		cancelC()
+		cancelB()
+		cancelA()
+		os.RemoveAll(profile)
+	})
+	return ctx
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("artifacts", "screenshots")
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fill(sel, value string) chromedp.Action {
+	return chromedp.SetValue(sel, value, chromedp.ByQuery)
+}
+
+func TestBrowserSetupLoginStaffForbidden(t *testing.T) {
+	p := startPortal(t)
+	ctx := browserCtx(t)
+	var text string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/"),
+		chromedp.WaitVisible(`[data-testid="setup"]`, chromedp.ByQuery),
+		fill(`input[name=username]`, "admin"),
+		fill(`input[name=name]`, "Ada Admin"),
+		fill(`input[name=password]`, "Admin-Pass-1"),
+		fill(`input[name=password2]`, "Admin-Pass-1"),
+		chromedp.Click(`[data-testid="setup-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="whoami"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="logout"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="login"]`, chromedp.ByQuery),
+		fill(`input[name=username]`, "admin"),
+		fill(`input[name=password]`, "Admin-Pass-1"),
+		chromedp.Click(`[data-testid="login-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="nav-users"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="nav-users"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="user-create"]`, chromedp.ByQuery),
+		fill(`[data-testid="user-create"] input[name=username]`, "sam"),
+		fill(`[data-testid="user-create"] input[name=name]`, "Sam Staff"),
+		fill(`[data-testid="user-create"] input[name=password]`, "Staff-Pass-1"),
+		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="user-sam"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="flash"]`, &text, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("admin flow: %v\n%s", err, p.logs.String())
+	}
+	if !strings.Contains(text, "User sam created") {
+		t.Errorf("flash = %q", text)
+	}
+	screenshot(t, ctx, "users-768")
+	var status string
+	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-testid="logout"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="login"]`, chromedp.ByQuery),
+		fill(`input[name=username]`, "sam"),
+		fill(`input[name=password]`, "Staff-Pass-1"),
+		chromedp.Click(`[data-testid="login-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="whoami"]`, chromedp.ByQuery),
+		chromedp.Navigate(p.URL+"/admin/users"),
+		chromedp.WaitVisible(`[data-testid="error-page"]`, chromedp.ByQuery),
+		chromedp.AttributeValue(`[data-testid="error-page"]`, "data-status", &status, nil, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("staff flow: %v\n%s", err, p.logs.String())
+	}
+	if status != "403" {
+		t.Errorf("staff on an admin page: status %s, want 403", status)
+	}
+	var navUsers int
+	chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('[data-testid="nav-users"]').length`, &navUsers))
+	if navUsers != 0 {
+		t.Error("staff sees the admin navigation")
+	}
+	screenshot(t, ctx, "staff-forbidden-768")
+	key := readKey(t, p.DataDir)
+	if strings.Contains(p.logs.String(), key) {
+		t.Error("the logs contain the sandbox control key")
+	}
+}
+
+// readKey reads the sandbox control key from its credentials file.
+func readKey(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "sandbox-credentials.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, ok := strings.CutPrefix(line, "CONTROL_KEY="); ok && len(k) > 8 {
+			return k
+		}
+	}
+	t.Fatal("no CONTROL_KEY in the credentials file")
+	return ""
+}
