@@ -38,7 +38,7 @@ func TestApplyIsIdempotentAndDurable(t *testing.T) {
 		{models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayOrderID: "1969106", NextCheckAt: &next}, models.TxProcessing, true},
 		{models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"}, models.TxApproved, true},
 		{models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "999999"}, models.TxApproved, false}, // duplicate
-		{models.TxUpdate{Source: "poll", State: models.TxProcessing, RRN: "510321889824"}, models.TxApproved, false},     // late, adds a fact
+		{models.TxUpdate{Source: "poll", State: models.TxProcessing, RRN: "510321889824"}, models.TxApproved, false},      // late, adds a fact
 	}
 	for i, st := range steps {
 		res, err := s.Apply(ctx, tx.ID, st.u)
