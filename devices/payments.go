@@ -1,0 +1,208 @@
+package devices
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// Polling cadence and deadline (protocol §7.3): first status request 3 s after the sale
+// response, then every 5 s; after an hour without a final status a person must look.
+const (
+	FirstCheckAfter = 3 * time.Second
+	CheckEvery      = 5 * time.Second
+	CheckDeadline   = 60 * time.Minute
+	// After a timeout or 5xx we ask "do you have this order?" quickly: the customer is waiting.
+	UnknownCheckAfter = 2 * time.Second
+	// How long a reader waits for the card before giving up.
+	CardTimeout = 60 * time.Second
+	// MaxAmountMinor bounds a single card-present payment (the gateway's field is 10 chars).
+	MaxAmountMinor = 99_999_999
+)
+
+// Gateway is the part of the MAPI client a payment needs.
+type Gateway interface {
+	Sale(ctx context.Context, r mapi.OrderRequest) (*mapi.OrderResponse, error)
+	Preauth(ctx context.Context, r mapi.OrderRequest) (*mapi.OrderResponse, error)
+	Status(ctx context.Context, r mapi.StatusRequest) (*mapi.StatusResponse, error)
+}
+
+// Merchant is what an endpoint contributes to a sale request besides credentials.
+type Merchant struct {
+	Currency                                string
+	Address1, City, ZipCode, Country, Email string
+	CallbackURL                             string
+}
+
+// Gateways builds the client for one endpoint row from its stored settings.
+type Gateways interface {
+	Gateway(ctx context.Context, endpointID uint) (Gateway, Merchant, error)
+}
+
+// ReaderLink sends messages to connected readers over the device channel.
+type ReaderLink interface {
+	Send(serial string, msg any) error // ErrReaderOffline when not connected
+}
+
+// PaymentReader is what a payment needs to know about the reader it runs on.
+type PaymentReader struct {
+	ID         uint
+	Serial     string
+	Label      string
+	EndpointID uint
+	Enabled    bool
+	Online     bool
+}
+
+// ReaderLookup finds the reader a payment is started on.
+type ReaderLookup interface {
+	PaymentReader(ctx context.Context, id uint) (PaymentReader, error)
+}
+
+// Publisher is told whenever a payment changed, after the change is durable.
+type Publisher interface {
+	TransactionChanged(id uint)
+}
+
+// ErrReaderOffline is returned when a reader has no live connection.
+var ErrReaderOffline = errors.New("reader is offline")
+
+// StartError is a refusal to start a payment, with a message for the person at the counter.
+type StartError struct{ Field, Message string }
+
+func (e *StartError) Error() string { return e.Message }
+
+// Actor is who did something, for the timeline and the audit log.
+type Actor struct {
+	ID   uint
+	Name string
+}
+
+// Payments runs card payments: from "present card" on a reader to a final status, whether that
+// status arrives by callback or by polling. Every change goes through models.Transactions.Apply,
+// the one idempotent state machine.
+type Payments struct {
+	Tx       *models.Transactions
+	Readers  ReaderLookup
+	Link     ReaderLink
+	Gateways Gateways
+	Pub      Publisher
+	Log      *slog.Logger
+	Now      func() time.Time
+
+	mu     sync.Mutex
+	sends  sync.WaitGroup // gateway calls started from reader messages
+	closed bool
+}
+
+func (p *Payments) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+// StartInput is what the counter screen submits.
+type StartInput struct {
+	ReaderID    uint
+	Kind        models.TxKind
+	AmountMinor int64
+	Description string
+	Actor       Actor
+}
+
+// Start creates a payment and asks its reader for a card.
+func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
+	var t models.Transaction
+	switch {
+	case in.Kind != models.KindSale && in.Kind != models.KindPreauth:
+		return t, &StartError{"kind", "choose Sale or Preauth"}
+	case in.AmountMinor <= 0:
+		return t, &StartError{"amount", "the amount must be greater than zero"}
+	case in.AmountMinor > MaxAmountMinor:
+		return t, &StartError{"amount", fmt.Sprintf("the amount must be at most %s", models.FormatMinor(MaxAmountMinor))}
+	case len(in.Description) > 255:
+		return t, &StartError{"description", "the description must be at most 255 characters"}
+	}
+	r, err := p.Readers.PaymentReader(ctx, in.ReaderID)
+	if errors.Is(err, models.ErrNotFound) {
+		return t, &StartError{"reader", "choose a reader"}
+	}
+	if err != nil {
+		return t, err
+	}
+	switch {
+	case !r.Enabled:
+		return t, &StartError{"reader", fmt.Sprintf("reader %s is disabled", r.Label)}
+	case !r.Online:
+		return t, &StartError{"reader", fmt.Sprintf("reader %s is offline", r.Label)}
+	}
+	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
+	if err != nil {
+		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+	}
+	t = models.Transaction{
+		ClientOrderID: NewClientOrderID(), EndpointID: r.EndpointID, ReaderID: r.ID, ReaderSerial: r.Serial,
+		Kind: in.Kind, AmountMinor: in.AmountMinor, Currency: merchant.Currency, Description: strings.TrimSpace(in.Description),
+		State: models.TxWaitingCard, StartedByID: in.Actor.ID, StartedByName: in.Actor.Name,
+	}
+	if err := p.Tx.Create(ctx, &t, fmt.Sprintf("%s of %s %s started by %s on %s", t.Kind, t.Amount(), t.Currency, in.Actor.Name, r.Label)); err != nil {
+		return t, err
+	}
+	msg := PresentCard{Type: TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
+		Currency: t.Currency, TimeoutSeconds: int(CardTimeout / time.Second)}
+	if err := p.Link.Send(r.Serial, msg); err != nil {
+		res, aerr := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
+			ErrorMessage: "the reader could not be reached", Detail: err.Error()})
+		p.publish(t.ID)
+		if aerr != nil {
+			return t, aerr
+		}
+		return res.Tx, nil
+	}
+	p.publish(t.ID)
+	return t, nil
+}
+
+// Cancel withdraws a payment that is still waiting for its card.
+func (p *Payments) Cancel(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
+	res, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "user", State: models.TxCancelled,
+		ErrorMessage: "cancelled at the counter", Detail: "cancelled by " + actor.Name})
+	if err != nil {
+		return res.Tx, err
+	}
+	if res.Changed {
+		_ = p.Link.Send(res.Tx.ReaderSerial, Cancel{Type: TypeCancel, Tx: res.Tx.ClientOrderID})
+		p.publish(id)
+	}
+	return res.Tx, nil
+}
+
+func (p *Payments) publish(id uint) {
+	if p.Pub != nil {
+		p.Pub.TransactionChanged(id)
+	}
+}
+
+// NewClientOrderID returns a fresh order id for the gateway: "P" and 15 characters of
+// Crockford base32, so it is unique, short enough to read out over the phone to support, and
+// free of characters that need escaping anywhere.
+func NewClientOrderID() string {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var b [15]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	for i := range b {
+		b[i] = alphabet[b[i]&31]
+	}
+	return "P" + string(b[:])
+}

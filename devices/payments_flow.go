@@ -1,0 +1,171 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// CardRead takes a reader's encrypted card read for a waiting payment and sends it to the
+// gateway. The gateway call runs in the background (a reader must keep heartbeating while it
+// lasts); Close waits for those calls. The encrypted block is forwarded, never stored.
+func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) error {
+	t, err := p.Tx.ByClientOrderID(ctx, m.Tx)
+	if err != nil {
+		return fmt.Errorf("devices: card read from %s: %w", serial, err)
+	}
+	if t.ReaderSerial != serial {
+		return fmt.Errorf("devices: card read for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
+	}
+	res, err := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: models.TxSending,
+		CardBIN: firstSix(m.PANFirstDigits), CardLast4: m.PANLastDigits, EntryMode: m.EntryMode,
+		Detail: fmt.Sprintf("card read (%s, ksn %s)", m.EntryMode, m.KSN)})
+	if err != nil {
+		return err
+	}
+	if !res.Changed {
+		// A repeated read, or a read for a payment that was cancelled meanwhile: never a second sale.
+		return nil
+	}
+	p.publish(t.ID)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return errors.New("devices: shutting down")
+	}
+	p.sends.Add(1)
+	p.mu.Unlock()
+	read := *m
+	go func() {
+		defer p.sends.Done()
+		// Detached from the reader connection: the request must finish even if the reader drops.
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+		defer cancel()
+		p.send(sendCtx, res.Tx, &read)
+	}()
+	return nil
+}
+
+// Close waits for gateway calls in flight.
+func (p *Payments) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.sends.Wait()
+}
+
+func firstSix(s string) string {
+	if len(s) > 6 {
+		return s[:6]
+	}
+	return s
+}
+
+// send makes the one sale/preauth request for a payment and records what came back.
+func (p *Payments) send(ctx context.Context, t models.Transaction, m *CardRead) {
+	gw, merchant, err := p.Gateways.Gateway(ctx, t.EndpointID)
+	if err != nil {
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
+			ErrorMessage: "the gateway settings are not usable", Detail: err.Error()})
+		return
+	}
+	req := mapi.OrderRequest{
+		ClientOrderID: t.ClientOrderID, Description: orderDesc(t), Amount: mapi.Amount(t.AmountMinor), Currency: t.Currency,
+		Address1: merchant.Address1, City: merchant.City, ZipCode: merchant.ZipCode, Country: merchant.Country, Email: merchant.Email,
+		DeviceSerial: t.ReaderSerial, KSN: m.KSN, EncryptedData: m.EncryptedData, EncryptedType: m.EncryptedType, EntryMode: m.EntryMode,
+		PANFirstDigits: m.PANFirstDigits, PANLastDigits: m.PANLastDigits, CardPrintedName: m.CardholderName,
+		ServerCallbackURL: merchant.CallbackURL,
+	}
+	call := gw.Sale
+	if t.Kind == models.KindPreauth {
+		call = gw.Preauth
+	}
+	resp, err := call(ctx, req)
+	now := p.now()
+	var verr *mapi.ValidationError
+	var gerr *mapi.GatewayError
+	switch {
+	case err == nil:
+		next := now.Add(FirstCheckAfter)
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayStatus: "processing",
+			GatewayOrderID: resp.OrderID, RequestSerial: resp.SerialNumber, SentAt: &now, NextCheckAt: &next,
+			Detail: fmt.Sprintf("%s accepted: order %s", t.Kind, resp.OrderID)})
+	case mapi.IsUnknownOutcome(err):
+		// Never resend blindly: the gateway may have the order. Ask for it by client_orderid first.
+		next := now.Add(UnknownCheckAfter)
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "response", State: models.TxUnknown, SentAt: &now, NextCheckAt: &next,
+			Detail: "outcome unknown: " + err.Error()})
+	case errors.As(err, &verr):
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "response", State: models.TxFailed, GatewayOrderID: verr.OrderID,
+			ErrorCode: verr.Code, ErrorMessage: verr.Message, Detail: "refused by the gateway: " + verr.Error()})
+	case errors.As(err, &gerr):
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "response", State: models.TxFailed, GatewayOrderID: gerr.OrderID,
+			ErrorCode: gerr.Code, ErrorMessage: gerr.Message, Detail: "gateway error: " + gerr.Error()})
+	default: // 403 and anything else the gateway answered definitively
+		p.apply(ctx, t.ID, models.TxUpdate{Source: "response", State: models.TxFailed,
+			ErrorMessage: "the gateway refused the request", Detail: err.Error()})
+	}
+}
+
+func orderDesc(t models.Transaction) string {
+	if t.Description != "" {
+		return t.Description
+	}
+	return fmt.Sprintf("Card-present %s %s", t.Kind, t.ClientOrderID)
+}
+
+// apply records an update and publishes it; failures are logged (the poller will find the
+// payment again through its schedule).
+func (p *Payments) apply(ctx context.Context, id uint, u models.TxUpdate) (models.TxResult, error) {
+	res, err := p.Tx.Apply(ctx, id, u)
+	if err != nil {
+		p.Log.Error("payment update", slog.Uint64("transaction", uint64(id)), slog.String("source", u.Source), slog.Any("error", err))
+		return res, err
+	}
+	if res.Conflict != nil {
+		p.Log.Warn("payment event contradicts final status", slog.String("order", res.Tx.ClientOrderID), slog.Any("conflict", res.Conflict))
+	}
+	p.publish(id)
+	if res.Changed && res.Tx.State.Final() {
+		p.tellReader(res.Tx)
+	}
+	return res, nil
+}
+
+func (p *Payments) tellReader(t models.Transaction) {
+	msg := string(t.State)
+	if t.ErrorMessage != "" {
+		msg += ": " + t.ErrorMessage
+	} else if t.ApprovalCode != "" {
+		msg += " " + t.ApprovalCode
+	}
+	_ = p.Link.Send(t.ReaderSerial, Result{Type: TypeResult, Tx: t.ClientOrderID, Status: string(t.State), Message: msg})
+}
+
+// CardError records that no card will come for a payment.
+func (p *Payments) CardError(ctx context.Context, serial string, m *CardError) error {
+	t, err := p.Tx.ByClientOrderID(ctx, m.Tx)
+	if err != nil {
+		return fmt.Errorf("devices: card error from %s: %w", serial, err)
+	}
+	if t.ReaderSerial != serial {
+		return fmt.Errorf("devices: card error for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
+	}
+	state := models.TxFailed
+	msg := map[string]string{
+		CardErrorTimeout: "no card was presented in time", CardErrorReadFail: "the card could not be read",
+		CardErrorBusy: "the reader was busy with another payment", CardErrorCancelled: "cancelled on the reader",
+	}[m.Reason]
+	if m.Reason == CardErrorCancelled {
+		state = models.TxCancelled
+	}
+	_, err = p.apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: state, ErrorMessage: msg,
+		OnlyFrom: []models.TxState{models.TxWaitingCard},
+		Detail:   fmt.Sprintf("card error %s %s", m.Reason, m.Message)})
+	return err
+}

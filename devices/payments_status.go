@@ -1,0 +1,134 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// DueStatusChecks leases the payments whose status request is due (jobs.StatusChecks).
+func (p *Payments) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]uint, error) {
+	return p.Tx.LeaseDueChecks(ctx, now, limit, statusLease)
+}
+
+// statusLease keeps a leased payment away from other pollers while its status request runs;
+// CheckStatus always sets the real next time (or stops the schedule) before the lease ends.
+const statusLease = 30 * time.Second
+
+// CheckStatus asks the gateway for one payment's status and applies the answer.
+func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
+	t, err := p.Tx.ByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.State.Final() {
+		_, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
+		return err
+	}
+	now := p.now()
+	if t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline && t.State != models.TxNeedsReview {
+		_, err := p.apply(ctx, id, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, ClearCheck: true,
+			Detail: fmt.Sprintf("no final status %s after the request; polling stopped", CheckDeadline)})
+		return err
+	}
+	gw, _, err := p.Gateways.Gateway(ctx, t.EndpointID)
+	if err != nil {
+		next := now.Add(CheckEvery)
+		p.apply(ctx, id, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
+		return err
+	}
+	// Without an order id (the sale timed out) ask by client_orderid alone (§9).
+	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID})
+	next := p.now().Add(CheckEvery)
+	var verr *mapi.ValidationError
+	switch {
+	case err == nil:
+		u := statusUpdate(st)
+		u.Source, u.CountCheck, u.NextCheckAt = "poll", true, &next
+		u.Detail = "status " + string(st.Status)
+		if st.OrderStage != "" {
+			u.Detail += " (" + st.OrderStage + ")"
+		}
+		_, err = p.apply(ctx, id, u)
+		return err
+	case errors.As(err, &verr) && verr.Code == "8" && t.GatewayOrderID == "":
+		// The gateway never created the order. We keep no card data, so the sale cannot be
+		// re-sent: the payment failed and the customer was not charged.
+		_, err = p.apply(ctx, id, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true,
+			ErrorMessage: "the gateway has no such order: the card was not charged; take the payment again",
+			Detail:       "status: order not found"})
+		return err
+	default:
+		p.apply(ctx, id, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: "status request failed: " + err.Error()})
+		return err
+	}
+}
+
+// statusUpdate turns a status response into facts for the state machine.
+func statusUpdate(st *mapi.StatusResponse) models.TxUpdate {
+	return models.TxUpdate{
+		State: models.StateFromGateway(string(st.Status)), GatewayStatus: string(st.Status),
+		GatewayOrderID: st.OrderID, ApprovalCode: st.ApprovalCode, RRN: st.ProcessorRRN, ReceiptID: st.ReceiptID,
+		TerminalID: st.TerminalID, CardBrand: st.CardType, CardBIN: st.BIN, CardLast4: st.LastFour,
+		ErrorCode: st.ErrorCode, ErrorMessage: st.ErrorMessage,
+	}
+}
+
+// CallbackOutcome says what a verified callback did, for the callback log.
+type CallbackOutcome string
+
+const (
+	CallbackApplied   CallbackOutcome = "applied"   // the payment changed
+	CallbackDuplicate CallbackOutcome = "duplicate" // nothing new (repeated or late)
+	CallbackConflict  CallbackOutcome = "conflict"  // contradicted a final status; kept for review
+	CallbackUnknown   CallbackOutcome = "unknown_order"
+)
+
+// ErrCallbackMismatch is returned when a correctly signed callback does not match our payment
+// (amount or gateway order id differ). Nothing is changed.
+var ErrCallbackMismatch = errors.New("callback does not match the payment")
+
+// ApplyCallback verifies a gateway callback with the endpoint's control key and applies it.
+// It returns only after the change is durable, so the caller may then answer 200.
+// mapi.ErrBadControl (or a malformed query) means forged: answer 403, change nothing.
+func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (CallbackOutcome, models.Transaction, error) {
+	cb, err := mapi.VerifyCallback(q, key)
+	if err != nil {
+		return "", models.Transaction{}, err
+	}
+	t, err := p.Tx.ByClientOrderID(ctx, cb.MerchantOrder)
+	if errors.Is(err, models.ErrNotFound) || (err == nil && t.EndpointID != endpointID) {
+		return CallbackUnknown, models.Transaction{}, nil
+	}
+	if err != nil {
+		return "", t, err
+	}
+	switch {
+	case t.GatewayOrderID != "" && t.GatewayOrderID != cb.OrderID:
+		return "", t, fmt.Errorf("%w: order id %s, ours %s", ErrCallbackMismatch, cb.OrderID, t.GatewayOrderID)
+	case int64(cb.Amount) != t.AmountMinor:
+		return "", t, fmt.Errorf("%w: amount %s, ours %s", ErrCallbackMismatch, cb.Amount, t.Amount())
+	case cb.Type != "" && cb.Type != string(t.Kind):
+		return "", t, fmt.Errorf("%w: type %s, ours %s", ErrCallbackMismatch, cb.Type, t.Kind)
+	}
+	res, err := p.apply(ctx, t.ID, models.TxUpdate{
+		Source: "callback", State: models.StateFromGateway(string(cb.Status)), GatewayStatus: string(cb.Status),
+		GatewayOrderID: cb.OrderID, ApprovalCode: cb.ApprovalCode, RRN: cb.ProcessorRRN, CardBrand: cb.CardType,
+		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
+		Detail: "callback " + string(cb.Status),
+	})
+	switch {
+	case err != nil:
+		return "", res.Tx, err
+	case res.Conflict != nil:
+		return CallbackConflict, res.Tx, nil
+	case res.Changed:
+		return CallbackApplied, res.Tx, nil
+	}
+	return CallbackDuplicate, res.Tx, nil
+}
