@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/jobs"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -107,9 +109,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
 
+	var sb *runningSandbox
 	if cfg.SandboxAddr != "off" {
-		sb, err := startSandbox(ctx, &wg, cfg, logger)
-		if err != nil {
+		if sb, err = startSandbox(ctx, &wg, cfg, logger); err != nil {
 			return err
 		}
 		defer sb.gw.Close()
@@ -126,9 +128,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 
+	hub := web.NewHub(logger.With("component", "hub"))
+	readerStore := &models.Readers{DB: db}
+	link := devices.NewLink()
+	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
+	payments := &devices.Payments{Tx: &models.Transactions{DB: db}, Readers: readers, Link: link,
+		Gateways: &gatewayClients{endpoints: endpoints, http: &http.Client{}}, Log: logger.With("component", "payments")}
+	defer payments.Close()
+
 	sessions := &models.SessionStore{DB: db}
-	wg.Add(1)
-	go func() { defer wg.Done(); sessions.Cleanup(ctx, 10*time.Minute) }()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvHandler := web.New(web.Deps{
@@ -141,7 +149,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return sqlDB.PingContext(ctx)
 		},
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
+		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
+		Devices: &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
 	})
+
+	jobsLog := logger.With("component", "jobs")
+	background := []func(context.Context) error{
+		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
+		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
+		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
+	}
+	for _, job := range background {
+		wg.Add(1)
+		go func() { defer wg.Done(); job(ctx) }()
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -152,6 +173,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if sb != nil {
+		if err := startDemoReaders(ctx, &wg, sb, readers, readerStore, endpoints, "http://"+ln.Addr().String(), logger); err != nil {
+			logger.Error("demo readers", "error", err)
+		}
+	}
 	select {
 	case err := <-errc:
 		return err

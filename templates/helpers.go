@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"context"
+	"io"
 	"strconv"
 	"time"
 
@@ -31,4 +33,23 @@ func endpointAction(id uint) templ.SafeURL {
 		return "/admin/endpoints"
 	}
 	return templ.SafeURL("/admin/endpoints/" + uitoa(id))
+}
+
+func battery(p int) string {
+	if p < 0 {
+		return "—"
+	}
+	return strconv.Itoa(p) + " %"
+}
+
+// Fragments renders components one after another (one websocket message, several swaps).
+func Fragments(cs ...templ.Component) templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		for _, c := range cs {
+			if err := c.Render(ctx, w); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

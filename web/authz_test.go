@@ -24,6 +24,10 @@ func (a *app) snapshot() string {
 	for _, e := range eps {
 		fmt.Fprintf(&b, "%s|%s|%s|%s|%v\n", e.EndpointID, e.Login, e.ControlKey, e.BaseURL, e.Enabled)
 	}
+	readers, _ := (&models.Readers{DB: a.db}).List(ctx, models.ReaderFilter{IncludeRetired: true})
+	for _, r := range readers {
+		fmt.Fprintf(&b, "%s|%s|%v|%v|%s|%s\n", r.Serial, r.Label, r.Enabled, r.Retired, r.CredentialHash, r.PairingCodeHash)
+	}
 	return b.String()
 }
 
@@ -47,29 +51,43 @@ func TestAuthorizationMatrix(t *testing.T) {
 		want  want
 		write bool // a write that only an admin may make
 	}{
-		"GET /healthz":                   {"/healthz", nil, want{ok, ok, ok}, false},
-		"GET /metrics":                   {"/metrics", nil, want{ok, ok, ok}, false},
-		"GET /static/*filepath":          {"/static/app.css", nil, want{ok, ok, ok}, false},
-		"GET /setup":                     {"/setup", nil, want{redir, redir, redir}, false},
-		"POST /setup":                    {"/setup", url.Values{"username": {"mallory"}, "name": {"M"}, "password": {"Mallory-Pass-1"}, "password2": {"Mallory-Pass-1"}}, want{http.StatusConflict, http.StatusConflict, http.StatusConflict}, true},
-		"GET /login":                     {"/login", nil, want{ok, redir, redir}, false},
-		"POST /login":                    {"/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, want{unauth, unauth, unauth}, false},
-		"POST /logout":                   {"/logout", url.Values{}, want{redir, redir, redir}, false},
-		"GET /":                          {"/", nil, want{redir, ok, ok}, false},
-		"GET /api/me":                    {"/api/me", nil, want{unauth, ok, ok}, false},
-		"GET /admin/users":               {"/admin/users", nil, want{redir, forbidden, ok}, false},
-		"POST /admin/users":              {"/admin/users", newUser, want{unauth, forbidden, redir}, true},
-		"GET /admin/users/:id":           {"/admin/users/" + staffID, nil, want{redir, forbidden, ok}, false},
-		"POST /admin/users/:id":          {"/admin/users/" + staffID, url.Values{"name": {"Renamed"}, "role": {"admin"}}, want{unauth, forbidden, redir}, true},
-		"POST /admin/users/:id/disable":  {"/admin/users/" + staffID + "/disable", url.Values{}, want{unauth, forbidden, redir}, true},
-		"POST /admin/users/:id/enable":   {"/admin/users/" + staffID + "/enable", url.Values{}, want{unauth, forbidden, redir}, false},
-		"POST /admin/users/:id/password": {"/admin/users/" + staffID + "/password", url.Values{"password": {"Other-Pass-9"}}, want{unauth, forbidden, redir}, true},
-		"GET /admin/endpoints":           {"/admin/endpoints", nil, want{redir, forbidden, ok}, false},
-		"GET /admin/endpoints/new":       {"/admin/endpoints/new", nil, want{redir, forbidden, ok}, false},
-		"POST /admin/endpoints":          {"/admin/endpoints", endpointForm, want{unauth, forbidden, redir}, true},
-		"GET /admin/endpoints/:id":       {"/admin/endpoints/" + endpointID, nil, want{redir, forbidden, ok}, false},
-		"POST /admin/endpoints/:id":      {"/admin/endpoints/" + endpointID, endpointForm, want{unauth, forbidden, redir}, true},
-		"GET /admin/audit":               {"/admin/audit", nil, want{redir, forbidden, ok}, false},
+		"GET /healthz":                         {"/healthz", nil, want{ok, ok, ok}, false},
+		"GET /metrics":                         {"/metrics", nil, want{ok, ok, ok}, false},
+		"GET /static/*filepath":                {"/static/app.css", nil, want{ok, ok, ok}, false},
+		"GET /setup":                           {"/setup", nil, want{redir, redir, redir}, false},
+		"POST /setup":                          {"/setup", url.Values{"username": {"mallory"}, "name": {"M"}, "password": {"Mallory-Pass-1"}, "password2": {"Mallory-Pass-1"}}, want{http.StatusConflict, http.StatusConflict, http.StatusConflict}, true},
+		"GET /login":                           {"/login", nil, want{ok, redir, redir}, false},
+		"POST /login":                          {"/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, want{unauth, unauth, unauth}, false},
+		"POST /logout":                         {"/logout", url.Values{}, want{redir, redir, redir}, false},
+		"GET /":                                {"/", nil, want{redir, ok, ok}, false},
+		"GET /api/me":                          {"/api/me", nil, want{unauth, ok, ok}, false},
+		"GET /admin/users":                     {"/admin/users", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/users":                    {"/admin/users", newUser, want{unauth, forbidden, redir}, true},
+		"GET /admin/users/:id":                 {"/admin/users/" + staffID, nil, want{redir, forbidden, ok}, false},
+		"POST /admin/users/:id":                {"/admin/users/" + staffID, url.Values{"name": {"Renamed"}, "role": {"admin"}}, want{unauth, forbidden, redir}, true},
+		"POST /admin/users/:id/disable":        {"/admin/users/" + staffID + "/disable", url.Values{}, want{unauth, forbidden, redir}, true},
+		"POST /admin/users/:id/enable":         {"/admin/users/" + staffID + "/enable", url.Values{}, want{unauth, forbidden, redir}, false},
+		"POST /admin/users/:id/password":       {"/admin/users/" + staffID + "/password", url.Values{"password": {"Other-Pass-9"}}, want{unauth, forbidden, redir}, true},
+		"GET /admin/endpoints":                 {"/admin/endpoints", nil, want{redir, forbidden, ok}, false},
+		"GET /admin/endpoints/new":             {"/admin/endpoints/new", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/endpoints":                {"/admin/endpoints", endpointForm, want{unauth, forbidden, redir}, true},
+		"GET /admin/endpoints/:id":             {"/admin/endpoints/" + endpointID, nil, want{redir, forbidden, ok}, false},
+		"POST /admin/endpoints/:id":            {"/admin/endpoints/" + endpointID, endpointForm, want{unauth, forbidden, redir}, true},
+		"GET /admin/audit":                     {"/admin/audit", nil, want{redir, forbidden, ok}, false},
+		"GET /admin/readers":                   {"/admin/readers", nil, want{redir, forbidden, ok}, false},
+		"GET /admin/readers/new":               {"/admin/readers/new", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/readers":                  {"/admin/readers", url.Values{"serial": {"SBX-0002"}, "label": {"Counter 2"}, "location": {"Riga"}, "endpoint_id": {"1"}}, want{unauth, forbidden, redir}, true},
+		"GET /admin/readers/:id":               {"/admin/readers/1", nil, want{redir, forbidden, ok}, false},
+		"POST /admin/readers/:id/enable":       {"/admin/readers/1/enable", url.Values{}, want{unauth, forbidden, redir}, false},
+		"POST /admin/readers/:id/disable":      {"/admin/readers/1/disable", url.Values{}, want{unauth, forbidden, redir}, true},
+		"POST /admin/readers/:id/unpair":       {"/admin/readers/1/unpair", url.Values{}, want{unauth, forbidden, redir}, false},
+		"POST /admin/readers/:id/pairing-code": {"/admin/readers/1/pairing-code", url.Values{}, want{unauth, forbidden, redir}, true},
+		"POST /admin/readers/:id/replace":      {"/admin/readers/1/replace", url.Values{"serial": {"SBX-0009"}}, want{unauth, forbidden, redir}, true},
+		// The device channel answers devices, not sessions: a browser gets the same refusal
+		// whoever is signed in.
+		"POST /devices/pair": {"/devices/pair", url.Values{"serial": {"SBX-0001"}, "code": {"AAAA-AAAA"}}, want{forbidden, forbidden, forbidden}, false},
+		"GET /devices/ws":    {"/devices/ws", nil, want{unauth, unauth, unauth}, false},
+		"GET /ws":            {"/ws", nil, want{redir, http.StatusBadRequest, http.StatusBadRequest}, false},
 	}
 	var registered []string
 	for _, r := range a.server.Engine.Routes() {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,11 +45,12 @@ func (s *syncBuffer) String() string {
 }
 
 type app struct {
-	t      *testing.T
-	db     *gorm.DB
-	srv    *httptest.Server
-	server *web.Server
-	logs   *syncBuffer
+	t       *testing.T
+	db      *gorm.DB
+	srv     *httptest.Server
+	server  *web.Server
+	logs    *syncBuffer
+	readers *devices.Readers
 }
 
 const (
@@ -70,10 +72,17 @@ func newApp(t *testing.T, setup bool) *app {
 	}
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hub := web.NewHub(log)
+	readerStore := &models.Readers{DB: db}
+	link := devices.NewLink()
+	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
+	payments := &devices.Payments{Tx: &models.Transactions{DB: db}, Readers: readers, Link: link, Log: log}
 	s := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
-		Sessions: &models.SessionStore{DB: db}, Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Metrics: reg, Gatherer: reg,
+		Sessions: &models.SessionStore{DB: db}, Log: log, Metrics: reg, Gatherer: reg,
+		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
+		Devices: &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() {
@@ -82,7 +91,7 @@ func newApp(t *testing.T, setup bool) *app {
 			sqlDB.Close()
 		}
 	})
-	a := &app{t: t, db: db, srv: srv, server: s, logs: logs}
+	a := &app{t: t, db: db, srv: srv, server: s, logs: logs, readers: readers}
 	if setup {
 		ctx := context.Background()
 		users := &models.Users{DB: db}
@@ -96,6 +105,11 @@ func newApp(t *testing.T, setup bool) *app {
 			}
 		}
 		eps := &models.Endpoints{DB: db}
+		defer func() {
+			if _, _, err := readers.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Counter 1", Location: "Riga", EndpointID: 1}); err != nil {
+				t.Fatal(err)
+			}
+		}()
 		if err := eps.Create(ctx, &models.Endpoint{Name: "Main", EndpointID: "1234", Login: "merchantlogin", ControlKey: testKey,
 			Currency: "EUR", BaseURL: "https://gate.example.com", Enabled: true, Address1: "1 Main St", City: "Riga",
 			ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com"}); err != nil {

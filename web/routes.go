@@ -28,6 +28,12 @@ func (s *Server) routes(d Deps) {
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
 	e.GET("/static/*filepath", staticFiles())
 
+	// The device channel: readers authenticate with a pairing code, then a device credential.
+	if d.Devices != nil {
+		e.POST("/devices/pair", d.Devices.pair)
+		e.GET("/devices/ws", d.Devices.ws)
+	}
+
 	// Public pages.
 	e.GET("/setup", s.loadUser, s.setupShow)
 	e.POST("/setup", s.loadUser, s.setupPost)
@@ -40,6 +46,9 @@ func (s *Server) routes(d Deps) {
 	auth := e.Group("/", s.requireSetup, s.loadUser, s.requireLogin)
 	auth.GET("/", s.home)
 	auth.GET("/api/me", s.apiMe)
+	if d.Hub != nil {
+		auth.GET("/ws", d.Hub.ws)
+	}
 
 	// Admins only.
 	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
@@ -56,6 +65,15 @@ func (s *Server) routes(d Deps) {
 	admin.GET("/endpoints/:id", s.endpointShow)
 	admin.POST("/endpoints/:id", s.endpointSave)
 	admin.GET("/audit", s.auditIndex)
+	admin.GET("/readers", s.readersIndex)
+	admin.GET("/readers/new", s.readerNew)
+	admin.POST("/readers", s.readerCreate)
+	admin.GET("/readers/:id", s.readerShow)
+	admin.POST("/readers/:id/enable", s.readerAction("reader.enable", s.readerEnable))
+	admin.POST("/readers/:id/disable", s.readerAction("reader.disable", s.readerDisable))
+	admin.POST("/readers/:id/unpair", s.readerAction("reader.unpair", s.readerUnpair))
+	admin.POST("/readers/:id/pairing-code", s.readerPairingCode)
+	admin.POST("/readers/:id/replace", s.readerReplace)
 }
 
 // home handles "GET /".

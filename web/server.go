@@ -54,21 +54,27 @@ type Deps struct {
 	Metrics      prometheus.Registerer
 	Gatherer     prometheus.Gatherer
 	CookieSecure bool // serve cookies with Secure (behind HTTPS)
+	Hub          *Hub
+	Readers      ReaderQueries
+	ReaderAdmin  ReaderAdmin
+	Devices      *DeviceHandlers
 	Now          func() time.Time
 }
 
 // Server is the portal's HTTP handler.
 type Server struct {
-	Engine    *gin.Engine
-	handler   http.Handler
-	sessions  *scs.SessionManager
-	log       *slog.Logger
-	users     UserStore
-	audit     AuditLog
-	endpoints EndpointStore
-	setUp     atomic.Bool // an admin exists; once true it stays true (users are never deleted)
-	throttle  *throttle
-	now       func() time.Time
+	Engine      *gin.Engine
+	handler     http.Handler
+	sessions    *scs.SessionManager
+	log         *slog.Logger
+	users       UserStore
+	audit       AuditLog
+	endpoints   EndpointStore
+	readerQ     ReaderQueries
+	readerAdmin ReaderAdmin
+	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
+	throttle    *throttle
+	now         func() time.Time
 }
 
 // New builds the portal: Gin engine and routes, wrapped (outermost first) in cross-origin
@@ -86,7 +92,10 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		throttle: newThrottle(d.Now), now: d.Now}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, throttle: newThrottle(d.Now), now: d.Now}
+	if d.Devices != nil {
+		d.Devices.throttle = newThrottle(d.Now)
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
@@ -99,6 +108,8 @@ func New(d Deps) *Server {
 	csrf.SetBaseCookie(http.Cookie{Name: "csrf_token", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: d.CookieSecure, MaxAge: 12 * 3600})
 	csrf.SetIsTLSFunc(func(r *http.Request) bool { return r.TLS != nil || d.CookieSecure })
 	csrf.SetFailureHandler(http.HandlerFunc(s.csrfFailed))
+	// Readers pair with a code, not a browser session: no CSRF token to carry.
+	csrf.ExemptPath("/devices/pair")
 	s.handler = http.NewCrossOriginProtection().Handler(sm.LoadAndSave(csrf))
 	return s
 }

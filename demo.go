@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/devices/virtual"
+	"github.com/example/mposportal/dukpt"
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// demoReaders are registered and paired on the embedded sandbox's first test readers, so a
+// newcomer can take a payment at once.
+var demoReaders = []struct{ serial, label string }{
+	{"SBX-0001", "Counter 1"}, {"SBX-0002", "Counter 2"}, {"SBX-0003", "Bar"},
+}
+
+// startDemoReaders registers the demo readers (once), pairs them afresh and connects their
+// virtual companion apps to the portal over the device channel, exactly as real readers do.
+func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbox, readers *devices.Readers,
+	store *models.Readers, endpoints *models.Endpoints, portalURL string, logger *slog.Logger) error {
+	eps, err := endpoints.List(ctx)
+	if err != nil || len(eps) == 0 {
+		return fmt.Errorf("no gateway endpoint for the demo readers: %v", err)
+	}
+	keys := map[string]virtualKey{}
+	for _, tr := range sb.gw.TestReaders() {
+		keys[tr.Serial] = virtualKey{ipek: tr.IPEK(), iksn: tr.IKSN}
+	}
+	log := logger.With("component", "demo-readers")
+	for _, d := range demoReaders {
+		k, ok := keys[d.serial]
+		if !ok {
+			continue
+		}
+		r, err := store.BySerial(ctx, d.serial)
+		if errors.Is(err, models.ErrNotFound) {
+			r, _, err = readers.Register(ctx, devices.RegisterInput{Serial: d.serial, Label: d.label, Location: "Demo store", EndpointID: eps[0].ID, Actor: "demo"})
+		}
+		if err != nil {
+			return err
+		}
+		if r.Retired || !r.Enabled {
+			continue // an admin took it out of service
+		}
+		_, code, err := readers.NewPairingCode(ctx, r.ID, "demo")
+		if err != nil {
+			return err
+		}
+		agent := &virtual.Agent{Reader: virtual.New(d.serial, "2.1.0", k.ipek, k.iksn), PortalURL: portalURL, Log: log}
+		if err := agent.Pair(ctx, code); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := agent.Run(ctx); err != nil {
+				log.Warn("virtual reader stopped", "serial", d.serial, "error", err)
+			}
+		}()
+	}
+	log.Info("demo readers connected", "count", len(demoReaders))
+	return nil
+}
+
+// gatewayClients builds a MAPI client per endpoint from its stored settings (devices.Gateways).
+type gatewayClients struct {
+	endpoints *models.Endpoints
+	http      *http.Client
+}
+
+func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
+	e, err := g.endpoints.ByID(ctx, id)
+	if err != nil {
+		return nil, devices.Merchant{}, err
+	}
+	if !e.Enabled {
+		return nil, devices.Merchant{}, fmt.Errorf("gateway endpoint %s is disabled", e.Name)
+	}
+	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http)
+	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
+		Country: e.Country, Email: e.Email}, nil
+}
+
+type virtualKey struct {
+	ipek []byte
+	iksn dukpt.KSN
+}

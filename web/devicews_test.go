@@ -1,0 +1,143 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// pairReader issues a pairing code for reader 1 and pairs it over HTTP as a reader app does.
+func (a *app) pairReader(t *testing.T) string {
+	t.Helper()
+	_, code, err := a.readers.NewPairingCode(context.Background(), 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.PostForm(a.srv.URL+"/devices/pair", url.Values{"serial": {"sbx-0001"}, "code": {code}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct{ Serial, Credential string }
+	json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusOK || out.Serial != "SBX-0001" || out.Credential == "" {
+		t.Fatalf("pair: %d %+v", resp.StatusCode, out)
+	}
+	return out.Credential
+}
+
+func (a *app) dialDevice(cred string) (*websocket.Conn, *http.Response, error) {
+	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/devices/ws", http.Header{"Authorization": {"Bearer " + cred}})
+}
+
+func readJSON(t *testing.T, c *websocket.Conn) map[string]any {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var m map[string]any
+	if err := c.ReadJSON(&m); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return m
+}
+
+func TestDeviceChannel(t *testing.T) {
+	a := newApp(t, true)
+	cred := a.pairReader(t)
+	// A browser screen listening for live updates.
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	screen, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
+		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
+	if err != nil {
+		t.Fatalf("browser socket: %v", err)
+	}
+	defer screen.Close()
+
+	c, _, err := a.dialDevice(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.WriteJSON(map[string]any{"type": "hello", "serial": "SBX-0001", "firmware": "2.1.0", "model": "VR-1", "battery": 77})
+	if m := readJSON(t, c); m["type"] != "welcome" || m["label"] != "Counter 1" {
+		t.Fatalf("answer to hello: %v", m)
+	}
+	// The open screen gets the reader's row, now online.
+	screen.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, frag, err := screen.ReadMessage()
+	if err != nil || !strings.Contains(string(frag), `id="reader-1"`) || !strings.Contains(string(frag), "reader-online") || !strings.Contains(string(frag), "hx-swap-oob") {
+		t.Fatalf("live fragment: %s %v", frag, err)
+	}
+	c.WriteJSON(map[string]any{"type": "heartbeat", "battery": 76, "pan": "4111111111111111"})
+	if m := readJSON(t, c); m["type"] != "error" {
+		t.Errorf("unknown field: %v", m)
+	}
+	r, _ := a.readers.Store.ByID(context.Background(), 1)
+	if !r.Online || r.Battery != 77 || r.Firmware != "2.1.0" {
+		t.Errorf("reader after hello: %+v", r)
+	}
+
+	// Disabling closes the connection and refuses new ones.
+	a.readers.SetEnabled(context.Background(), 1, false, "admin")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := c.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("disabled reader connects: %v", err)
+	}
+	a.readers.SetEnabled(context.Background(), 1, true, "admin")
+	a.readers.Unpair(context.Background(), 1, "admin")
+	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("revoked credential connects: %v", err)
+	}
+	// A hello for another serial is refused.
+	cred = a.pairReader(t)
+	c2, _, err := a.dialDevice(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.WriteJSON(map[string]any{"type": "hello", "serial": "SBX-0002", "firmware": "2.1.0", "battery": 77})
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := c2.ReadMessage(); !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+		t.Errorf("hello with another serial: %v", err)
+	}
+	// A page elsewhere cannot open a device socket.
+	h := http.Header{"Authorization": {"Bearer " + cred}, "Origin": {"https://evil.example"}}
+	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/devices/ws", h); err == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("device socket with an Origin: %v", err)
+	}
+}
+
+func TestPairingGuessesAreThrottled(t *testing.T) {
+	a := newApp(t, true)
+	var last int
+	for i := 0; i < 7; i++ {
+		resp, err := http.PostForm(a.srv.URL+"/devices/pair", url.Values{"serial": {"SBX-0001"}, "code": {"GUES-S000"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		last = resp.StatusCode
+	}
+	if last != http.StatusTooManyRequests {
+		t.Errorf("seventh wrong pairing code: %d, want 429", last)
+	}
+}
+
+func cookieHeader(b *browser, u *url.URL) string {
+	var parts []string
+	for _, c := range b.c.Jar.Cookies(u) {
+		parts = append(parts, c.Name+"="+c.Value)
+	}
+	return strings.Join(parts, "; ")
+}

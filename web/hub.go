@@ -1,0 +1,144 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/websocket"
+)
+
+// Hub pushes HTML fragments to every open browser screen over websockets. Fragments carry
+// stable ids and hx-swap-oob, so the htmx ws extension swaps them in place. Publishing never
+// blocks: a client whose buffer is full is dropped (it reconnects and reloads).
+type Hub struct {
+	log     *slog.Logger
+	mu      sync.Mutex
+	clients map[*hubClient]struct{}
+	render  func(ctx context.Context, c templ.Component) ([]byte, error)
+}
+
+type hubClient struct {
+	send chan []byte
+	conn *websocket.Conn
+}
+
+const (
+	hubBuffer    = 32
+	writeTimeout = 10 * time.Second
+	pongTimeout  = 60 * time.Second
+	pingEvery    = 25 * time.Second
+)
+
+// NewHub returns an empty hub.
+func NewHub(log *slog.Logger) *Hub {
+	return &Hub{log: log, clients: map[*hubClient]struct{}{},
+		render: func(ctx context.Context, c templ.Component) ([]byte, error) {
+			var b bytes.Buffer
+			err := c.Render(ctx, &b)
+			return b.Bytes(), err
+		}}
+}
+
+// Broadcast sends a rendered fragment to every client without waiting for any of them.
+func (h *Hub) Broadcast(msg []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		select {
+		case c.send <- msg:
+		default:
+			delete(h.clients, c) // too slow: drop it rather than hold everyone up
+			close(c.send)
+		}
+	}
+}
+
+// BroadcastComponent renders c once and broadcasts it.
+func (h *Hub) BroadcastComponent(c templ.Component) {
+	b, err := h.render(context.Background(), c)
+	if err != nil {
+		h.log.Error("hub render", "error", err)
+		return
+	}
+	h.Broadcast(b)
+}
+
+// Clients is the number of connected screens.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+var browserUpgrader = websocket.Upgrader{
+	ReadBufferSize: 1024, WriteBufferSize: 4096,
+	// The default CheckOrigin refuses a cross-origin Origin header: a page elsewhere cannot
+	// open a socket with our user's cookies.
+}
+
+// ws handles "GET /ws": a signed-in browser's live-update socket.
+func (h *Hub) ws(c *gin.Context) {
+	conn, err := browserUpgrader.Upgrade(c.Writer, c.Request, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	cl := &hubClient{send: make(chan []byte, hubBuffer), conn: conn}
+	h.mu.Lock()
+	h.clients[cl] = struct{}{}
+	h.mu.Unlock()
+	go cl.writePump()
+	cl.readPump(h)
+}
+
+// readPump discards what the browser sends (htmx may send form data; we do not take input
+// here) and notices when it goes away.
+func (cl *hubClient) readPump(h *Hub) {
+	defer func() {
+		h.mu.Lock()
+		if _, ok := h.clients[cl]; ok {
+			delete(h.clients, cl)
+			close(cl.send)
+		}
+		h.mu.Unlock()
+		cl.conn.Close()
+	}()
+	cl.conn.SetReadLimit(4096)
+	cl.conn.SetReadDeadline(time.Now().Add(pongTimeout))
+	cl.conn.SetPongHandler(func(string) error { return cl.conn.SetReadDeadline(time.Now().Add(pongTimeout)) })
+	for {
+		if _, _, err := cl.conn.NextReader(); err != nil {
+			return
+		}
+	}
+}
+
+func (cl *hubClient) writePump() {
+	ping := time.NewTicker(pingEvery)
+	defer func() {
+		ping.Stop()
+		cl.conn.Close()
+	}()
+	for {
+		select {
+		case msg, ok := <-cl.send:
+			cl.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if !ok {
+				cl.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "slow client"))
+				return
+			}
+			if err := cl.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+				return
+			}
+		case <-ping.C:
+			cl.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := cl.conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// ReaderAdmin is what the reader pages need of the fleet service.
+type ReaderAdmin interface {
+	Register(ctx context.Context, in devices.RegisterInput) (models.Reader, string, error)
+	NewPairingCode(ctx context.Context, id uint, actor string) (models.Reader, string, error)
+	SetEnabled(ctx context.Context, id uint, enabled bool, actor string) (models.Reader, error)
+	Unpair(ctx context.Context, id uint, actor string) (models.Reader, error)
+	Replace(ctx context.Context, id uint, newSerial, actor string) (models.Reader, string, error)
+}
+
+// ReaderQueries reads readers for pages.
+type ReaderQueries interface {
+	ByID(ctx context.Context, id uint) (models.Reader, error)
+	List(ctx context.Context, f models.ReaderFilter) ([]models.Reader, error)
+	Locations(ctx context.Context) ([]string, error)
+	Events(ctx context.Context, id uint, limit int) ([]models.ReaderEvent, error)
+}
+
+func boolFilter(v string) *bool {
+	switch v {
+	case "1":
+		t := true
+		return &t
+	case "0":
+		f := false
+		return &f
+	}
+	return nil
+}
+
+// readersIndex handles "GET /admin/readers".
+func (s *Server) readersIndex(c *gin.Context) {
+	ctx := c.Request.Context()
+	f := templates.ReaderFilter{Location: c.Query("location"), Online: c.Query("online"), Enabled: c.Query("enabled")}
+	rs, err := s.readerQ.List(ctx, models.ReaderFilter{Location: f.Location, Online: boolFilter(f.Online), Enabled: boolFilter(f.Enabled)})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	locs, err := s.readerQ.Locations(ctx)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "Readers", templates.ReadersPage(rs, locs, f))
+}
+
+// readerNew handles "GET /admin/readers/new".
+func (s *Server) readerNew(c *gin.Context) {
+	s.renderReaderForm(c, http.StatusOK, templates.ReaderForm{})
+}
+
+func (s *Server) renderReaderForm(c *gin.Context, status int, f templates.ReaderForm) {
+	eps, err := s.endpoints.List(c.Request.Context())
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, status, "Register reader", templates.ReaderNewPage(f, eps))
+}
+
+// readerCreate handles "POST /admin/readers": registers the reader and shows its pairing
+// code once, on its page.
+func (s *Server) readerCreate(c *gin.Context) {
+	epID, _ := strconv.ParseUint(c.PostForm("endpoint_id"), 10, 32)
+	f := templates.ReaderForm{Serial: c.PostForm("serial"), Label: c.PostForm("label"), Location: c.PostForm("location"), EndpointID: uint(epID)}
+	if f.EndpointID != 0 {
+		if _, err := s.endpoints.ByID(c.Request.Context(), f.EndpointID); err != nil {
+			f.EndpointID = 0
+		}
+	}
+	r, code, err := s.readerAdmin.Register(c.Request.Context(), devices.RegisterInput{Serial: f.Serial, Label: f.Label,
+		Location: f.Location, EndpointID: f.EndpointID, Actor: currentUser(c).Username})
+	var fe *devices.FieldError
+	if errors.As(err, &fe) {
+		f.Errors = templates.FormErrors{fe.Field: fe.Message}
+		s.renderReaderForm(c, http.StatusUnprocessableEntity, f)
+		return
+	} else if err != nil {
+		fail(c, err)
+		return
+	}
+	s.record(c, "reader.register", r.Serial, fmt.Sprintf("%s at %s", r.Label, r.Location))
+	s.showPairingCode(c, r, code)
+}
+
+// showPairingCode keeps the code in the session for exactly one page view.
+func (s *Server) showPairingCode(c *gin.Context, r models.Reader, code string) {
+	s.sessions.Put(c.Request.Context(), "pairing_code", code)
+	redirect(c, fmt.Sprintf("/admin/readers/%d", r.ID))
+}
+
+// readerShow handles "GET /admin/readers/:id".
+func (s *Server) readerShow(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		r, err := s.readerQ.ByID(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		evs, err := s.readerQ.Events(ctx, id, 50)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		code := s.sessions.PopString(ctx, "pairing_code")
+		s.render(c, http.StatusOK, r.Label, templates.ReaderDetailPage(r, evs, code, ""))
+	})
+}
+
+// readerAction wraps the lifecycle POSTs: each records an audit event and returns to the page.
+func (s *Server) readerAction(action string, do func(c *gin.Context, id uint, actor string) (models.Reader, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		withID(c, func(id uint) {
+			r, err := do(c, id, currentUser(c).Username)
+			var fe *devices.FieldError
+			if errors.As(err, &fe) {
+				fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
+				return
+			} else if err != nil {
+				fail(c, err)
+				return
+			}
+			s.record(c, action, r.Serial, "")
+			redirect(c, fmt.Sprintf("/admin/readers/%d", r.ID))
+		})
+	}
+}
+
+func (s *Server) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {
+	return s.readerAdmin.SetEnabled(c.Request.Context(), id, true, actor)
+}
+
+func (s *Server) readerDisable(c *gin.Context, id uint, actor string) (models.Reader, error) {
+	return s.readerAdmin.SetEnabled(c.Request.Context(), id, false, actor)
+}
+
+func (s *Server) readerUnpair(c *gin.Context, id uint, actor string) (models.Reader, error) {
+	return s.readerAdmin.Unpair(c.Request.Context(), id, actor)
+}
+
+// readerPairingCode handles "POST /admin/readers/:id/pairing-code".
+func (s *Server) readerPairingCode(c *gin.Context) {
+	withID(c, func(id uint) {
+		r, code, err := s.readerAdmin.NewPairingCode(c.Request.Context(), id, currentUser(c).Username)
+		var fe *devices.FieldError
+		if errors.As(err, &fe) {
+			fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
+			return
+		} else if err != nil {
+			fail(c, err)
+			return
+		}
+		s.record(c, "reader.pairing_code", r.Serial, "")
+		s.showPairingCode(c, r, code)
+	})
+}
+
+// readerReplace handles "POST /admin/readers/:id/replace".
+func (s *Server) readerReplace(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		succ, code, err := s.readerAdmin.Replace(ctx, id, c.PostForm("serial"), currentUser(c).Username)
+		var fe *devices.FieldError
+		if errors.As(err, &fe) {
+			r, err := s.readerQ.ByID(ctx, id)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			evs, _ := s.readerQ.Events(ctx, id, 50)
+			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, "", fe.Message))
+			return
+		} else if err != nil {
+			fail(c, err)
+			return
+		}
+		s.record(c, "reader.replace", succ.Serial, fmt.Sprintf("replaces reader %d", id))
+		s.showPairingCode(c, succ, code)
+	})
+}
