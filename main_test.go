@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/example/mposportal/devices/virtual"
+	"github.com/example/mposportal/dukpt"
 )
 
 // portal is the whole app started through run, as `go run .` starts it, on random ports with
@@ -224,4 +227,68 @@ func readKey(t *testing.T, dir string) string {
 	}
 	t.Fatal("no CONTROL_KEY in the credentials file")
 	return ""
+}
+
+// setupAdmin creates the first administrator through the setup page; the browser is then
+// signed in as that admin.
+func setupAdmin(t *testing.T, ctx context.Context, p *portal) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/setup"),
+		chromedp.WaitVisible(`[data-testid="setup"]`, chromedp.ByQuery),
+		fill(`input[name=username]`, "admin"),
+		fill(`input[name=name]`, "Ada Admin"),
+		fill(`input[name=password]`, "Admin-Pass-1"),
+		fill(`input[name=password2]`, "Admin-Pass-1"),
+		chromedp.Click(`[data-testid="setup-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="whoami"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("setup: %v\n%s", err, p.logs.String())
+	}
+}
+
+func TestBrowserRegisterPairReaderGoesOnlineLive(t *testing.T) {
+	p := startPortal(t)
+	ctx := browserCtx(t)
+	setupAdmin(t, ctx, p)
+	var code string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/readers/new"),
+		chromedp.WaitVisible(`[data-testid="reader-form"]`, chromedp.ByQuery),
+		fill(`input[name=serial]`, "sbx 0005"),
+		fill(`input[name=label]`, "Counter 5"),
+		fill(`input[name=location]`, "Back office"),
+		chromedp.Click(`[data-testid="reader-register"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="pairing-code"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="pairing-code"]`, &code, chromedp.ByQuery),
+		chromedp.Navigate(p.URL+"/admin/readers"),
+		chromedp.WaitVisible(`[data-testid="reader-SBX-0005"] [data-testid="reader-offline"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("register: %v\n%s", err, p.logs.String())
+	}
+	// The reader's companion app pairs with the code shown to the admin and connects.
+	iksn, _ := dukpt.ParseKSN("FFFF9876540000000000")
+	agent := &virtual.Agent{Reader: virtual.New("SBX-0005", "3.0.1", make([]byte, 16), iksn), PortalURL: p.URL,
+		Log: slog.New(slog.DiscardHandler)}
+	actx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := agent.Pair(actx, strings.TrimSpace(code)); err != nil {
+		t.Fatal(err)
+	}
+	go agent.Run(actx)
+	// Without reloading, the row turns online.
+	var fw string
+	err = chromedp.Run(ctx,
+		chromedp.WaitVisible(`[data-testid="reader-SBX-0005"] [data-testid="reader-online"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="reader-SBX-0005"] td:nth-child(5)`, &fw, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("live update: %v\n%s", err, p.logs.String())
+	}
+	if strings.TrimSpace(fw) != "3.0.1" {
+		t.Errorf("firmware cell %q", fw)
+	}
+	screenshot(t, ctx, "readers-768")
 }
