@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/example/mposportal/devices"
@@ -71,8 +72,9 @@ func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbo
 
 // gatewayClients builds a MAPI client per endpoint from its stored settings (devices.Gateways).
 type gatewayClients struct {
-	endpoints *models.Endpoints
-	http      *http.Client
+	endpoints    *models.Endpoints
+	http         *http.Client
+	callbackBase string // + endpoint row id
 }
 
 func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
@@ -85,7 +87,7 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 	}
 	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http)
 	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
-		Country: e.Country, Email: e.Email}, nil
+		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10)}, nil
 }
 
 type virtualKey struct {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +49,13 @@ type Config struct {
 	// configured in the portal's gateway settings).
 	SandboxAddr      string
 	SandboxPublicURL string // the sandbox's URL as clients see it; default http://<SandboxAddr>
+	// SandboxAnyCallbackPort lifts the gateway's rule that callbacks go to ports 80, 8080, 443
+	// or 8443 (tests run the portal on random ports).
+	SandboxAnyCallbackPort bool
+
+	// PublicURL is the portal's address as the gateway reaches it, for callback URLs; default
+	// http://<Addr>.
+	PublicURL string
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -65,6 +73,8 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&cfg.LogJSON, "log-json", env("PORTAL_LOG_JSON", "") == "1", "log as JSON (PORTAL_LOG_JSON=1)")
 	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", env("PORTAL_COOKIE_SECURE", "") == "1", "mark cookies Secure, for HTTPS (PORTAL_COOKIE_SECURE=1)")
 	fs.StringVar(&cfg.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), `embedded sandbox gateway listen address, or "off" (SANDBOX_ADDR)`)
+	fs.BoolVar(&cfg.SandboxAnyCallbackPort, "sandbox-any-callback-port", env("SANDBOX_ANY_CALLBACK_PORT", "") == "1", "let the sandbox call back on any port (SANDBOX_ANY_CALLBACK_PORT=1)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("PORTAL_PUBLIC_URL", ""), "the portal's URL as the gateway reaches it, for callbacks (PORTAL_PUBLIC_URL)")
 	fs.StringVar(&cfg.SandboxPublicURL, "sandbox-public-url", env("SANDBOX_PUBLIC_URL", ""), "the sandbox's base URL as clients see it (SANDBOX_PUBLIC_URL)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
@@ -132,8 +142,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
-	payments := &devices.Payments{Tx: &models.Transactions{DB: db}, Readers: readers, Link: link,
-		Gateways: &gatewayClients{endpoints: endpoints, http: &http.Client{}}, Log: logger.With("component", "payments")}
+	// The portal's own address is known once it listens; callbacks need it.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("portal listen: %w", err)
+	}
+	defer ln.Close()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	txStore := &models.Transactions{DB: db}
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore},
+		Gateways: &gatewayClients{endpoints: endpoints, http: &http.Client{}, callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"},
+		Log:      logger.With("component", "payments")}
 	defer payments.Close()
 
 	sessions := &models.SessionStore{DB: db}
@@ -150,7 +172,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		},
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
-		Devices: &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
+		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
+		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
 	})
 
 	jobsLog := logger.With("component", "jobs")
@@ -164,10 +187,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		go func() { defer wg.Done(); job(ctx) }()
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("portal listen: %w", err)
-	}
 	srv := &http.Server{Handler: srvHandler, ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
 

@@ -292,3 +292,92 @@ func TestBrowserRegisterPairReaderGoesOnlineLive(t *testing.T) {
 	}
 	screenshot(t, ctx, "readers-768")
 }
+
+// login signs in through the login page.
+func login(t *testing.T, ctx context.Context, p *portal, user, pw string) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/login"),
+		chromedp.WaitVisible(`[data-testid="login"]`, chromedp.ByQuery),
+		fill(`input[name=username]`, user),
+		fill(`input[name=password]`, pw),
+		chromedp.Click(`[data-testid="login-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="whoami"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("login %s: %v\n%s", user, err, p.logs.String())
+	}
+}
+
+func TestBrowserCounterSaleLive(t *testing.T) {
+	p := startPortal(t, "-sandbox-any-callback-port")
+	counter := browserCtx(t)
+	setupAdmin(t, counter, p)
+	err := chromedp.Run(counter,
+		chromedp.Navigate(p.URL+"/admin/users"),
+		fill(`[data-testid="user-create"] input[name=username]`, "sam"),
+		fill(`[data-testid="user-create"] input[name=name]`, "Sam Staff"),
+		fill(`[data-testid="user-create"] input[name=password]`, "Staff-Pass-1"),
+		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="user-sam"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="logout"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="login"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login(t, counter, p, "sam", "Staff-Pass-1")
+	// A second browser watches the transactions list.
+	list := browserCtx(t)
+	login(t, list, p, "admin", "Admin-Pass-1")
+	if err := chromedp.Run(list, chromedp.Navigate(p.URL+"/transactions"), chromedp.WaitVisible(`[data-testid="tx-filters"]`, chromedp.ByQuery),
+		chromedp.Sleep(500*time.Millisecond)); err != nil { // let its websocket connect
+		t.Fatal(err)
+	}
+
+	take := func(amount string) (state, reason string) {
+		t.Helper()
+		err := chromedp.Run(counter,
+			chromedp.Navigate(p.URL+"/counter"),
+			chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
+			chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
+			chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
+		)
+		for _, k := range amount {
+			err = chromedp.Run(counter, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
+			if err != nil {
+				break
+			}
+		}
+		if err == nil {
+			err = chromedp.Run(counter,
+				chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery),
+				chromedp.WaitVisible(`[data-testid="tx-status"]`, chromedp.ByQuery),
+				// The page is never reloaded: the state arrives over the websocket.
+				chromedp.WaitVisible(`[data-testid="tx-status"]:not([data-state="waiting_card"]):not([data-state="sending"]):not([data-state="processing"])`, chromedp.ByQuery),
+				chromedp.AttributeValue(`[data-testid="tx-status"]`, "data-state", &state, nil, chromedp.ByQuery),
+			)
+		}
+		if err != nil {
+			t.Fatalf("payment of %s: %v\n%s", amount, err, p.logs.String())
+		}
+		chromedp.Run(counter, chromedp.Text(`[data-testid="tx-status"]`, &reason, chromedp.ByQuery))
+		return state, reason
+	}
+	state, _ := take("10.42")
+	if state != "approved" {
+		t.Fatalf("10.42: %s, want approved", state)
+	}
+	screenshot(t, counter, "counter-approved-768")
+	if err := chromedp.Run(list, chromedp.WaitVisible(`tr[data-state="approved"]`, chromedp.ByQuery)); err != nil {
+		t.Errorf("the second browser did not see the row turn approved: %v", err)
+	}
+	screenshot(t, list, "transactions-768")
+	state, text := take("10.51")
+	if state != "declined" || !strings.Contains(text, "Insufficient funds") {
+		t.Errorf("10.51: %s %q, want declined with the reason", state, text)
+	}
+	if strings.Contains(p.logs.String(), "4111111111111111") || strings.Contains(p.logs.String(), readKey(t, p.DataDir)) {
+		t.Error("the logs contain a card number or the control key")
+	}
+}

@@ -34,7 +34,8 @@ func startSandbox(ctx context.Context, wg *sync.WaitGroup, cfg Config, logger *s
 		publicURL = "http://" + ln.Addr().String()
 	}
 	log := logger.With("component", "sandbox")
-	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(cfg.DataDir, "sandbox.db"), PublicURL: publicURL, Logger: log})
+	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(cfg.DataDir, "sandbox.db"), PublicURL: publicURL, Logger: log,
+		AnyCallbackPort: cfg.SandboxAnyCallbackPort})
 	if err != nil {
 		ln.Close()
 		return nil, err

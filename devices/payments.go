@@ -206,3 +206,13 @@ func NewClientOrderID() string {
 	}
 	return "P" + string(b[:])
 }
+
+// ParseAmount reads an amount typed at the counter ("10.42", "10,42", "10") into minor units.
+func ParseAmount(s string) (int64, error) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", ".")
+	a, err := mapi.ParseAmount(s)
+	if err != nil {
+		return 0, &StartError{"amount", "Enter an amount such as 10.42 (at most two decimals)."}
+	}
+	return int64(a), nil
+}

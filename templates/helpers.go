@@ -1,12 +1,11 @@
 package templates
 
 import (
-	"context"
-	"io"
 	"strconv"
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/example/mposportal/models"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -42,14 +41,57 @@ func battery(p int) string {
 	return strconv.Itoa(p) + " %"
 }
 
-// Fragments renders components one after another (one websocket message, several swaps).
-func Fragments(cs ...templ.Component) templ.Component {
-	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
-		for _, c := range cs {
-			if err := c.Render(ctx, w); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+func whenMillis(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.Local().Format("2006-01-02 15:04:05.000")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// cardLabel is what may be shown of a card: brand and last four, never more.
+func cardLabel(t models.Transaction) string {
+	if t.CardLast4 == "" {
+		return "—"
+	}
+	b := t.CardBrand
+	if b == "" {
+		b = "Card"
+	}
+	return b + " •••• " + t.CardLast4
+}
+
+// stateLabel is how staff read a payment's state.
+func stateLabel(s models.TxState) string {
+	switch s {
+	case models.TxWaitingCard:
+		return "Waiting for card"
+	case models.TxSending:
+		return "Sent to gateway"
+	case models.TxUnknown:
+		return "Checking outcome"
+	case models.TxProcessing:
+		return "Processing"
+	case models.TxNeedsReview:
+		return "Needs review"
+	case models.TxApproved:
+		return "Approved"
+	case models.TxDeclined:
+		return "Declined"
+	case models.TxFiltered:
+		return "Declined (fraud filter)"
+	case models.TxError:
+		return "Error"
+	case models.TxCancelled:
+		return "Cancelled"
+	case models.TxFailed:
+		return "Failed"
+	}
+	return string(s)
 }

@@ -77,12 +77,14 @@ func newApp(t *testing.T, setup bool) *app {
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
-	payments := &devices.Payments{Tx: &models.Transactions{DB: db}, Readers: readers, Link: link, Log: log}
+	txStore := &models.Transactions{DB: db}
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore}}
 	s := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
 		Sessions: &models.SessionStore{DB: db}, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
-		Devices: &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
+		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
+		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(func() {

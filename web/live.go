@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 
+	"github.com/a-h/templ"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/templates"
 )
@@ -22,5 +23,35 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 	if err != nil {
 		return
 	}
-	l.Hub.BroadcastComponent(templates.Fragments(templates.ReaderRow(r, true), templates.ReaderHealth(r, true)))
+	// One message per fragment: htmx picks the parsing context from a message's first tag, so
+	// a table row and a div must not share a message.
+	l.Hub.BroadcastComponent(templates.ReaderRow(r, true))
+	l.Hub.BroadcastComponent(templates.ReaderHealth(r, true))
+	l.Hub.BroadcastComponent(templates.ReaderChoiceStatus(r, true))
+}
+
+// LiveTransactions pushes a changed payment's list row and its page's panels to every open
+// screen. It implements devices.Publisher.
+type LiveTransactions struct {
+	Hub *Hub
+	Tx  TxQueries
+}
+
+var _ devices.Publisher = (*LiveTransactions)(nil)
+
+// TransactionChanged pushes payment id's new state.
+func (l *LiveTransactions) TransactionChanged(id uint) {
+	ctx := context.Background()
+	t, err := l.Tx.ByID(ctx, id)
+	if err != nil {
+		return
+	}
+	evs, _ := l.Tx.Events(ctx, id)
+	row := templates.TxRow(t, true)
+	if len(evs) == 1 { // just started: lists have no row to replace yet
+		row = templates.TxRowNew(t)
+	}
+	for _, c := range []templ.Component{row, templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)} {
+		l.Hub.BroadcastComponent(c)
+	}
 }

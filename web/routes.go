@@ -34,6 +34,9 @@ func (s *Server) routes(d Deps) {
 		e.GET("/devices/ws", d.Devices.ws)
 	}
 
+	// The gateway's server callback: signed with the endpoint's control key, no session.
+	e.GET("/callbacks/mapi/:id", s.gatewayCallback)
+
 	// Public pages.
 	e.GET("/setup", s.loadUser, s.setupShow)
 	e.POST("/setup", s.loadUser, s.setupPost)
@@ -49,6 +52,13 @@ func (s *Server) routes(d Deps) {
 	if d.Hub != nil {
 		auth.GET("/ws", d.Hub.ws)
 	}
+	auth.GET("/counter", s.counter)
+	auth.POST("/counter", s.counterStart)
+	auth.GET("/transactions", s.transactionsIndex)
+	auth.GET("/transactions.csv", s.transactionsCSV)
+	auth.GET("/transactions/:id", s.txShow)
+	auth.POST("/transactions/:id/cancel", s.txCancel)
+	auth.GET("/transactions/:id/receipt", s.txReceipt)
 
 	// Admins only.
 	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
@@ -65,6 +75,7 @@ func (s *Server) routes(d Deps) {
 	admin.GET("/endpoints/:id", s.endpointShow)
 	admin.POST("/endpoints/:id", s.endpointSave)
 	admin.GET("/audit", s.auditIndex)
+	admin.GET("/callbacks", s.callbacksIndex)
 	admin.GET("/readers", s.readersIndex)
 	admin.GET("/readers/new", s.readerNew)
 	admin.POST("/readers", s.readerCreate)

@@ -58,6 +58,9 @@ type Deps struct {
 	Readers      ReaderQueries
 	ReaderAdmin  ReaderAdmin
 	Devices      *DeviceHandlers
+	Payments     PaymentService
+	Transactions TxQueries
+	Callbacks    CallbackLog
 	Now          func() time.Time
 }
 
@@ -72,6 +75,9 @@ type Server struct {
 	endpoints   EndpointStore
 	readerQ     ReaderQueries
 	readerAdmin ReaderAdmin
+	payments    PaymentService
+	txQ         TxQueries
+	callbacks   CallbackLog
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	now         func() time.Time
@@ -92,7 +98,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, throttle: newThrottle(d.Now), now: d.Now}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, throttle: newThrottle(d.Now), now: d.Now}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}

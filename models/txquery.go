@@ -1,0 +1,64 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// TxFilter narrows the transactions list. Zero values do not filter.
+type TxFilter struct {
+	State    TxState
+	Kind     TxKind
+	ReaderID uint
+	From, To time.Time
+	MinMinor int64
+	MaxMinor int64
+	Search   string // client order id, gateway order id, last four, approval code or RRN
+	BeforeID uint   // keyset: rows with a smaller id (newest first)
+	Limit    int
+}
+
+// List returns payments newest first. Pagination is by id (keyset), so a page costs the same
+// at row one million as at row one.
+func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, error) {
+	q := s.DB.WithContext(ctx).Order("id DESC")
+	if f.State != "" {
+		q = q.Where("state = ?", f.State)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.ReaderID != 0 {
+		q = q.Where("reader_id = ?", f.ReaderID)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if !f.To.IsZero() {
+		q = q.Where("created_at < ?", f.To.UTC())
+	}
+	if f.MinMinor > 0 {
+		q = q.Where("amount_minor >= ?", f.MinMinor)
+	}
+	if f.MaxMinor > 0 {
+		q = q.Where("amount_minor <= ?", f.MaxMinor)
+	}
+	if term := strings.TrimSpace(f.Search); term != "" {
+		q = q.Where("client_order_id = ? OR gateway_order_id = ? OR card_last4 = ? OR approval_code = ? OR rrn = ?",
+			strings.ToUpper(term), term, term, term, term)
+	}
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var ts []Transaction
+	if err := q.Limit(limit).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("models: list transactions: %w", err)
+	}
+	return ts, nil
+}

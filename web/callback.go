@@ -1,0 +1,84 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// CallbackLog keeps every callback delivery.
+type CallbackLog interface {
+	Record(ctx context.Context, d models.CallbackDelivery) error
+	List(ctx context.Context, outcome string, beforeID uint, limit int) ([]models.CallbackDelivery, error)
+}
+
+// gatewayCallback handles "GET /callbacks/mapi/:id", the gateway's server callback for the
+// endpoint row id. It answers 200 only after the payment change is durable; a forged or
+// mismatched callback gets 403 and changes nothing; an unknown order gets 200 (so the gateway
+// stops) and is logged.
+func (s *Server) gatewayCallback(c *gin.Context) {
+	ctx := c.Request.Context()
+	q := c.Request.URL.Query()
+	d := models.CallbackDelivery{RemoteIP: c.ClientIP(), ClientOrderID: q.Get("merchant_order"), OrderID: q.Get("orderid"),
+		Status: q.Get("status"), Type: q.Get("type"), Amount: q.Get("amount")}
+	if d.ClientOrderID == "" {
+		d.ClientOrderID = q.Get("client_orderid")
+	}
+	answer := func(status int, outcome, detail string) {
+		d.HTTPStatus, d.Outcome, d.Detail = status, outcome, detail
+		if err := s.callbacks.Record(ctx, d); err != nil {
+			s.log.Error("callback log", "error", err)
+		}
+		c.JSON(status, gin.H{"outcome": outcome})
+	}
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil {
+		answer(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
+		return
+	}
+	d.EndpointID = uint(id)
+	ep, err := s.endpoints.ByID(ctx, uint(id))
+	if err != nil {
+		answer(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
+		return
+	}
+	outcome, _, err := s.payments.ApplyCallback(ctx, ep.ID, ep.ControlKey, q)
+	switch {
+	case errors.Is(err, mapi.ErrBadControl), errors.Is(err, mapi.ErrBadCallback):
+		answer(http.StatusForbidden, "forged", err.Error())
+	case errors.Is(err, devices.ErrCallbackMismatch):
+		answer(http.StatusForbidden, "mismatch", err.Error())
+	case err != nil:
+		s.log.Error("callback", "error", err, "order", d.ClientOrderID)
+		answer(http.StatusInternalServerError, "error", "not stored; the gateway will retry")
+	default:
+		if outcome == devices.CallbackUnknown {
+			s.log.Warn("callback for an unknown order", "order", d.ClientOrderID, "orderid", d.OrderID)
+		}
+		answer(http.StatusOK, string(outcome), "")
+	}
+}
+
+// callbacksIndex handles "GET /admin/callbacks".
+func (s *Server) callbacksIndex(c *gin.Context) {
+	before, _ := strconv.ParseUint(c.Query("before"), 10, 32)
+	outcome := c.Query("outcome")
+	ds, err := s.callbacks.List(c.Request.Context(), outcome, uint(before), 101)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	next := ""
+	if len(ds) > 100 {
+		ds = ds[:100]
+		next = "/admin/callbacks?outcome=" + outcome + "&before=" + strconv.FormatUint(uint64(ds[len(ds)-1].ID), 10)
+	}
+	s.render(c, http.StatusOK, "Callbacks", templates.CallbacksPage(ds, outcome, next))
+}

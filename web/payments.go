@@ -1,0 +1,138 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// PaymentService runs payments.
+type PaymentService interface {
+	Start(ctx context.Context, in devices.StartInput) (models.Transaction, error)
+	Cancel(ctx context.Context, id uint, actor devices.Actor) (models.Transaction, error)
+	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (devices.CallbackOutcome, models.Transaction, error)
+}
+
+// TxQueries reads payments for pages.
+type TxQueries interface {
+	ByID(ctx context.Context, id uint) (models.Transaction, error)
+	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
+	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+}
+
+func actor(c *gin.Context) devices.Actor {
+	u := currentUser(c)
+	return devices.Actor{ID: u.ID, Name: u.Username}
+}
+
+// counter handles "GET /counter": the tablet screen to take a payment.
+func (s *Server) counter(c *gin.Context) {
+	f := templates.CounterForm{Kind: "sale"}
+	fmt.Sscan(c.Query("reader"), &f.ReaderID)
+	s.renderCounter(c, http.StatusOK, f)
+}
+
+func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterForm) {
+	ctx := c.Request.Context()
+	rs, err := s.readerQ.List(ctx, models.ReaderFilter{})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if f.ReaderID == 0 {
+		for _, r := range rs {
+			if r.Online && r.Enabled {
+				f.ReaderID = r.ID
+				break
+			}
+		}
+	}
+	recent, err := s.txQ.List(ctx, models.TxFilter{Limit: 5})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, status, "Counter", templates.CounterPage(rs, f, recent))
+}
+
+// counterStart handles "POST /counter": starts the payment and shows it.
+func (s *Server) counterStart(c *gin.Context) {
+	f := templates.CounterForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Description: c.PostForm("description")}
+	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
+	in := devices.StartInput{ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description, Actor: actor(c)}
+	var err error
+	in.AmountMinor, err = devices.ParseAmount(f.Amount)
+	var se *devices.StartError
+	if err == nil {
+		var t models.Transaction
+		t, err = s.payments.Start(c.Request.Context(), in)
+		if err == nil {
+			s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
+			redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
+			return
+		}
+	}
+	if errors.As(err, &se) {
+		f.Errors = templates.FormErrors{se.Field: se.Message}
+		s.renderCounter(c, http.StatusUnprocessableEntity, f)
+		return
+	}
+	fail(c, err)
+}
+
+// txShow handles "GET /transactions/:id".
+func (s *Server) txShow(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		t, err := s.txQ.ByID(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		evs, err := s.txQ.Events(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		s.render(c, http.StatusOK, "Payment "+t.ClientOrderID, templates.TxPage(t, evs))
+	})
+}
+
+// txCancel handles "POST /transactions/:id/cancel": only while the reader waits for the card.
+func (s *Server) txCancel(c *gin.Context) {
+	withID(c, func(id uint) {
+		t, err := s.payments.Cancel(c.Request.Context(), id, actor(c))
+		if errors.Is(err, models.ErrIllegalTransition) {
+			fail(c, errStatus(http.StatusConflict, "The card was already read: the payment can no longer be cancelled here."))
+			return
+		} else if err != nil {
+			fail(c, err)
+			return
+		}
+		s.record(c, "payment.cancel", t.ClientOrderID, "")
+		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
+	})
+}
+
+// txReceipt handles "GET /transactions/:id/receipt": a printable receipt.
+func (s *Server) txReceipt(c *gin.Context) {
+	withID(c, func(id uint) {
+		t, err := s.txQ.ByID(c.Request.Context(), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		name := "Card payment"
+		if e, err := s.endpoints.ByID(c.Request.Context(), t.EndpointID); err == nil {
+			name = e.Name
+		}
+		s.render(c, http.StatusOK, "Receipt "+t.ClientOrderID, templates.ReceiptPage(t, name))
+	})
+}
