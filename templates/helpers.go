@@ -95,3 +95,15 @@ func stateLabel(s models.TxState) string {
 	}
 	return string(s)
 }
+
+// age says how long ago t was, in the largest sensible unit.
+func age(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Hour:
+		return strconv.Itoa(int(d.Minutes())) + " min"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d.Hours())) + " h"
+	}
+	return strconv.Itoa(int(d.Hours()/24)) + " days"
+}

@@ -118,8 +118,13 @@ func (s *Server) readerShow(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		txs, err := s.txQ.List(ctx, models.TxFilter{ReaderID: id, Limit: 10})
+		if err != nil {
+			fail(c, err)
+			return
+		}
 		code := s.sessions.PopString(ctx, "pairing_code")
-		s.render(c, http.StatusOK, r.Label, templates.ReaderDetailPage(r, evs, code, ""))
+		s.render(c, http.StatusOK, r.Label, templates.ReaderDetailPage(r, evs, txs, code, ""))
 	})
 }
 
@@ -184,7 +189,8 @@ func (s *Server) readerReplace(c *gin.Context) {
 				return
 			}
 			evs, _ := s.readerQ.Events(ctx, id, 50)
-			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, "", fe.Message))
+			txs, _ := s.txQ.List(ctx, models.TxFilter{ReaderID: id, Limit: 10})
+			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, txs, "", fe.Message))
 			return
 		} else if err != nil {
 			fail(c, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/static"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
@@ -89,7 +90,12 @@ func (s *Server) routes(d Deps) {
 
 // home handles "GET /".
 func (s *Server) home(c *gin.Context) {
-	s.render(c, http.StatusOK, "Home", templates.Home(currentUser(c)))
+	preauths, err := s.txQ.List(c.Request.Context(), models.TxFilter{Kind: models.KindPreauth, State: models.TxApproved, Limit: 100})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "Home", templates.Home(currentUser(c), preauths, s.now()))
 }
 
 // apiMe handles "GET /api/me": who is signed in.

@@ -81,7 +81,11 @@ type Server struct {
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	now         func() time.Time
+	hub         *Hub
 }
+
+// Hub is the live-update hub (tests publish through it).
+func (s *Server) Hub() *Hub { return s.hub }
 
 // New builds the portal: Gin engine and routes, wrapped (outermost first) in cross-origin
 // protection, the session manager and CSRF tokens.
@@ -98,7 +102,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, throttle: newThrottle(d.Now), now: d.Now}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}
