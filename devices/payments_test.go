@@ -18,6 +18,7 @@ import (
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/models/testdb"
 )
 
 // payEnv is the payment flow against the real sandbox gateway over HTTP: a portal database,
@@ -68,13 +69,7 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 	gdone := make(chan struct{})
 	go func() { gw.Run(gctx); close(gdone) }()
 
-	db, err := models.Open(dbPath, time.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := models.Migrate(db); err != nil {
-		t.Fatal(err)
-	}
+	db := testdb.Open(t, dbPath)
 	c := &clock{now: time.Now()}
 	e := &payEnv{t: t, gw: gw, sent: make(chan any, 16), key: gw.Merchant().ControlKey, now: c}
 	link := devices.NewLink()
@@ -119,8 +114,6 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 		e.pay.Close()
 		cb.Close()
 		e.stopGW()
-		s, _ := db.DB()
-		s.Close()
 	})
 	return e
 }

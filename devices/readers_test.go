@@ -3,13 +3,13 @@ package devices_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/models/testdb"
 )
 
 type clock struct {
@@ -26,14 +26,7 @@ func (c *clock) Add(d time.Duration) {
 
 func newReaders(t *testing.T) (*devices.Readers, *clock) {
 	t.Helper()
-	db, err := models.Open(filepath.Join(t.TempDir(), "portal.db"), time.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := models.Migrate(db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s, _ := db.DB(); s.Close() })
+	db := testdb.Open(t)
 	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 	return &devices.Readers{Store: &models.Readers{DB: db, Now: c.Now}, Link: devices.NewLink(), Now: c.Now}, c
 }

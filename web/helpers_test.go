@@ -9,22 +9,18 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/models/testdb"
 	"github.com/example/mposportal/web"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 )
-
-func init() { models.PasswordCost = bcrypt.MinCost }
 
 // syncBuffer collects log output for scanning.
 type syncBuffer struct {
@@ -63,13 +59,7 @@ const (
 // "admin", a staff user "staff" and one endpoint.
 func newApp(t *testing.T, setup bool) *app {
 	t.Helper()
-	db, err := models.Open(filepath.Join(t.TempDir(), "portal.db"), time.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := models.Migrate(db); err != nil {
-		t.Fatal(err)
-	}
+	db := testdb.Open(t)
 	logs := &syncBuffer{}
 	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -87,12 +77,7 @@ func newApp(t *testing.T, setup bool) *app {
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
 	})
 	srv := httptest.NewServer(s)
-	t.Cleanup(func() {
-		srv.Close()
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
+	t.Cleanup(srv.Close)
 	a := &app{t: t, db: db, srv: srv, server: s, logs: logs, readers: readers}
 	if setup {
 		ctx := context.Background()
