@@ -19,6 +19,7 @@ import (
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
+	"gorm.io/gorm"
 )
 
 // payEnv is the payment flow against the real sandbox gateway over HTTP: a portal database,
@@ -37,6 +38,8 @@ type payEnv struct {
 	cbMu     sync.Mutex
 	cbCodes  []int
 	stopGW   func()
+	db       *gorm.DB
+	client   *mapi.Client
 }
 
 type gateways struct {
@@ -52,14 +55,23 @@ func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devic
 
 func newPayEnv(t *testing.T, dbPath string) *payEnv {
 	t.Helper()
+	return newPayEnvWith(t, dbPath, nil)
+}
+
+func newPayEnvWith(t *testing.T, dbPath string, tweak func(*sandbox.Config)) *payEnv {
+	t.Helper()
 	dir := t.TempDir()
 	if dbPath == "" {
 		dbPath = filepath.Join(dir, "portal.db")
 	}
 	srv := httptest.NewUnstartedServer(nil)
-	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
+	cfg := sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
 		ProcessingDelay: 20 * time.Millisecond, LongProcessing: 300 * time.Millisecond, UnknownFor: 300 * time.Millisecond,
-		CallbackSchedule: []time.Duration{0, 20 * time.Millisecond, 40 * time.Millisecond}, AnyCallbackPort: true})
+		CallbackSchedule: []time.Duration{0, 20 * time.Millisecond, 40 * time.Millisecond}, AnyCallbackPort: true}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	gw, err := sandbox.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +83,7 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 
 	db := testdb.Open(t, dbPath)
 	c := &clock{now: time.Now()}
-	e := &payEnv{t: t, gw: gw, sent: make(chan any, 16), key: gw.Merchant().ControlKey, now: c}
+	e := &payEnv{t: t, gw: gw, sent: make(chan any, 16), key: gw.Merchant().ControlKey, now: c, db: db}
 	link := devices.NewLink()
 	readers := &devices.Readers{Store: &models.Readers{DB: db}, Link: link}
 	tr := gw.TestReaders()[0]
@@ -90,6 +102,7 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 	e.tx = &models.Transactions{DB: db}
 	m := gw.Merchant()
 	g := &gateways{ep: mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey}, cur: m.Currency}
+	e.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	e.pay = &devices.Payments{Tx: e.tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return c.Now() }}
 	// The merchant's callback endpoint, as the web handler runs it.
@@ -116,6 +129,20 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 		e.stopGW()
 	})
 	return e
+}
+
+// request is a sale request with a fresh card read, sent directly to the gateway (as another
+// system on the same gate would).
+func (e *payEnv) request(amount int64) mapi.OrderRequest {
+	e.t.Helper()
+	card, _ := virtual.CardByID("visa")
+	read, err := e.reader.Read(card, virtual.Chip)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return mapi.OrderRequest{ClientOrderID: devices.NewClientOrderID(), Description: "elsewhere", Amount: mapi.Amount(amount),
+		Currency: "EUR", Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com",
+		DeviceSerial: e.reader.Serial, KSN: read.KSN, EncryptedData: read.EncryptedData, EncryptedType: read.EncryptedType}
 }
 
 // start begins a payment and answers the reader's present_card with a card read.

@@ -29,6 +29,9 @@ type Endpoint struct {
 	ZipCode    string `gorm:"size:10"`
 	Country    string `gorm:"size:2"`
 	Email      string `gorm:"size:50"`
+	// Automatic Close Day: local time "HH:MM" in TimeZone (an IANA name); empty = off.
+	CloseTime string `gorm:"size:5"`
+	TimeZone  string `gorm:"size:64"`
 }
 
 // MaskSecret shows only the first and last four characters of a secret.
@@ -83,6 +86,14 @@ func (e *Endpoint) Validate() *ValidationError {
 	}
 	if len(e.Email) > 50 || !strings.Contains(e.Email, "@") {
 		v.Add("email", "Enter an e-mail address of at most 50 characters.")
+	}
+	if e.CloseTime != "" {
+		if _, err := time.Parse("15:04", e.CloseTime); err != nil {
+			v.Add("close_time", "Use a 24-hour time such as 23:30, or leave empty for no automatic close.")
+		}
+		if _, err := time.LoadLocation(e.TimeZone); err != nil || e.TimeZone == "" {
+			v.Add("time_zone", "Use a time zone name such as Europe/Riga.")
+		}
 	}
 	return v.OrNil()
 }

@@ -32,6 +32,10 @@ func (g *Gateway) closeDayHandler(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr, "")
 		return
 	}
+	if g.takeCloseDay5xx() {
+		http.Error(w, "bad gateway", http.StatusBadGateway) // closed; the client never hears so
+		return
+	}
 	w.Header().Set("Content-Type", "text/html;charset=utf-8")
 	w.Write(body)
 }

@@ -61,6 +61,7 @@ type Faults struct {
 	CallbacksOff         bool // no callback is sent (recorded as suppressed): polling must finish orders
 	Forbid               bool // every OAuth-signed request gets 403
 	Sync5xxAfterCreate   int  // the next N sale/preauth requests create the order, then answer HTTP 502
+	CloseDay5xxAfter     int  // the next N close-day requests close the day, then answer HTTP 502
 	DropCallbackPct      int  // chaos: this share of callbacks is never sent
 	DuplicateCallbackPct int  // chaos: this share is delivered twice
 	Sync5xxPct           int  // chaos: this share of sale/preauth/status requests answer 502 (half before, half after creating the order)
@@ -302,6 +303,17 @@ func (g *Gateway) takeSync5xx() bool {
 	defer g.mu.Unlock()
 	if g.faults.Sync5xxAfterCreate > 0 {
 		g.faults.Sync5xxAfterCreate--
+		return true
+	}
+	return false
+}
+
+// takeCloseDay5xx consumes one of the CloseDay5xxAfter faults.
+func (g *Gateway) takeCloseDay5xx() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.faults.CloseDay5xxAfter > 0 {
+		g.faults.CloseDay5xxAfter--
 		return true
 	}
 	return false

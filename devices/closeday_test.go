@@ -1,0 +1,220 @@
+package devices_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/mapi/sandbox"
+	"github.com/example/mposportal/models"
+)
+
+type closeGateways struct{ c *mapi.Client }
+
+func (g closeGateways) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
+	return g.c, nil
+}
+
+func (e *payEnv) closer() *devices.CloseDays {
+	return &devices.CloseDays{Store: &models.CloseDays{DB: e.db}, Gateways: closeGateways{e.client},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.now.Now}
+}
+
+func (e *payEnv) approvedSales(amounts ...int64) {
+	e.t.Helper()
+	for _, a := range amounts {
+		tx := e.start(a, models.KindSale, "visa")
+		e.waitState(tx.ID, models.TxApproved, true)
+		e.expect(devices.TypeResult)
+	}
+}
+
+func waitClose(t *testing.T, s *devices.CloseDays, id uint, state string) models.CloseDay {
+	t.Helper()
+	s.Wait()
+	c, err := s.Store.ByID(context.Background(), id)
+	if err != nil || c.State != state {
+		t.Fatalf("close %d: %s (%s) %v, want %s", id, c.State, c.Error, err, state)
+	}
+	return c
+}
+
+func TestConcurrentTriggersCloseOnce(t *testing.T) {
+	e := newPayEnv(t, "")
+	e.approvedSales(1042, 1000, 1084)
+	declined := e.start(1051, models.KindSale, "visa") // declined: not counted
+	e.waitState(declined.ID, models.TxDeclined, true)
+	e.expect(devices.TypeResult)
+	s := e.closer()
+	var wg sync.WaitGroup
+	ids := make([]uint, 6)
+	errs := make([]error, 6)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := s.Trigger(context.Background(), 1, "admin", "")
+			ids[i], errs[i] = c.ID, err
+		}()
+	}
+	wg.Wait()
+	started := 0
+	for i, err := range errs {
+		if err == nil {
+			started++
+		} else if !errors.Is(err, models.ErrCloseRunning) {
+			t.Fatalf("trigger %d: %v", i, err)
+		}
+		if ids[i] != ids[0] {
+			t.Errorf("trigger %d got close %d, others %d", i, ids[i], ids[0])
+		}
+	}
+	if started != 1 {
+		t.Errorf("%d triggers started a close, want 1", started)
+	}
+	c := waitClose(t, s, ids[0], models.CloseFinished)
+	if c.SaleCount != 3 || c.SaleSumMinor != 3126 || c.GwSaleCount != 3 || c.GwSaleSumMinor != 3126 || c.Code39 != "00" || c.Mismatch {
+		t.Errorf("close %+v", c)
+	}
+	covered, _ := s.Store.Covered(context.Background(), c.ID)
+	if len(covered) != 3 {
+		t.Errorf("close covers %d payments, want 3", len(covered))
+	}
+	// The next close starts from zero.
+	c2, err := s.Trigger(context.Background(), 1, "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2 = waitClose(t, s, c2.ID, models.CloseFinished); c2.SaleCount != 0 || c2.GwSaleCount != 0 {
+		t.Errorf("second close %+v", c2)
+	}
+}
+
+func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
+	e := newPayEnv(t, "")
+	e.approvedSales(1000)
+	e.gw.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
+	s := e.closer()
+	c, err := s.Trigger(context.Background(), 1, "admin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = waitClose(t, s, c.ID, models.CloseUnknown)
+	if c.NextCheckAt == nil {
+		t.Fatal("no retry scheduled")
+	}
+	// A second trigger meanwhile joins the unsettled close.
+	if again, err := s.Trigger(context.Background(), 1, "admin", ""); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
+		t.Errorf("trigger during an unknown outcome: %v (close %d)", err, again.ID)
+	}
+	e.now.Add(devices.CloseRetryAfter + time.Second)
+	if err := s.Watch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := waitClose(t, s, c.ID, models.CloseFinished)
+	if got.RequestID != c.RequestID || got.Attempts != 2 || got.GwSaleCount != 1 || got.Mismatch {
+		t.Errorf("after the retry: %+v", got)
+	}
+	// The gateway closed exactly once: a new close now has nothing to count.
+	c3, _ := s.Trigger(context.Background(), 1, "admin", "")
+	if c3 = waitClose(t, s, c3.ID, models.CloseFinished); c3.GwSaleCount != 0 {
+		t.Errorf("the retry closed a second time: %+v", c3)
+	}
+}
+
+func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
+	e := newPayEnv(t, "")
+	e.approvedSales(1000)
+	// A sale the portal does not know of (taken elsewhere on the same gate).
+	req := e.request(2000)
+	if _, err := e.client.Sale(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	s := e.closer()
+	c, _ := s.Trigger(context.Background(), 1, "admin", "")
+	c = waitClose(t, s, c.ID, models.CloseFinished)
+	if !c.Mismatch || c.Code39 != "95" || c.GwSaleCount != 2 || c.SaleCount != 1 || c.Raw == "" {
+		t.Errorf("mismatching close %+v", c)
+	}
+}
+
+func TestLockedGateWatchdog(t *testing.T) {
+	e := newPayEnvWith(t, "", func(cfg *sandbox.Config) { cfg.CloseDuration = time.Hour })
+	s := e.closer()
+	c, _ := s.Trigger(context.Background(), 1, "admin", "")
+	c = waitClose(t, s, c.ID, models.CloseLocked)
+	if !c.IsDayClosing || c.NextCheckAt == nil {
+		t.Fatalf("locked close %+v", c)
+	}
+	e.now.Add(devices.CloseLockWatchdog + time.Second)
+	s.Watch(context.Background())
+	c, _ = s.Store.ByID(context.Background(), c.ID)
+	if c.State != models.CloseLocked || c.Error == "" {
+		t.Errorf("still locked: %s %q", c.State, c.Error)
+	}
+}
+
+func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
+	e := newPayEnv(t, "")
+	sc := devices.Schedule{EndpointID: 1, CloseTime: "03:30", TimeZone: "Europe/Riga"}
+	loc, _ := time.LoadLocation("Europe/Riga")
+	// 2026-03-29: clocks jump 03:00 → 04:00 (03:30 does not exist); 2026-10-25: 04:00 → 03:00
+	// (03:30 happens twice).
+	for _, start := range []time.Time{time.Date(2026, 3, 28, 12, 0, 0, 0, loc), time.Date(2026, 10, 24, 12, 0, 0, 0, loc)} {
+		e.now.mu.Lock()
+		e.now.now = start
+		e.now.mu.Unlock()
+		s := e.closer()
+		days := map[string]int{}
+		for step := 0; step < 2*24*4; step++ { // every 15 minutes for two days
+			if step == 60 {
+				s = e.closer() // a restart: a new service on the same database
+			}
+			n, err := s.RunSchedules(context.Background(), []devices.Schedule{sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 {
+				days[e.now.Now().In(loc).Format("2006-01-02")] += n
+			}
+			s.Wait()
+			e.now.Add(15 * time.Minute)
+		}
+		// Noon on the first day is past 03:30 already, so three business days are closed,
+		// the DST day among them, each exactly once.
+		if len(days) != 3 {
+			t.Errorf("from %s: closes on %v, want one on each of three days", start.Format("2006-01-02"), days)
+		}
+		for d, n := range days {
+			if n != 1 {
+				t.Errorf("%s: %d scheduled closes", d, n)
+			}
+		}
+	}
+}
+
+func TestDueBusinessDay(t *testing.T) {
+	loc, _ := time.LoadLocation("America/New_York")
+	sc := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York"}
+	for _, tt := range []struct {
+		at  time.Time
+		day string
+		due bool
+	}{
+		{time.Date(2026, 11, 24, 23, 29, 0, 0, loc), "", false},
+		{time.Date(2026, 11, 24, 23, 30, 0, 0, loc), "2026-11-24", true},
+		{time.Date(2026, 11, 25, 0, 10, 0, 0, loc), "", false}, // UTC is already the 25th 05:10; the local day decides
+	} {
+		day, due := devices.DueBusinessDay(sc, tt.at.UTC())
+		if day != tt.day || due != tt.due {
+			t.Errorf("at %s: %q %v, want %q %v", tt.at, day, due, tt.day, tt.due)
+		}
+	}
+}
