@@ -122,14 +122,21 @@ func nonReversible(key, reg []byte) ([]byte, error) {
 	return append(left, right...), nil
 }
 
-// DeriveKey derives the transaction key for ksn from the device's initial key, walking the
-// counter's one-bits from the highest down.
+// DeriveKey derives the transaction key for ksn from the device's initial key by the
+// non-reversible key generation process, walking the counter's one-bits from the highest down
+// (at most ten steps). Counters an originator never uses (zero, or more than ten one-bits) are
+// refused with ErrBadKSN.
 func DeriveKey(ipek []byte, ksn KSN) ([]byte, error) {
 	if len(ipek) != 16 {
 		return nil, fmt.Errorf("dukpt: IPEK must be 16 bytes, got %d", len(ipek))
 	}
 	counter := ksn.Counter()
-	if bits.OnesCount32(counter) > 10 {
+	switch {
+	case counter == 0:
+		// Counter zero names the initial key itself; an originator never encrypts under it, so
+		// a KSN carrying it is not a transaction KSN.
+		return nil, fmt.Errorf("%w: %s has counter 0 (the initial KSN, never a transaction)", ErrBadKSN, ksn)
+	case bits.OnesCount32(counter) > 10:
 		return nil, fmt.Errorf("%w: counter %d has more than 10 one-bits and is never used", ErrBadKSN, counter)
 	}
 	reg := make([]byte, 8)
@@ -151,25 +158,46 @@ func DeriveKey(ipek []byte, ksn KSN) ([]byte, error) {
 	return key, nil
 }
 
-// PINKey is the PIN-encryption variant of a transaction key.
-func PINKey(txKey []byte) []byte {
-	return xor(txKey, []byte{0, 0, 0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF})
+// Key variants (X9.24-1:2009 table A-1): the transaction key XORed with these masks.
+var (
+	pinVariant  = []byte{0, 0, 0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF}
+	dataVariant = []byte{0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0, 0} // request (or both ways)
+)
+
+func mustTxKey(fn string, txKey []byte) {
+	// DeriveKey always returns 16 bytes: anything else is a programming error, and returning a
+	// short key would only move the failure somewhere harder to read.
+	if len(txKey) != 16 {
+		panic(fmt.Sprintf("dukpt: %s: transaction key must be 16 bytes, got %d", fn, len(txKey)))
+	}
 }
 
-// DataKey is the data-encryption key for the request direction: the X9.24-1:2009 data variant
-// of the transaction key, then encrypted with itself (each half under the variant key, ECB),
-// as readers do so the key actually used is not a simple XOR of the transaction key. The
-// public X9.24 test sequence (data "4012345678909D987") is reproduced in the tests.
-func DataKey(txKey []byte) ([]byte, error) {
-	variant := xor(txKey, []byte{0, 0, 0, 0, 0, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0, 0})
+// PINKey is the PIN-encryption variant of a transaction key (it encrypts ISO PIN blocks,
+// TDES-ECB). txKey must be 16 bytes, as DeriveKey returns; anything else panics.
+func PINKey(txKey []byte) []byte {
+	mustTxKey("PINKey", txKey)
+	return xor(txKey, pinVariant)
+}
+
+// DataKey is the key EncryptData and DecryptData use: the X9.24-1:2009 data-encryption
+// (request) variant of the transaction key, XOR 0000000000FF0000 0000000000FF0000, then each
+// half of that variant TDES-encrypted (ECB) under the variant itself. The second step is the
+// one-way form used by the 2009 edition's data-encryption test values and by common reader
+// vendors (ID TECH and others): whoever learns a data key cannot XOR it back into the
+// transaction key and from there into its PIN key. The plain variant (without the encryption
+// step) is not what readers send and is not offered.
+// txKey must be 16 bytes, as DeriveKey returns; anything else panics.
+func DataKey(txKey []byte) []byte {
+	mustTxKey("DataKey", txKey)
+	variant := xor(txKey, dataVariant)
 	c, err := tdes(variant)
 	if err != nil {
-		return nil, err
+		panic(err) // unreachable: the variant is 16 bytes and crypto/des refuses only lengths
 	}
 	out := make([]byte, 16)
 	c.Encrypt(out[:8], variant[:8])
 	c.Encrypt(out[8:], variant[8:])
-	return out, nil
+	return out
 }
 
 // ErrBadLength is returned for data that is not whole 8-byte blocks.
@@ -177,7 +205,7 @@ var ErrBadLength = errors.New("dukpt: data must be a non-empty multiple of 8 byt
 
 func cbc(key []byte, data []byte, encrypt bool) ([]byte, error) {
 	if len(data) == 0 || len(data)%8 != 0 {
-		return nil, ErrBadLength
+		return nil, fmt.Errorf("%w, got %d", ErrBadLength, len(data))
 	}
 	c, err := tdes(key)
 	if err != nil {
@@ -200,11 +228,7 @@ func EncryptData(ipek []byte, ksn KSN, plaintext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dk, err := DataKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return cbc(dk, plaintext, true)
+	return cbc(DataKey(key), plaintext, true)
 }
 
 // DecryptData decrypts on the host side: BDK → the device's IPEK → the transaction key for
@@ -218,9 +242,5 @@ func DecryptData(bdk []byte, ksn KSN, ciphertext []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dk, err := DataKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return cbc(dk, ciphertext, false)
+	return cbc(DataKey(key), ciphertext, false)
 }
