@@ -94,3 +94,29 @@ type virtualKey struct {
 	ipek []byte
 	iksn dukpt.KSN
 }
+
+// CloseGateway is the MAPI client for Close Day on an endpoint (devices.CloseGateways).
+func (g *gatewayClients) CloseGateway(ctx context.Context, id uint) (devices.CloseGateway, error) {
+	gw, _, err := g.Gateway(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return gw.(*mapi.Client), nil
+}
+
+// schedules lists the endpoints' automatic closes.
+func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]devices.Schedule, error) {
+	return func(ctx context.Context) ([]devices.Schedule, error) {
+		eps, err := endpoints.List(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []devices.Schedule
+		for _, e := range eps {
+			if e.Enabled && e.CloseTime != "" {
+				out = append(out, devices.Schedule{EndpointID: e.ID, CloseTime: e.CloseTime, TimeZone: e.TimeZone})
+			}
+		}
+		return out, nil
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // time zones for scheduled closes, even on a machine without zoneinfo
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/jobs"
@@ -153,10 +154,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		publicURL = "http://" + ln.Addr().String()
 	}
 	txStore := &models.Transactions{DB: db}
+	gateways := &gatewayClients{endpoints: endpoints, http: &http.Client{}, callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore},
-		Gateways: &gatewayClients{endpoints: endpoints, http: &http.Client{}, callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"},
-		Log:      logger.With("component", "payments")}
+		Gateways: gateways, Log: logger.With("component", "payments")}
 	defer payments.Close()
+	closeStore := &models.CloseDays{DB: db}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways,
+		Pub: &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}, Log: logger.With("component", "closeday")}
+	defer closeDays.Wait()
 
 	sessions := &models.SessionStore{DB: db}
 	reg := prometheus.NewRegistry()
@@ -174,6 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
+		CloseDays: closeDays, Closes: closeStore,
 	})
 
 	jobsLog := logger.With("component", "jobs")
@@ -181,6 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
 		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
+		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 	}
 	for _, job := range background {
 		wg.Add(1)

@@ -335,36 +335,7 @@ func TestBrowserCounterSaleLive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	take := func(amount string) (state, reason string) {
-		t.Helper()
-		err := chromedp.Run(counter,
-			chromedp.Navigate(p.URL+"/counter"),
-			chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
-			chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
-			chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
-		)
-		for _, k := range amount {
-			err = chromedp.Run(counter, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
-			if err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = chromedp.Run(counter,
-				chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery),
-				chromedp.WaitVisible(`[data-testid="tx-status"]`, chromedp.ByQuery),
-				// The page is never reloaded: the state arrives over the websocket.
-				chromedp.WaitVisible(`[data-testid="tx-status"]:not([data-state="waiting_card"]):not([data-state="sending"]):not([data-state="processing"])`, chromedp.ByQuery),
-				chromedp.AttributeValue(`[data-testid="tx-status"]`, "data-state", &state, nil, chromedp.ByQuery),
-			)
-		}
-		if err != nil {
-			t.Fatalf("payment of %s: %v\n%s", amount, err, p.logs.String())
-		}
-		chromedp.Run(counter, chromedp.Text(`[data-testid="tx-status"]`, &reason, chromedp.ByQuery))
-		return state, reason
-	}
-	state, _ := take("10.42")
+	state, _ := takePayment(t, counter, p, "10.42")
 	if state != "approved" {
 		t.Fatalf("10.42: %s, want approved", state)
 	}
@@ -373,11 +344,96 @@ func TestBrowserCounterSaleLive(t *testing.T) {
 		t.Errorf("the second browser did not see the row turn approved: %v", err)
 	}
 	screenshot(t, list, "transactions-768")
-	state, text := take("10.51")
+	state, text := takePayment(t, counter, p, "10.51")
 	if state != "declined" || !strings.Contains(text, "Insufficient funds") {
 		t.Errorf("10.51: %s %q, want declined with the reason", state, text)
 	}
 	if strings.Contains(p.logs.String(), "4111111111111111") || strings.Contains(p.logs.String(), readKey(t, p.DataDir)) {
 		t.Error("the logs contain a card number or the control key")
+	}
+}
+
+// takePayment takes a sale on demo reader SBX-0001 through the counter screen, typing the
+// amount on the keypad, and waits (without reloading) for a final state.
+func takePayment(t *testing.T, ctx context.Context, p *portal, amount string) (state, text string) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/counter"),
+		chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
+	)
+	for _, k := range amount {
+		if err != nil {
+			break
+		}
+		err = chromedp.Run(ctx, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
+	}
+	if err == nil {
+		err = chromedp.Run(ctx,
+			chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`[data-testid="tx-status"]`, chromedp.ByQuery),
+			// The state arrives over the websocket.
+			chromedp.WaitVisible(`[data-testid="tx-status"]:not([data-state="waiting_card"]):not([data-state="sending"]):not([data-state="processing"])`, chromedp.ByQuery),
+			chromedp.AttributeValue(`[data-testid="tx-status"]`, "data-state", &state, nil, chromedp.ByQuery),
+			chromedp.Text(`[data-testid="tx-status"]`, &text, chromedp.ByQuery),
+		)
+	}
+	if err != nil {
+		t.Fatalf("payment of %s: %v\n%s", amount, err, p.logs.String())
+	}
+	return state, text
+}
+
+func TestBrowserCloseDay(t *testing.T) {
+	p := startPortal(t, "-sandbox-any-callback-port")
+	ctx := browserCtx(t)
+	setupAdmin(t, ctx, p)
+	for _, a := range []string{"10.42", "20.84", "10.51"} {
+		takePayment(t, ctx, p, a)
+	}
+	var count, sum, state, gwSum string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/closeday"),
+		chromedp.WaitVisible(`[data-testid="preflight-1234"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="preflight-count"]`, &count, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="preflight-sum"]`, &sum, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != "2" || !strings.HasPrefix(sum, "31.26") {
+		t.Errorf("pre-flight shows %s sales for %s, want 2 for 31.26", count, sum)
+	}
+	screenshot(t, ctx, "closeday-preflight-768")
+	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-testid="close-day"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="close-status"][data-state="finished"]`, chromedp.ByQuery),
+		chromedp.AttributeValue(`[data-testid="close-status"]`, "data-state", &state, nil, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="close-gw-sum"]`, &gwSum, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("close: %v\n%s", err, p.logs.String())
+	}
+	if gwSum != "31.26" {
+		t.Errorf("gateway total %s, want 31.26", gwSum)
+	}
+	var mismatch int
+	chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('[data-testid="close-mismatch"]').length`, &mismatch))
+	if mismatch != 0 {
+		t.Error("a matching close is flagged as a mismatch")
+	}
+	screenshot(t, ctx, "closeday-result-768")
+	var rowText string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/closeday/history"),
+		chromedp.WaitVisible(`[data-testid="closes"] tr[data-state="finished"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="closes"] tr[data-state="finished"]`, &rowText, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(rowText, "2 · 31.26") {
+		t.Errorf("history row %q lacks the totals 2 · 31.26", rowText)
 	}
 }

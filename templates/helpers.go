@@ -107,3 +107,31 @@ func age(now, t time.Time) string {
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + " days"
 }
+
+func closeStateLabel(c models.CloseDay) string {
+	switch c.State {
+	case models.ClosePending, models.CloseSending:
+		return "Closing…"
+	case models.CloseUnknown:
+		return "Outcome unknown: asking again"
+	case models.CloseFinished:
+		if c.Mismatch {
+			return "Closed, totals differ"
+		}
+		return "Closed"
+	case models.CloseLocked:
+		return "Closed, gate still locked"
+	case models.CloseFailed:
+		return "Failed"
+	}
+	return c.State
+}
+
+// barHeight scales a bar to at most 100 px against the tallest.
+func barHeight(b ChartBar, all []ChartBar) int {
+	var top int64 = 1
+	for _, x := range all {
+		top = max(top, x.Minor)
+	}
+	return int(b.Minor * 100 / top)
+}

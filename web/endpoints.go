@@ -40,7 +40,8 @@ func (s *Server) endpointShow(c *gin.Context) {
 
 func endpointForm(e models.Endpoint) templates.EndpointForm {
 	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
-		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled}
+		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled,
+		CloseTime: e.CloseTime, TimeZone: e.TimeZone}
 	if e.ControlKey != "" {
 		f.MaskedKey = e.MaskedKey()
 	}
@@ -72,6 +73,7 @@ func (s *Server) endpointSave(c *gin.Context) {
 	e.Currency, e.BaseURL = strings.ToUpper(tr("currency")), tr("base_url")
 	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
 	e.Enabled = c.PostForm("enabled") == "1"
+	e.CloseTime, e.TimeZone = tr("close_time"), tr("time_zone")
 	keyChanged := false
 	if k := tr("control_key"); k != "" {
 		e.ControlKey, keyChanged = k, true

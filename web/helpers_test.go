@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -69,12 +70,17 @@ func newApp(t *testing.T, setup bool) *app {
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
 	txStore := &models.Transactions{DB: db}
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore}}
+	closeStore := &models.CloseDays{DB: db}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log,
+		Pub: &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}}
+	t.Cleanup(closeDays.Wait)
 	s := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
 		Sessions: &models.SessionStore{DB: db}, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
+		CloseDays: closeDays, Closes: closeStore,
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
@@ -165,4 +171,11 @@ func (b *browser) login(user, pw string) *browser {
 		b.a.t.Fatalf("login %s: %d %s", user, resp.StatusCode, body)
 	}
 	return b
+}
+
+// noGateway answers every close as a gateway that cannot be reached would.
+type noGateway struct{}
+
+func (noGateway) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
+	return nil, errors.New("no gateway in handler tests")
 }

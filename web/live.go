@@ -55,3 +55,24 @@ func (l *LiveTransactions) TransactionChanged(id uint) {
 		l.Hub.BroadcastComponent(c)
 	}
 }
+
+// LiveCloses pushes a close's row and status panel (devices.ClosePublisher).
+type LiveCloses struct {
+	Hub       *Hub
+	Closes    CloseQueries
+	Endpoints EndpointStore
+}
+
+var _ devices.ClosePublisher = (*LiveCloses)(nil)
+
+// CloseChanged pushes close id's new state.
+func (l *LiveCloses) CloseChanged(id uint) {
+	ctx := context.Background()
+	c, err := l.Closes.ByID(ctx, id)
+	if err != nil {
+		return
+	}
+	ep, _ := l.Endpoints.ByID(ctx, c.EndpointID)
+	l.Hub.BroadcastComponent(templates.CloseRow(c, true))
+	l.Hub.BroadcastComponent(templates.CloseStatus(c, ep, true))
+}

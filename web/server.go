@@ -61,6 +61,8 @@ type Deps struct {
 	Payments     PaymentService
 	Transactions TxQueries
 	Callbacks    CallbackLog
+	CloseDays    CloseDayService
+	Closes       CloseQueries
 	Now          func() time.Time
 }
 
@@ -78,6 +80,8 @@ type Server struct {
 	payments    PaymentService
 	txQ         TxQueries
 	callbacks   CallbackLog
+	closeDays   CloseDayService
+	closeQ      CloseQueries
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	now         func() time.Time
@@ -102,7 +106,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}

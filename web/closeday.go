@@ -1,0 +1,177 @@
+package web
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// CloseDayService triggers closes.
+type CloseDayService interface {
+	Trigger(ctx context.Context, endpointID uint, actor string, scheduledDay string) (models.CloseDay, error)
+}
+
+// CloseQueries reads closes for pages.
+type CloseQueries interface {
+	Totals(ctx context.Context, endpointID uint) (models.CloseTotals, error)
+	ByID(ctx context.Context, id uint) (models.CloseDay, error)
+	List(ctx context.Context, f models.CloseFilter) ([]models.CloseDay, error)
+	Covered(ctx context.Context, id uint) ([]models.Transaction, error)
+}
+
+// closeDayIndex handles "GET /admin/closeday": pre-flight per endpoint and recent closes.
+func (s *Server) closeDayIndex(c *gin.Context) {
+	ctx := c.Request.Context()
+	eps, err := s.endpoints.List(ctx)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var pfs []templates.Preflight
+	for _, e := range eps {
+		t, err := s.closeQ.Totals(ctx, e.ID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		pf := templates.Preflight{Endpoint: e, Totals: t}
+		last, err := s.closeQ.List(ctx, models.CloseFilter{EndpointID: e.ID, Limit: 1})
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if len(last) > 0 {
+			pf.Last = &last[0]
+			if !last[0].Settled() && last[0].State != models.CloseLocked {
+				pf.Running = &last[0]
+			}
+		}
+		pfs = append(pfs, pf)
+	}
+	recent, err := s.closeQ.List(ctx, models.CloseFilter{Limit: 10})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	all, _ := s.closeQ.List(ctx, models.CloseFilter{From: s.now().AddDate(0, 0, -30), Limit: 1000})
+	s.render(c, http.StatusOK, "Close Day", templates.CloseDayPage(pfs, recent, dailyBars(all)))
+}
+
+// dailyBars sums the gateway's closed sale totals per day.
+func dailyBars(cs []models.CloseDay) []templates.ChartBar {
+	byDay := map[string]int64{}
+	for _, c := range cs {
+		if c.GwStatus == "" {
+			continue
+		}
+		byDay[c.CreatedAt.Local().Format("2006-01-02")] += c.GwSaleSumMinor
+	}
+	var bars []templates.ChartBar
+	for d, m := range byDay {
+		bars = append(bars, templates.ChartBar{Day: d, Minor: m})
+	}
+	sort.Slice(bars, func(i, j int) bool { return bars[i].Day < bars[j].Day })
+	return bars
+}
+
+// closeDayTrigger handles "POST /admin/closeday/:id": close the day on endpoint :id. A double
+// click or a second admin lands on the close already running.
+func (s *Server) closeDayTrigger(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		ep, err := s.endpoints.ByID(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		cl, err := s.closeDays.Trigger(ctx, ep.ID, currentUser(c).Username, "")
+		switch {
+		case errors.Is(err, models.ErrCloseRunning):
+			s.flash(c, "A close is already running on this endpoint: here it is.")
+		case err != nil:
+			fail(c, err)
+			return
+		default:
+			s.record(c, "closeday.start", ep.Name, fmt.Sprintf("request %s: %d sales, %s", cl.RequestID, cl.SaleCount, models.FormatMinor(cl.SaleSumMinor)))
+		}
+		redirect(c, fmt.Sprintf("/admin/closeday/c/%d", cl.ID))
+	})
+}
+
+// closeDayShow handles "GET /admin/closeday/c/:id".
+func (s *Server) closeDayShow(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		cl, err := s.closeQ.ByID(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		ep, err := s.endpoints.ByID(ctx, cl.EndpointID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		covered, err := s.closeQ.Covered(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		s.render(c, http.StatusOK, "Close Day", templates.CloseDetailPage(cl, ep, covered))
+	})
+}
+
+func closeFilter(c *gin.Context) (templates.CloseHistoryFilter, models.CloseFilter) {
+	f := templates.CloseHistoryFilter{State: c.Query("state"), From: c.Query("from"), To: c.Query("to")}
+	q := models.CloseFilter{State: f.State, Limit: 500}
+	if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
+		q.From = t
+	}
+	if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
+		q.To = t.AddDate(0, 0, 1)
+	}
+	return f, q
+}
+
+// closeDayHistory handles "GET /admin/closeday/history".
+func (s *Server) closeDayHistory(c *gin.Context) {
+	f, q := closeFilter(c)
+	cs, err := s.closeQ.List(c.Request.Context(), q)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v := url.Values{"state": {f.State}, "from": {f.From}, "to": {f.To}}
+	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs), "/admin/closeday/history.csv?"+v.Encode()))
+}
+
+// closeDayHistoryCSV handles "GET /admin/closeday/history.csv".
+func (s *Server) closeDayHistoryCSV(c *gin.Context) {
+	_, q := closeFilter(c)
+	cs, err := s.closeQ.List(c.Request.Context(), q)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="close-days.csv"`)
+	w := csv.NewWriter(c.Writer)
+	w.Write([]string{"created_at", "endpoint_id", "request_id", "state", "our_sale_count", "our_sale_sum", "gateway_sale_count",
+		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "started_by"})
+	for _, x := range cs {
+		w.Write([]string{x.CreatedAt.UTC().Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), x.RequestID, x.State,
+			strconv.Itoa(x.SaleCount), models.FormatMinor(x.SaleSumMinor), strconv.Itoa(x.GwSaleCount), models.FormatMinor(x.GwSaleSumMinor),
+			x.Code39, x.RRN, x.GateCloseDate, strconv.FormatBool(x.Mismatch), x.StartedBy})
+	}
+	w.Flush()
+}
