@@ -137,10 +137,15 @@ func (s *Readers) Locations(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// Update saves a reader and, when kind is set, records an event with it atomically.
+// presenceColumns are written only by Seen and SetOffline: an admin action saving a reader it
+// loaded a moment ago must not roll back a heartbeat that came in meanwhile.
+var presenceColumns = []string{"online", "last_seen_at", "battery", "firmware", "model"}
+
+// Update saves a reader's settings (not its presence) and, when kind is set, records an event
+// with it atomically.
 func (s *Readers) Update(ctx context.Context, r *Reader, kind, detail, actor string) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Save(r).Error; err != nil {
+		if err := tx.Omit(presenceColumns...).Save(r).Error; err != nil {
 			return fmt.Errorf("models: update reader %s: %w", r.Serial, translate(err))
 		}
 		if kind == "" {

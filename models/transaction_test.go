@@ -125,3 +125,24 @@ func TestLeaseDueChecks(t *testing.T) {
 		t.Errorf("an expired lease was not handed out again: %v", after)
 	}
 }
+
+func TestReaderUpdateKeepsPresence(t *testing.T) {
+	ctx := context.Background()
+	s := &models.Readers{DB: openDB(t)}
+	r := models.Reader{Serial: "SBX-0001", Label: "Counter 1", EndpointID: 1, Enabled: true, Battery: -1}
+	if err := s.Create(ctx, &r, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	stale, _ := s.ByID(ctx, r.ID) // an admin page loaded before the heartbeat
+	if err := s.Seen(ctx, r.ID, "2.1.0", "VR-1", 77); err != nil {
+		t.Fatal(err)
+	}
+	stale.Enabled = false
+	if err := s.Update(ctx, &stale, "disabled", "", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.ByID(ctx, r.ID)
+	if got.Enabled || !got.Online || got.Battery != 77 || got.Firmware != "2.1.0" || got.LastSeenAt == nil {
+		t.Errorf("after an admin update on a stale copy: %+v", got)
+	}
+}
