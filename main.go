@@ -155,7 +155,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	txStore := &models.Transactions{DB: db}
 	gateways := &gatewayClients{endpoints: endpoints, http: &http.Client{}, callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore},
+	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: liveTx,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	defer payments.Close()
 	closeStore := &models.CloseDays{DB: db}
@@ -185,6 +186,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	jobsLog := logger.With("component", "jobs")
 	background := []func(context.Context) error{
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
+		liveTx.Run,
 		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,

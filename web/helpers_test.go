@@ -42,7 +42,7 @@ func (s *syncBuffer) String() string {
 }
 
 type app struct {
-	t       *testing.T
+	t       testing.TB
 	db      *gorm.DB
 	srv     *httptest.Server
 	server  *web.Server
@@ -58,7 +58,7 @@ const (
 
 // newApp builds the real web layer on a fresh SQLite file. With setup, it has an admin
 // "admin", a staff user "staff" and one endpoint.
-func newApp(t *testing.T, setup bool) *app {
+func newApp(t testing.TB, setup bool) *app {
 	t.Helper()
 	db := testdb.Open(t)
 	logs := &syncBuffer{}
@@ -69,7 +69,11 @@ func newApp(t *testing.T, setup bool) *app {
 	link := devices.NewLink()
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
 	txStore := &models.Transactions{DB: db}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: &web.LiveTransactions{Hub: hub, Tx: txStore}}
+	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
+	liveCtx, stopLive := context.WithCancel(context.Background())
+	t.Cleanup(stopLive)
+	go liveTx.Run(liveCtx)
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx}
 	closeStore := &models.CloseDays{DB: db}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log,
 		Pub: &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}}

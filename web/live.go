@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"sync"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/devices"
@@ -31,26 +33,78 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 }
 
 // LiveTransactions pushes a changed payment's list row and its page's panels to every open
-// screen. It implements devices.Publisher.
+// screen. It implements devices.Publisher without slowing the caller: changes are queued and
+// rendered by Run, and a burst of changes to one payment is rendered once.
 type LiveTransactions struct {
 	Hub *Hub
 	Tx  TxQueries
+
+	once      sync.Once
+	mu        sync.Mutex
+	pending   map[uint]bool
+	wake      chan struct{}
+	announced map[uint]time.Time // payments whose row lists already received (Run's own)
 }
 
 var _ devices.Publisher = (*LiveTransactions)(nil)
 
-// TransactionChanged pushes payment id's new state.
+func (l *LiveTransactions) init() {
+	l.once.Do(func() {
+		l.pending = map[uint]bool{}
+		l.wake = make(chan struct{}, 1)
+		l.announced = map[uint]time.Time{}
+	})
+}
+
+// TransactionChanged queues payment id for a push and returns at once.
 func (l *LiveTransactions) TransactionChanged(id uint) {
-	ctx := context.Background()
+	l.init()
+	l.mu.Lock()
+	l.pending[id] = true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run renders and pushes queued changes until ctx is done.
+func (l *LiveTransactions) Run(ctx context.Context) error {
+	l.init()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.wake:
+		}
+		l.mu.Lock()
+		ids := l.pending
+		l.pending = map[uint]bool{}
+		l.mu.Unlock()
+		for id := range ids {
+			l.push(ctx, id)
+		}
+	}
+}
+
+func (l *LiveTransactions) push(ctx context.Context, id uint) {
 	t, err := l.Tx.ByID(ctx, id)
 	if err != nil {
 		return
 	}
 	evs, _ := l.Tx.Events(ctx, id)
 	row := templates.TxRow(t, true)
-	if len(evs) == 1 { // just started: lists have no row to replace yet
-		row = templates.TxRowNew(t)
+	now := time.Now()
+	if _, seen := l.announced[id]; !seen && now.Sub(t.CreatedAt) < time.Minute {
+		row = templates.TxRowNew(t) // just started: lists have no row to replace yet
 	}
+	l.announced[id] = now
+	for k, at := range l.announced {
+		if now.Sub(at) > 10*time.Minute {
+			delete(l.announced, k)
+		}
+	}
+	// One message per fragment: htmx picks the parsing context from a message's first tag.
 	for _, c := range []templ.Component{row, templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)} {
 		l.Hub.BroadcastComponent(c)
 	}
