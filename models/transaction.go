@@ -24,11 +24,11 @@ const (
 // the portal; the only card data kept is what a receipt may show.
 type Transaction struct {
 	ID             uint      `gorm:"primaryKey"`
-	CreatedAt      time.Time `gorm:"index"`
+	CreatedAt      time.Time `gorm:"index;index:idx_tx_reader_created,priority:2"`
 	UpdatedAt      time.Time
 	ClientOrderID  string     `gorm:"size:64;uniqueIndex;not null"` // ours, sent as client_orderid
 	EndpointID     uint       `gorm:"index;not null"`               // Endpoint row (gateway settings)
-	ReaderID       uint       `gorm:"index;not null"`
+	ReaderID       uint       `gorm:"index;index:idx_tx_reader_created,priority:1;not null"`
 	ReaderSerial   string     `gorm:"size:32;index;not null"`
 	Kind           TxKind     `gorm:"size:16;not null"`
 	AmountMinor    int64      `gorm:"not null"`
