@@ -106,9 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	if sqlDB, err := db.DB(); err == nil {
-		defer sqlDB.Close()
-	}
+	defer models.Close(db)
 	if err := models.Migrate(db); err != nil {
 		return err
 	}
@@ -153,7 +151,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
-	txStore := &models.Transactions{DB: db}
+	// Payment updates and the callback log share commits: see models.GroupCommit.
+	batch := models.NewGroupCommit(db, 256)
+	defer batch.Close()
+	txStore := &models.Transactions{DB: db, Batch: batch}
 	gateways := &gatewayClients{endpoints: endpoints, http: &http.Client{}, callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: liveTx,
@@ -179,7 +180,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
-		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
+		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
 		CloseDays: closeDays, Closes: closeStore,
 	})
 

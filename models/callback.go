@@ -29,6 +29,8 @@ type CallbackDelivery struct {
 type Callbacks struct {
 	DB  *gorm.DB
 	Now func() time.Time
+	// Batch, when set, groups Record's writes with other writers' into shared commits.
+	Batch *GroupCommit
 }
 
 // Record appends a delivery.
@@ -38,7 +40,8 @@ func (s *Callbacks) Record(ctx context.Context, d CallbackDelivery) error {
 	} else {
 		d.At = time.Now().UTC()
 	}
-	if err := s.DB.WithContext(ctx).Create(&d).Error; err != nil {
+	err := s.Batch.Insert(ctx, s.DB, &d)
+	if err != nil {
 		return fmt.Errorf("models: callback log: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 )
 
 // ErrNotFound means the row does not exist.
@@ -68,6 +70,7 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 	}
 	cfg := &gorm.Config{
 		TranslateError: true,
+		PrepareStmt:    true,
 		NowFunc:        func() time.Time { return now().UTC() },
 		Logger:         newGormLogger(log),
 	}
@@ -90,12 +93,46 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 	if err != nil {
 		return nil, fmt.Errorf("models: open sqlite %s: %w", dsn, err)
 	}
-	sqlDB, err := db.DB()
+	writer, err := db.DB()
 	if err != nil {
 		return nil, err
 	}
-	sqlDB.SetMaxOpenConns(1)
+	writer.SetMaxOpenConns(1)
+	// Reads outside a transaction (pages, lookups, live renders) go to a pool of read-only
+	// connections: in WAL mode they read the last commit without waiting for the writer, so a
+	// batch being committed does not stall every page. Reads inside a transaction stay on
+	// the writer and see its own changes.
+	readers, err := sql.Open("sqlite3", "file:"+dsn+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_query_only=1")
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("models: open sqlite readers %s: %w", dsn, err)
+	}
+	readers.SetMaxOpenConns(4)
+	readers.SetMaxIdleConns(4)
+	err = db.Use(dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{&sqlite.Dialector{Conn: readers}}}))
+	if err != nil {
+		writer.Close()
+		readers.Close()
+		return nil, fmt.Errorf("models: sqlite read pool: %w", err)
+	}
 	return db, nil
+}
+
+// Close closes every connection pool Open made for db.
+func Close(db *gorm.DB) error {
+	var errs []error
+	if r, ok := db.Config.Plugins[(&dbresolver.DBResolver{}).Name()].(*dbresolver.DBResolver); ok {
+		r.Call(func(p gorm.ConnPool) error {
+			if c, ok := p.(interface{ Close() error }); ok {
+				errs = append(errs, c.Close())
+			}
+			return nil
+		})
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		errs = append(errs, sqlDB.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // migration is one recorded, ordered step after AutoMigrate.

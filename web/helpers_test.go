@@ -68,7 +68,9 @@ func newApp(t testing.TB, setup bool) *app {
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
-	txStore := &models.Transactions{DB: db}
+	batch := models.NewGroupCommit(db, 256)
+	t.Cleanup(batch.Close)
+	txStore := &models.Transactions{DB: db, Batch: batch}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	t.Cleanup(stopLive)
@@ -83,7 +85,7 @@ func newApp(t testing.TB, setup bool) *app {
 		Sessions: &models.SessionStore{DB: db}, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
-		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db},
+		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
 		CloseDays: closeDays, Closes: closeStore,
 	})
 	srv := httptest.NewServer(s)

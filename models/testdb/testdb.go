@@ -28,10 +28,6 @@ func Open(t testing.TB, path ...string) *gorm.DB {
 	if err := models.Migrate(db); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
+	t.Cleanup(func() { models.Close(db) })
 	return db
 }
