@@ -1,11 +1,15 @@
 package web_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +17,7 @@ import (
 
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/gorilla/websocket"
 )
 
 // Callback ingestion: verify control, apply durably, fan out, answer 200 — over real HTTP on
@@ -110,4 +115,122 @@ func BenchmarkCeilingSQLiteCommit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "commits/s")
+}
+
+// Live push: from a gateway callback to the changed row arriving at each of benchScreens
+// signed-in websocket screens, next to the ceiling of the hub alone (a broadcast of a
+// fragment of the same size to the same screens, no database and no rendering).
+// Run: go test -run '^$' -bench 'LivePush|CeilingHub' -benchtime 50x ./web/
+
+const benchScreens = 1000
+
+// screens connects n signed-in websocket screens; each reports (marker, arrival) for every
+// message that starts with prefix and matches re to got. (The prefix test keeps the 1,000
+// screens' own CPU, which shares the machine with the server, small.)
+func screens(b *testing.B, a *app, n int, prefix string, re *regexp.Regexp, got chan<- arrival) {
+	b.Helper()
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}
+	var conns []*websocket.Conn
+	for range n {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws", h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		go func() {
+			for {
+				_, msg, err := c.ReadMessage()
+				if err != nil {
+					return
+				}
+				if !bytes.HasPrefix(msg, []byte(prefix)) {
+					continue
+				}
+				if m := re.FindSubmatch(msg); m != nil {
+					got <- arrival{string(m[1]), time.Now()}
+				}
+			}
+		}()
+	}
+	for a.server.Hub().Clients() < n {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Cleanups run last-registered first, so this runs before the database closes.
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		for i := 0; i < 200 && a.server.Hub().Clients() > 0; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // the handlers' session commit after the socket ends
+	})
+}
+
+type arrival struct {
+	marker string
+	at     time.Time
+}
+
+// fanOut runs b.N rounds: send(i) starts round i, and the round ends when all screens
+// reported marker(i). It reports the p50/p99 of the per-screen latencies.
+func fanOut(b *testing.B, got <-chan arrival, marker func(i int) string, send func(i int)) {
+	b.Helper()
+	lat := make([]time.Duration, 0, b.N*benchScreens)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		want := marker(i)
+		t0 := time.Now()
+		send(i)
+		timeout := time.After(10 * time.Second)
+		for n := 0; n < benchScreens; {
+			select {
+			case r := <-got:
+				if r.marker == want {
+					lat = append(lat, r.at.Sub(t0))
+					n++
+				}
+			case <-timeout:
+				b.Fatalf("round %d: %d of %d screens got the update", i, n, benchScreens)
+			}
+		}
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+func BenchmarkLivePush(b *testing.B) {
+	a := newApp(b, true)
+	rows := make([]models.Transaction, b.N)
+	for i := range rows {
+		rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("PL%08d", i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
+			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(4000000 + i)}
+	}
+	if err := a.db.CreateInBatches(rows, 500).Error; err != nil {
+		b.Fatal(err)
+	}
+	got := make(chan arrival, benchScreens*4)
+	screens(b, a, benchScreens, "<t", regexp.MustCompile(`data-testid="tx-(PL\d+)" data-state="approved"`), got)
+	fanOut(b, got, func(i int) string { return rows[i].ClientOrderID }, func(i int) {
+		cb := mapi.Callback{Status: "approved", OrderID: rows[i].GatewayOrderID, MerchantOrder: rows[i].ClientOrderID, Type: "sale", Amount: 1042}
+		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode())
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Fatalf("callback: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	})
+}
+
+func BenchmarkCeilingHubBroadcast(b *testing.B) {
+	a := newApp(b, true)
+	got := make(chan arrival, benchScreens*4)
+	screens(b, a, benchScreens, "<tr", regexp.MustCompile(`data-testid="tx-(PC\d+)"`), got)
+	pad := strings.Repeat(" ", 1500) // about the size of a payment row fragment
+	fanOut(b, got, func(i int) string { return fmt.Sprintf("PC%08d", i) }, func(i int) {
+		a.server.Hub().Broadcast([]byte(fmt.Sprintf(`<tr data-testid="tx-PC%08d">%s</tr>`, i, pad)))
+	})
 }

@@ -23,7 +23,7 @@ type Hub struct {
 }
 
 type hubClient struct {
-	send chan []byte
+	send chan *websocket.PreparedMessage
 	conn *websocket.Conn
 }
 
@@ -45,12 +45,18 @@ func NewHub(log *slog.Logger) *Hub {
 }
 
 // Broadcast sends a rendered fragment to every client without waiting for any of them.
+// The frame is encoded once for all clients.
 func (h *Hub) Broadcast(msg []byte) {
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg)
+	if err != nil {
+		h.log.Error("hub message", "error", err)
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
 		select {
-		case c.send <- msg:
+		case c.send <- pm:
 		default:
 			delete(h.clients, c) // too slow: drop it rather than hold everyone up
 			close(c.send)
@@ -87,7 +93,7 @@ func (h *Hub) ws(c *gin.Context) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	cl := &hubClient{send: make(chan []byte, hubBuffer), conn: conn}
+	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn}
 	h.mu.Lock()
 	h.clients[cl] = struct{}{}
 	h.mu.Unlock()
@@ -131,7 +137,7 @@ func (cl *hubClient) writePump() {
 				cl.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "slow client"))
 				return
 			}
-			if err := cl.conn.WriteMessage(websocket.TextMessage, msg); err != nil {
+			if err := cl.conn.WritePreparedMessage(msg); err != nil {
 				return
 			}
 		case <-ping.C:
