@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/devices/virtual"
@@ -119,4 +120,17 @@ func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]devices
 		}
 		return out, nil
 	}
+}
+
+// gatewayHTTPClient is the one HTTP client for every gateway request: its pool keeps enough
+// idle connections for the status poller's concurrent requests (the default keeps two per
+// host, so a busy poller would open and close a connection per request).
+func gatewayHTTPClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+	}}
 }

@@ -49,7 +49,12 @@ func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
 	switch {
 	case err == nil:
 		u := statusUpdate(st)
-		u.Source, u.CountCheck, u.NextCheckAt = "poll", true, &next
+		if nothingNew(t, u) {
+			if ok, err := p.Tx.Reschedule(ctx, id, t.State, next); ok || err != nil {
+				return err
+			}
+		}
+		u.Source, u.CountCheck, u.NextCheckAt, u.Routine = "poll", true, &next, true
 		u.Detail = "status " + string(st.Status)
 		if st.OrderStage != "" {
 			u.Detail += " (" + st.OrderStage + ")"
@@ -77,6 +82,15 @@ func statusUpdate(st *mapi.StatusResponse) models.TxUpdate {
 		TerminalID: st.TerminalID, CardBrand: st.CardType, CardBIN: st.BIN, CardLast4: st.LastFour,
 		ErrorCode: st.ErrorCode, ErrorMessage: st.ErrorMessage,
 	}
+}
+
+// nothingNew reports whether a status answer only repeats what the payment already says.
+func nothingNew(t models.Transaction, u models.TxUpdate) bool {
+	same := func(have, got string) bool { return got == "" || got == have }
+	return u.State == t.State && u.GatewayStatus == t.GatewayStatus && same(t.GatewayOrderID, u.GatewayOrderID) &&
+		same(t.ApprovalCode, u.ApprovalCode) && same(t.RRN, u.RRN) && same(t.ReceiptID, u.ReceiptID) &&
+		same(t.TerminalID, u.TerminalID) && same(t.CardBrand, u.CardBrand) && same(t.CardBIN, u.CardBIN) &&
+		same(t.CardLast4, u.CardLast4) && same(t.ErrorCode, u.ErrorCode) && same(t.ErrorMessage, u.ErrorMessage)
 }
 
 // CallbackOutcome says what a verified callback did, for the callback log.

@@ -26,7 +26,7 @@ import (
 // a reader registered and "connected" through a Link whose messages the test reads, and a
 // callback receiver that applies callbacks as the web handler does.
 type payEnv struct {
-	t        *testing.T
+	t        testing.TB
 	gw       *sandbox.Gateway
 	pay      *devices.Payments
 	tx       *models.Transactions
@@ -43,13 +43,14 @@ type payEnv struct {
 }
 
 type gateways struct {
-	ep  mapi.Endpoint
-	cb  string
-	cur string
+	ep     mapi.Endpoint
+	cb     string
+	cur    string
+	client *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
-	return mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second)), devices.Merchant{Currency: g.cur,
+	return g.client, devices.Merchant{Currency: g.cur,
 		Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com", CallbackURL: g.cb}, nil
 }
 
@@ -58,7 +59,7 @@ func newPayEnv(t *testing.T, dbPath string) *payEnv {
 	return newPayEnvWith(t, dbPath, nil)
 }
 
-func newPayEnvWith(t *testing.T, dbPath string, tweak func(*sandbox.Config)) *payEnv {
+func newPayEnvWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *payEnv {
 	t.Helper()
 	dir := t.TempDir()
 	if dbPath == "" {
@@ -103,6 +104,7 @@ func newPayEnvWith(t *testing.T, dbPath string, tweak func(*sandbox.Config)) *pa
 	m := gw.Merchant()
 	g := &gateways{ep: mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey}, cur: m.Currency}
 	e.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
+	g.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	e.pay = &devices.Payments{Tx: e.tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return c.Now() }}
 	// The merchant's callback endpoint, as the web handler runs it.

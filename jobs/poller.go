@@ -23,16 +23,16 @@ type StatusPoller struct {
 	Checks   StatusChecks
 	Log      *slog.Logger
 	Now      func() time.Time
-	Interval time.Duration // how often to look for due checks (default 500ms)
+	Interval time.Duration // how often to look for due checks (default 200ms)
 	Batch    int           // how many due payments to take per look (default 500)
-	Workers  int           // status requests in flight at once (default 16)
+	Workers  int           // status requests in flight at once (default 32)
 }
 
 // Run polls until ctx is done.
 func (p *StatusPoller) Run(ctx context.Context) error {
 	interval := p.Interval
 	if interval <= 0 {
-		interval = 500 * time.Millisecond
+		interval = 200 * time.Millisecond
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -75,7 +75,7 @@ func (p *StatusPoller) RunOnce(ctx context.Context) (int, error) {
 	}
 	workers := p.Workers
 	if workers <= 0 {
-		workers = 16
+		workers = 32
 	}
 	work := make(chan uint)
 	var wg sync.WaitGroup

@@ -109,6 +109,10 @@ type TxUpdate struct {
 	// states (e.g. a reader's card error counts only while the payment waits for the card).
 	OnlyFrom []TxState
 	Detail   string
+	// Routine, when set, leaves the timeline alone if the update changed nothing but the
+	// polling schedule: a payment polled every 5 s for an hour would otherwise gather 720
+	// identical lines.
+	Routine bool
 }
 
 // TxResult says what Apply did.
@@ -245,11 +249,16 @@ func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult
 		}
 		// Only the columns that changed are written: every index on an untouched column is
 		// left alone, which is most of the cost of an update on this wide, well-indexed table.
-		if cols := changedColumns(&before, &t); len(cols) > 0 {
+		cols := changedColumns(&before, &t)
+		if len(cols) > 0 {
 			t.UpdatedAt = now
 			if err := db.Model(&t).Select(append(cols, "updated_at")).Updates(&t).Error; err != nil {
 				return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translate(err))
 			}
+		}
+		if u.Routine && !changed && res.Conflict == nil && onlySchedule(cols) {
+			res.Tx = t
+			return nil
 		}
 		detail := u.Detail
 		if res.Conflict != nil {
@@ -297,6 +306,16 @@ func changedColumns(a, b *Transaction) []string {
 	return cols
 }
 
+// onlySchedule reports whether cols name nothing but the poller's bookkeeping.
+func onlySchedule(cols []string) bool {
+	for _, c := range cols {
+		if c != "next_check_at" && c != "checks" {
+			return false
+		}
+	}
+	return true
+}
+
 func timeEqual(a, b *time.Time) bool {
 	return a == b || (a != nil && b != nil && a.Equal(*b))
 }
@@ -306,6 +325,24 @@ func fill(dst *string, v string, overwrite bool) {
 	if v != "" && (*dst == "" || overwrite) {
 		*dst = v
 	}
+}
+
+// Reschedule is the status poller's path when an answer brought nothing new: one statement
+// moves the next check and counts this one, and only while the payment is still in state
+// (a callback may have moved it meanwhile). It reports whether the payment was rescheduled;
+// when not, the caller applies the answer in full with Apply.
+func (s *Transactions) Reschedule(ctx context.Context, id uint, state TxState, next time.Time) (bool, error) {
+	var n int64
+	err := s.Batch.Do(ctx, s.DB, func(db *gorm.DB) error {
+		res := db.Model(&Transaction{}).Where("id = ? AND state = ? AND next_check_at IS NOT NULL", id, state).
+			Updates(map[string]any{"next_check_at": next, "checks": gorm.Expr("checks + 1"), "updated_at": s.now()})
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("models: reschedule transaction %d: %w", id, err)
+	}
+	return n == 1, nil
 }
 
 // LeaseDueChecks takes up to limit payments whose next status check is due, earliest first,
