@@ -24,6 +24,14 @@ const (
 	UnknownCheckAfter = 2 * time.Second
 	// How long a reader waits for the card before giving up.
 	CardTimeout = 60 * time.Second
+	// SendTimeout bounds one sale/preauth request from card read to recorded answer.
+	SendTimeout = 90 * time.Second
+	// The watchdogs: a payment still waiting for its card after CardTimeout+cardGrace, or
+	// still "sending" after SendTimeout+sendGrace, lost the process that was handling it
+	// (a crash, a killed instance). The poller then settles it: a card that never came fails,
+	// a request whose fate is unknown is asked for by client_orderid.
+	cardGrace = 10 * time.Second
+	sendGrace = 5 * time.Second
 	// MaxAmountMinor bounds a single card-present payment (the gateway's field is 10 chars).
 	MaxAmountMinor = 99_999_999
 )
@@ -149,7 +157,9 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	if err != nil {
 		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
 	}
+	watchdog := p.now().Add(CardTimeout + cardGrace)
 	t = models.Transaction{
+		NextCheckAt:   &watchdog,
 		ClientOrderID: NewClientOrderID(), EndpointID: r.EndpointID, ReaderID: r.ID, ReaderSerial: r.Serial,
 		Kind: in.Kind, AmountMinor: in.AmountMinor, Currency: merchant.Currency, Description: strings.TrimSpace(in.Description),
 		State: models.TxWaitingCard, StartedByID: in.Actor.ID, StartedByName: in.Actor.Name,

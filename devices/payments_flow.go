@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
@@ -22,7 +21,8 @@ func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) err
 	if t.ReaderSerial != serial {
 		return fmt.Errorf("devices: card read for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
 	}
-	res, err := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: models.TxSending,
+	watchdog := p.now().Add(SendTimeout + sendGrace)
+	res, err := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: models.TxSending, NextCheckAt: &watchdog,
 		CardBIN: firstSix(m.PANFirstDigits), CardLast4: m.PANLastDigits, EntryMode: m.EntryMode,
 		Detail: fmt.Sprintf("card read (%s, ksn %s)", m.EntryMode, m.KSN)})
 	if err != nil {
@@ -44,7 +44,7 @@ func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) err
 	go func() {
 		defer p.sends.Done()
 		// Detached from the reader connection: the request must finish even if the reader drops.
-		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SendTimeout)
 		defer cancel()
 		p.send(sendCtx, res.Tx, &read)
 	}()

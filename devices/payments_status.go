@@ -31,6 +31,15 @@ func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
 		return err
 	}
 	now := p.now()
+	if t.State == models.TxWaitingCard {
+		// The watchdog: no card read and no card error reached any instance in time.
+		res, err := p.apply(ctx, id, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
+			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; nothing was sent to the gateway"})
+		if err == nil && res.Changed {
+			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
+		}
+		return err
+	}
 	if t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline && t.State != models.TxNeedsReview {
 		_, err := p.apply(ctx, id, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, ClearCheck: true,
 			Detail: fmt.Sprintf("no final status %s after the request; polling stopped", CheckDeadline)})

@@ -374,3 +374,53 @@ func TestRestartMidProcessingAndReviewDeadline(t *testing.T) {
 		t.Errorf("past the polling deadline: %s next %v", got.State, got.NextCheckAt)
 	}
 }
+
+// A process that dies mid-payment leaves rows behind; the watchdogs settle them on the same
+// poller schedule: a payment still waiting for its card fails (nothing was sent), and a
+// payment still "sending" is asked for by client_orderid and takes the gateway's answer.
+func TestWatchdogsSettlePaymentsOfADeadProcess(t *testing.T) {
+	e := newPayEnv(t, "")
+	ctx := context.Background()
+	waiting, err := e.pay.Start(ctx, devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, AmountMinor: 500, Actor: devices.Actor{ID: 1, Name: "sam"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect(devices.TypePresentCard)
+	// Two payments whose card was read by a process that then died: one request reached the
+	// gateway, one never left.
+	reached := e.request(1042)
+	if _, err := e.client.Sale(ctx, reached); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Second)
+	mk := func(order string) models.Transaction {
+		tx := models.Transaction{ClientOrderID: order, EndpointID: 1, ReaderID: e.readerID, ReaderSerial: e.reader.Serial,
+			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxSending, NextCheckAt: &past}
+		if err := e.tx.Create(ctx, &tx, "test"); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	sent, lost := mk(reached.ClientOrderID), mk(devices.NewClientOrderID())
+
+	// Before the watchdog is due nothing happens to the waiting payment.
+	e.poll()
+	if got, _ := e.tx.ByID(ctx, waiting.ID); got.State != models.TxWaitingCard {
+		t.Fatalf("waiting payment is %s before its watchdog", got.State)
+	}
+	if got := e.waitState(sent.ID, models.TxApproved, true); got.GatewayOrderID == "" {
+		t.Errorf("the recovered sale has no gateway order id")
+	}
+	if got := e.waitState(lost.ID, models.TxFailed, true); got.GatewayOrderID != "" {
+		t.Errorf("the lost request got order %s", got.GatewayOrderID)
+	}
+	e.now.Add(devices.CardTimeout + time.Minute)
+	e.poll()
+	got, _ := e.tx.ByID(ctx, waiting.ID)
+	if got.State != models.TxFailed || got.NextCheckAt != nil {
+		t.Errorf("waiting payment past its watchdog: %s next %v", got.State, got.NextCheckAt)
+	}
+	if l, _ := e.gw.Ledger(); len(l) != 1 {
+		t.Errorf("the gateway has %d orders, want 1", len(l))
+	}
+}

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -91,4 +92,26 @@ func (g *Gateway) adminCloses(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, cs)
+}
+
+// LedgerOrder is one order as the gateway's ledger holds it: what a reconciliation compares.
+type LedgerOrder struct {
+	OrderID       int64
+	ClientOrderID string
+	Kind          string
+	Status        string
+	AmountMinor   int64
+}
+
+// Ledger returns every order, oldest first.
+func (g *Gateway) Ledger() ([]LedgerOrder, error) {
+	var os []order
+	if err := g.db.Order("id").Find(&os).Error; err != nil {
+		return nil, fmt.Errorf("sandbox: ledger: %w", err)
+	}
+	out := make([]LedgerOrder, len(os))
+	for i, o := range os {
+		out[i] = LedgerOrder{o.ID, o.ClientOrderID, o.Kind, o.Status, o.AmountMinor}
+	}
+	return out, nil
 }

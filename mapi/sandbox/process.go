@@ -98,7 +98,8 @@ func (g *Gateway) queueCallback(tx *gorm.DB, o order) error {
 	}
 	f := g.getFaults()
 	now := g.now()
-	d := delivery{OrderID: o.ID, Type: o.Kind, Status: o.Status, URL: o.CallbackURL, NextAt: &now}
+	at := now.Add(g.jitter(f.DelayCallbackMax))
+	d := delivery{OrderID: o.ID, Type: o.Kind, Status: o.Status, URL: o.CallbackURL, NextAt: &at}
 	switch {
 	case f.CallbacksOff:
 		d.NextAt, d.Suppressed, d.LastError = nil, true, "callbacks switched off"

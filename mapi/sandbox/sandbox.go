@@ -65,7 +65,10 @@ type Faults struct {
 	DropCallbackPct      int  // chaos: this share of callbacks is never sent
 	DuplicateCallbackPct int  // chaos: this share is delivered twice
 	Sync5xxPct           int  // chaos: this share of sale/preauth/status requests answer 502 (half before, half after creating the order)
-	Seed                 int64
+	// chaos: each callback that is sent waits a random time up to this before its first
+	// attempt, so callbacks arrive late and out of order
+	DelayCallbackMax time.Duration
+	Seed             int64
 }
 
 // Merchant is the sandbox's merchant account on one endpoint.
@@ -284,6 +287,19 @@ func (g *Gateway) getFaults() Faults {
 }
 
 // chance decides a chaos fault with probability pct %, reproducibly from the seed.
+// jitter is a random duration in [0, max), from the same reproducible source as chance.
+func (g *Gateway) jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.rng ^= g.rng << 13
+	g.rng ^= g.rng >> 7
+	g.rng ^= g.rng << 17
+	return time.Duration(g.rng % uint64(max))
+}
+
 func (g *Gateway) chance(pct int) bool {
 	if pct <= 0 {
 		return false
