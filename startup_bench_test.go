@@ -93,7 +93,7 @@ func startAndMeasure(b *testing.B, cmd func(addr string) *exec.Cmd, idle time.Du
 	return 0, 0
 }
 
-func freeAddr(b *testing.B) string {
+func freeAddr(b testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

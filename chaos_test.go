@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/devices/virtual"
+	"github.com/example/mposportal/mapi/sandbox"
+	"github.com/example/mposportal/models"
+	"golang.org/x/crypto/bcrypt"
+)
+
+var chaosSales = flag.Int("chaos.sales", 120, "sales in TestChaosReconciliation (issue 7's full size is 1000)")
+
+// TestChaosReconciliation takes -chaos.sales sales through the built portal binary on eight
+// virtual readers, against a sandbox that drops 30% of callbacks, duplicates 20%, delays and
+// reorders the rest (up to 3 s) and answers 10% of sale and status requests with a 502. Half
+// way through, the portal is killed with SIGKILL and started again on the same database.
+// Afterwards every payment must agree with the gateway's ledger: the same order and final
+// status for every order the gateway has, no order the portal does not know, no payment
+// booked twice, nothing left unsettled, and no card number or control key in the logs.
+//
+//	go test -run TestChaosReconciliation -chaos.sales 1000 -timeout 30m .
+func TestChaosReconciliation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and kills the portal binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "portal")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// The gateway, in this process, so that it outlives the portal.
+	srv := httptest.NewUnstartedServer(nil)
+	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
+		ProcessingDelay: 300 * time.Millisecond, AnyCallbackPort: true,
+		CallbackSchedule: []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = gw.Handler()
+	srv.Start()
+	gwDone := make(chan struct{})
+	go func() { gw.Run(ctx); close(gwDone) }()
+	defer func() { cancel(); <-gwDone; srv.Close(); gw.Close() }()
+	gw.SetFaults(sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7})
+
+	// The portal's database, set up as an admin would: a user, the endpoint, eight readers.
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o700)
+	readerIDs, codes := seedChaosPortal(t, filepath.Join(data, "portal.db"), srv.URL, gw)
+
+	addr := freeAddr(t)
+	logPath := filepath.Join(dir, "portal.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "-addr", addr, "-data", data, "-sandbox-addr", "off", "-log-json")
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHealthy(t, "http://"+addr)
+		return cmd
+	}
+	portalURL := "http://" + addr
+	cmd := start()
+	defer func() {
+		if cmd != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+
+	// The readers' companion apps pair and stay connected across the restart.
+	var agents []*virtual.Agent
+	for i, tr := range gw.TestReaders() {
+		a := &virtual.Agent{Reader: virtual.New(tr.Serial, "2.1.0", tr.IPEK(), tr.IKSN), PortalURL: portalURL,
+			TapDelay: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		if err := a.Pair(ctx, codes[i]); err != nil {
+			t.Fatal(err)
+		}
+		agents = append(agents, a)
+		go a.Run(ctx)
+	}
+
+	// The counter: one signed-in staff session starting sales on every reader at once.
+	counter := newCounterClient(t, portalURL)
+	total := *chaosSales
+	var started, attempts atomic.Int64
+	killed := make(chan struct{})
+	var kill sync.Once
+	var wg sync.WaitGroup
+	cards := []string{"visa", "visa", "visa", "mastercard", "visa-expired", "amex"}
+	for i, id := range readerIDs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for started.Load() < int64(total) {
+				card, _ := virtual.CardByID(cards[rand.IntN(len(cards))])
+				agents[i].PresentNext(card, virtual.Chip)
+				cents := rand.Int64N(9900) + 100
+				if c := cents % 100; c == 77 || c == 78 { // those amounts linger at the sandbox (§10)
+					cents += 2
+				}
+				attempts.Add(1)
+				if counter.startSale(id, cents) {
+					if n := started.Add(1); n == int64(total/2) {
+						kill.Do(func() { close(killed) })
+					}
+				}
+				time.Sleep(30 * time.Millisecond)
+			}
+		}()
+	}
+	<-killed
+	cmd.Process.Kill() // SIGKILL: no shutdown, no flush, in-flight requests lost
+	cmd.Wait()
+	t.Logf("killed the portal after %d sales started", started.Load())
+	cmd = start()
+	wg.Wait()
+	t.Logf("%d sales started (%d attempts, the rest refused while the portal was down)", started.Load(), attempts.Load())
+
+	// Let everything settle: the poller and the watchdogs finish what callbacks do not.
+	db, err := models.Open(filepath.Join(data, "portal.db"), time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(db)
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		var open int64
+		db.Model(&models.Transaction{}).Where("state NOT IN ?", []models.TxState{models.TxApproved, models.TxDeclined,
+			models.TxFiltered, models.TxError, models.TxCancelled, models.TxFailed}).Count(&open)
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var stuck []models.Transaction
+			db.Where("state NOT IN ?", []models.TxState{models.TxApproved, models.TxDeclined, models.TxFiltered,
+				models.TxError, models.TxCancelled, models.TxFailed}).Limit(10).Find(&stuck)
+			for _, s := range stuck {
+				t.Logf("unsettled: %s %s next check %v", s.ClientOrderID, s.State, s.NextCheckAt)
+			}
+			t.Fatalf("%d payments still not final after 4 minutes", open)
+		}
+		time.Sleep(time.Second)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	cmd = nil
+
+	// Reconcile.
+	ledger, err := gw.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var txs []models.Transaction
+	if err := db.Find(&txs).Error; err != nil {
+		t.Fatal(err)
+	}
+	byClient := map[string]sandbox.LedgerOrder{}
+	for _, o := range ledger {
+		if _, dup := byClient[o.ClientOrderID]; dup {
+			t.Errorf("the gateway booked %s twice", o.ClientOrderID)
+		}
+		byClient[o.ClientOrderID] = o
+	}
+	seen := map[string]bool{}
+	var approvedPortal, approvedGateway int64
+	counts := map[models.TxState]int{}
+	for _, tx := range txs {
+		counts[tx.State]++
+		if seen[tx.ClientOrderID] {
+			t.Errorf("the portal has %s twice", tx.ClientOrderID)
+		}
+		seen[tx.ClientOrderID] = true
+		o, atGateway := byClient[tx.ClientOrderID]
+		switch {
+		case atGateway && (models.StateFromGateway(o.Status) != tx.State || fmt.Sprint(o.OrderID) != tx.GatewayOrderID || o.AmountMinor != tx.AmountMinor):
+			t.Errorf("%s: portal says %s, order %q, %d; the gateway %s, order %d, %d",
+				tx.ClientOrderID, tx.State, tx.GatewayOrderID, tx.AmountMinor, o.Status, o.OrderID, o.AmountMinor)
+		case !atGateway && tx.State != models.TxFailed && tx.State != models.TxCancelled:
+			t.Errorf("%s: portal says %s, but the gateway never had the order", tx.ClientOrderID, tx.State)
+		}
+		if tx.State == models.TxApproved {
+			approvedPortal += tx.AmountMinor
+		}
+	}
+	for _, o := range ledger {
+		if !seen[o.ClientOrderID] {
+			t.Errorf("the gateway has order %d (%s, %s) that the portal does not know", o.OrderID, o.ClientOrderID, o.Status)
+		}
+		if o.Status == "approved" {
+			approvedGateway += o.AmountMinor
+		}
+	}
+	if approvedPortal != approvedGateway {
+		t.Errorf("approved total: portal %d, gateway %d", approvedPortal, approvedGateway)
+	}
+	// A payment's timeline reaches its final state once, whatever arrived twice.
+	var twice int64
+	db.Raw(`SELECT COUNT(*) FROM (SELECT transaction_id FROM tx_events WHERE to_state IN ('approved','declined')
+		GROUP BY transaction_id HAVING COUNT(*) > 1) AS t`).Scan(&twice)
+	if twice > 0 {
+		t.Errorf("%d payments reached their final state more than once", twice)
+	}
+	if len(ledger) < total/2 {
+		t.Errorf("only %d of %d sales reached the gateway: the run did not exercise much", len(ledger), total)
+	}
+	t.Logf("portal: %d payments %v; gateway: %d orders; approved total %d", len(txs), counts, len(ledger), approvedGateway)
+
+	// Logs: no card number, no control key.
+	logs, _ := os.ReadFile(logPath)
+	for _, c := range []string{"visa", "mastercard", "visa-expired", "amex"} {
+		card, _ := virtual.CardByID(c)
+		if strings.Contains(string(logs), card.PAN) {
+			t.Errorf("the portal log holds the card number of %s", c)
+		}
+	}
+	if strings.Contains(string(logs), gw.Merchant().ControlKey) {
+		t.Error("the portal log holds the control key")
+	}
+}
+
+// seedChaosPortal prepares the portal database as an admin would through the pages: a staff
+// user, the gateway endpoint and the sandbox's test readers, each with a pairing code.
+func seedChaosPortal(t *testing.T, path, gatewayURL string, gw *sandbox.Gateway) ([]uint, []string) {
+	t.Helper()
+	models.PasswordCost = bcrypt.MinCost
+	db, err := models.Open(path, time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(db)
+	if err := models.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h, _ := models.HashPassword(chaosPassword)
+	if err := (&models.Users{DB: db}).Create(ctx, &models.User{Username: "staff", Name: "Staff", Role: models.RoleStaff, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	m := gw.Merchant()
+	if err := (&models.Endpoints{DB: db}).Create(ctx, &models.Endpoint{Name: "Sandbox", EndpointID: m.EndpointID, Login: m.Login,
+		ControlKey: m.ControlKey, Currency: m.Currency, BaseURL: gatewayURL, Enabled: true, Address1: "1 Main St", City: "Riga",
+		ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	readers := &devices.Readers{Store: &models.Readers{DB: db}, Link: devices.NewLink()}
+	var ids []uint
+	var codes []string
+	for i, tr := range gw.TestReaders() {
+		r, code, err := readers.Register(ctx, devices.RegisterInput{Serial: tr.Serial, Label: fmt.Sprintf("Counter %d", i+1), EndpointID: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, codes = append(ids, r.ID), append(codes, code)
+	}
+	return ids, codes
+}
+
+const chaosPassword = "chaos-monkey-at-the-counter"
+
+// counterClient is the counter's browser: a session, its CSRF token, and sales started with
+// the same form the counter page posts.
+type counterClient struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+	mu   sync.Mutex
+	csrf string
+}
+
+var reCSRFToken = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func newCounterClient(t *testing.T, base string) *counterClient {
+	jar, _ := cookiejar.New(nil)
+	cc := &counterClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if !cc.signIn() {
+		t.Fatal("cannot sign in")
+	}
+	return cc
+}
+
+func (cc *counterClient) signIn() bool {
+	cc.refreshToken("/login")
+	resp, err := cc.post("/login", url.Values{"username": {"staff"}, "password": {chaosPassword}})
+	if err != nil {
+		return false
+	}
+	cc.refreshToken("/counter")
+	return resp.StatusCode == http.StatusSeeOther
+}
+
+func (cc *counterClient) refreshToken(path string) {
+	resp, err := cc.c.Get(cc.base + path)
+	if err != nil {
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if m := reCSRFToken.FindSubmatch(body); m != nil {
+		cc.mu.Lock()
+		cc.csrf = string(m[1])
+		cc.mu.Unlock()
+	}
+}
+
+func (cc *counterClient) post(path string, form url.Values) (*http.Response, error) {
+	cc.mu.Lock()
+	form.Set("csrf_token", cc.csrf)
+	cc.mu.Unlock()
+	req, _ := http.NewRequest(http.MethodPost, cc.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", cc.base)
+	resp, err := cc.c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp, nil
+}
+
+// startSale posts the counter form; it reports whether a payment was started. A refusal
+// (reader offline while the portal restarts) or a connection error is not a sale.
+func (cc *counterClient) startSale(readerID uint, cents int64) bool {
+	resp, err := cc.post("/counter", url.Values{"kind": {"sale"}, "reader_id": {fmt.Sprint(readerID)},
+		"amount": {models.FormatMinor(cents)}, "description": {"chaos"}})
+	if err != nil {
+		time.Sleep(200 * time.Millisecond)
+		return false
+	}
+	switch resp.StatusCode {
+	case http.StatusSeeOther:
+		return strings.HasPrefix(resp.Header.Get("Location"), "/transactions/")
+	case http.StatusForbidden, http.StatusUnauthorized:
+		cc.refreshToken("/counter") // the CSRF cookie is per browser; refresh after a restart
+	}
+	time.Sleep(100 * time.Millisecond)
+	return false
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s not healthy after 30s", base)
+}
