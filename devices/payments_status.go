@@ -56,6 +56,12 @@ func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
 	next := p.now().Add(CheckEvery)
 	var verr *mapi.ValidationError
 	switch {
+	case err == nil && !sameOrder(t, st):
+		// An answer about another order (a gateway or proxy fault) must not touch this one.
+		err = fmt.Errorf("%w: status answer names order %s/%s, ours %s/%s", ErrCallbackMismatch,
+			st.MerchantOrderID, st.OrderID, t.ClientOrderID, t.GatewayOrderID)
+		p.apply(ctx, id, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: "status answer ignored: " + err.Error()})
+		return err
 	case err == nil:
 		u := statusUpdate(st)
 		if nothingNew(t, u) {
@@ -93,6 +99,13 @@ func statusUpdate(st *mapi.StatusResponse) models.TxUpdate {
 	}
 }
 
+// sameOrder reports whether a status answer is about payment t (fields the answer leaves out
+// are not held against it).
+func sameOrder(t models.Transaction, st *mapi.StatusResponse) bool {
+	return (st.MerchantOrderID == "" || st.MerchantOrderID == t.ClientOrderID) &&
+		(st.OrderID == "" || t.GatewayOrderID == "" || st.OrderID == t.GatewayOrderID)
+}
+
 // nothingNew reports whether a status answer only repeats what the payment already says.
 func nothingNew(t models.Transaction, u models.TxUpdate) bool {
 	same := func(have, got string) bool { return got == "" || got == have }
@@ -112,9 +125,9 @@ const (
 	CallbackUnknown   CallbackOutcome = "unknown_order"
 )
 
-// ErrCallbackMismatch is returned when a correctly signed callback does not match our payment
+// ErrCallbackMismatch is returned when a correctly signed callback, or a status answer, does not match our payment
 // (amount or gateway order id differ). Nothing is changed.
-var ErrCallbackMismatch = errors.New("callback does not match the payment")
+var ErrCallbackMismatch = errors.New("gateway message does not match the payment")
 
 // ApplyCallback verifies a gateway callback with the endpoint's control key and applies it.
 // It returns only after the change is durable, so the caller may then answer 200.

@@ -424,3 +424,35 @@ func TestWatchdogsSettlePaymentsOfADeadProcess(t *testing.T) {
 		t.Errorf("the gateway has %d orders, want 1", len(l))
 	}
 }
+
+// misdirected is a gateway whose status answers are about another order.
+type misdirected struct{ devices.Gateway }
+
+func (misdirected) Status(context.Context, mapi.StatusRequest) (*mapi.StatusResponse, error) {
+	return &mapi.StatusResponse{Status: mapi.StatusApproved, MerchantOrderID: "SOMEONE-ELSE", OrderID: "1", ApprovalCode: "999999"}, nil
+}
+
+type misdirectedGateways struct{}
+
+func (misdirectedGateways) Gateway(context.Context, uint) (devices.Gateway, devices.Merchant, error) {
+	return misdirected{}, devices.Merchant{Currency: "EUR"}, nil
+}
+
+func TestStatusAnswerAboutAnotherOrderChangesNothing(t *testing.T) {
+	e := newPayEnv(t, "")
+	ctx := context.Background()
+	past := time.Now().Add(-time.Second)
+	tx := models.Transaction{ClientOrderID: "PMINE", GatewayOrderID: "1969999", EndpointID: 1, ReaderID: e.readerID, ReaderSerial: e.reader.Serial,
+		Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, NextCheckAt: &past}
+	if err := e.tx.Create(ctx, &tx, "test"); err != nil {
+		t.Fatal(err)
+	}
+	e.pay.Gateways = misdirectedGateways{}
+	if err := e.pay.CheckStatus(ctx, tx.ID); !errors.Is(err, devices.ErrCallbackMismatch) {
+		t.Fatalf("CheckStatus = %v, want a mismatch", err)
+	}
+	got, _ := e.tx.ByID(ctx, tx.ID)
+	if got.State != models.TxProcessing || got.ApprovalCode != "" || got.NextCheckAt == nil {
+		t.Errorf("after a misdirected answer: %s approval %q next %v", got.State, got.ApprovalCode, got.NextCheckAt)
+	}
+}

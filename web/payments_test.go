@@ -201,3 +201,53 @@ func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Every way of bending a genuine callback is refused with 403 and leaves the payment, its
+// timeline and the session-free callback route exactly as they were.
+func TestTamperedCallbacksAreAllRefused(t *testing.T) {
+	a := newApp(t, true)
+	tx := a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
+	a.addTx(t, "P2", 1042, models.KindSale, toProcessing[0], models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayOrderID: "1969107"})
+	genuine := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: 1042, ApprovalCode: "242805"}
+	tamper := map[string]func(q url.Values){
+		"status":                   func(q url.Values) { q.Set("status", "declined") },
+		"orderid":                  func(q url.Values) { q.Set("orderid", "1969107") },
+		"merchant_order":           func(q url.Values) { q.Set("merchant_order", "P2"); q.Set("client_orderid", "P2") },
+		"amount":                   func(q url.Values) { q.Set("amount", "1.00") },
+		"type":                     func(q url.Values) { q.Set("type", "preauth") },
+		"control flipped":          func(q url.Values) { c := []byte(q.Get("control")); c[0] ^= 1; q.Set("control", string(c)) },
+		"control missing":          func(q url.Values) { q.Del("control") },
+		"control of another order": func(q url.Values) { q.Set("control", mapi.CallbackControl("approved", "1969107", "P2", testKey)) },
+		"control with another key": func(q url.Values) { q.Set("control", mapi.CallbackControl("approved", "1969106", "P1", "other-key")) },
+		"status twice":             func(q url.Values) { q.Add("status", "declined") },
+		"empty":                    func(q url.Values) { clear(q) },
+	}
+	before, _ := (&models.Transactions{DB: a.db}).Events(context.Background(), tx.ID)
+	for name, f := range tamper {
+		q := genuine.Query(testKey)
+		f(q)
+		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("%s: %d, want 403", name, resp.StatusCode)
+		}
+	}
+	for _, id := range []string{"P1", "P2"} {
+		got, _ := (&models.Transactions{DB: a.db}).ByClientOrderID(context.Background(), id)
+		if got.State != models.TxProcessing || got.ApprovalCode != "" {
+			t.Errorf("%s after refused callbacks: %s %q", id, got.State, got.ApprovalCode)
+		}
+	}
+	if after, _ := (&models.Transactions{DB: a.db}).Events(context.Background(), tx.ID); len(after) != len(before) {
+		t.Errorf("refused callbacks added %d timeline lines", len(after)-len(before))
+	}
+	// The genuine one still works.
+	resp, _ := http.Get(callbackURL(a, genuine, testKey))
+	resp.Body.Close()
+	if got, _ := (&models.Transactions{DB: a.db}).ByID(context.Background(), tx.ID); resp.StatusCode != http.StatusOK || got.State != models.TxApproved {
+		t.Errorf("genuine callback: %d, payment %s", resp.StatusCode, got.State)
+	}
+}
