@@ -141,3 +141,35 @@ func cookieHeader(b *browser, u *url.URL) string {
 	}
 	return strings.Join(parts, "; ")
 }
+
+// The browsers' live socket needs a session and this site's Origin: a page elsewhere cannot
+// open it with the user's cookies, and nobody opens it without signing in.
+func TestBrowserSocketNeedsSessionAndOrigin(t *testing.T) {
+	a := newApp(t, true)
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	wsURL := "ws" + strings.TrimPrefix(a.srv.URL, "http") + "/ws"
+	cases := []struct {
+		name string
+		h    http.Header
+		ok   bool
+	}{
+		{"signed in, same origin", http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}, true},
+		{"signed in, foreign origin", http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {"https://evil.example"}}, false},
+		{"no session", http.Header{"Origin": {a.srv.URL}}, false},
+		{"forged session cookie", http.Header{"Cookie": {"session=" + strings.Repeat("A", 43)}, "Origin": {a.srv.URL}}, false},
+	}
+	for _, c := range cases {
+		conn, resp, err := websocket.DefaultDialer.Dial(wsURL, c.h)
+		if conn != nil {
+			conn.Close()
+		}
+		if (err == nil) != c.ok {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			t.Errorf("%s: connected = %v (HTTP %d), want %v", c.name, err == nil, status, c.ok)
+		}
+	}
+}
