@@ -3,9 +3,9 @@ GO ?= go
 # Each fuzz target runs this long in `make test` (CI); run longer by hand with FUZZTIME=5m.
 FUZZTIME ?= 10s
 
-.PHONY: test unit fuzz generate check-generated bench
+.PHONY: test unit fuzz generate check-generated bench bench-smoke
 
-test: check-generated unit fuzz
+test: check-generated unit fuzz bench-smoke
 
 unit:
 	$(GO) vet ./...
@@ -29,5 +29,19 @@ check-generated:
 	$(GO) tool templ generate
 	git diff --exit-code -- '*_templ.go'
 
+# Issue 7's measurements at full size, written to docs/benchmarks.txt (about 6 minutes).
+# Every figure comes with its baseline or ceiling from the same run; docs/benchmarks.md reads them.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@mkdir -p docs
+	@{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$($(GO) version), $$(nproc) cores"; \
+	  $(GO) test -run '^$$' -bench 'CallbackIngestion|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
+	  $(GO) test -run '^$$' -bench 'LivePush|CeilingHubBroadcast' -benchtime 50x ./web/ ; \
+	  POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./devices/ ; \
+	  BENCH_ROWS=1000000 $(GO) test -run '^$$' -bench TransactionsList -benchtime 200x -timeout 20m ./models/ ; \
+	  $(GO) test -run '^$$' -bench ColdStart -benchtime 3x . ; \
+	  $(GO) test -count=1 -run TestChaosReconciliation -v -timeout 20m . -chaos.sales 1000 ; \
+	} 2>&1 | grep -v '^=== RUN' | tee docs/benchmarks.txt
+
+# Every benchmark once at a tiny size, so CI keeps them working.
+bench-smoke:
+	BENCH_ROWS=2000 POLL_ORDERS=200 POLL_SECONDS=3 IDLE_SECONDS=1 $(GO) test -run '^$$' -bench . -benchtime 1x ./...
