@@ -86,7 +86,11 @@ func TestConcurrentTriggersCloseOnce(t *testing.T) {
 	if len(covered) != 3 {
 		t.Errorf("close covers %d payments, want 3", len(covered))
 	}
-	// The next close starts from zero.
+	// A trigger moments later joins the finished close; a later one is a new close, from zero.
+	if again, err := s.Trigger(context.Background(), 1, "admin", ""); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
+		t.Errorf("trigger right after the close: %d, %v; want to join close %d", again.ID, err, c.ID)
+	}
+	s.Store.Now = func() time.Time { return time.Now().Add(models.CloseJoinWindow + time.Second) }
 	c2, err := s.Trigger(context.Background(), 1, "admin", "")
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +125,8 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	if got.RequestID != c.RequestID || got.Attempts != 2 || got.GwSaleCount != 1 || got.Mismatch {
 		t.Errorf("after the retry: %+v", got)
 	}
-	// The gateway closed exactly once: a new close now has nothing to count.
+	// The gateway closed exactly once: a new close (past the join window) has nothing to count.
+	s.Store.Now = func() time.Time { return time.Now().Add(models.CloseJoinWindow + time.Second) }
 	c3, _ := s.Trigger(context.Background(), 1, "admin", "")
 	if c3 = waitClose(t, s, c3.ID, models.CloseFinished); c3.GwSaleCount != 0 {
 		t.Errorf("the retry closed a second time: %+v", c3)

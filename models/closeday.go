@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Close-day states.
@@ -115,15 +114,23 @@ func (s *CloseDays) Totals(ctx context.Context, endpointID uint) (CloseTotals, e
 // settled yet: a second trigger joins it instead of closing twice.
 var ErrCloseRunning = errors.New("a close day is already running on this endpoint")
 
+// CloseJoinWindow is how long after a manual close another manual trigger joins it.
+const CloseJoinWindow = 10 * time.Second
+
+// closeDayLockSpace is the first key of the PostgreSQL advisory lock that serialises close
+// day triggers per endpoint (the second key is the endpoint row id).
+const closeDayLockSpace = 7001
+
 // Start creates a close and assigns it the approved sales it covers, atomically. At most one
 // unsettled close exists per endpoint; a scheduled close exists at most once per business day.
 func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Serialise triggers per endpoint: on PostgreSQL lock the endpoint row; SQLite
-		// transactions are already serial (one writer, BEGIN IMMEDIATE).
+		// Serialise triggers per endpoint: on PostgreSQL with a transaction-scoped advisory
+		// lock (every instance takes the same one); SQLite transactions are already serial
+		// (one writer, BEGIN IMMEDIATE).
 		if tx.Dialector.Name() != "sqlite" {
-			if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).First(&Endpoint{}, c.EndpointID).Error; err != nil {
-				return translate(err)
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?, ?)", closeDayLockSpace, c.EndpointID).Error; err != nil {
+				return err
 			}
 		}
 		var running CloseDay
@@ -135,6 +142,19 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 		}
 		if !errors.Is(err, gorm.ErrRecordNotFound) {
 			return err
+		}
+		// A second click (or a second admin) moments after a close that already finished joins
+		// that close rather than closing the day again.
+		if c.ScheduledDay == nil {
+			err := tx.Where("endpoint_id = ? AND scheduled_day IS NULL AND created_at > ?", c.EndpointID, s.now().Add(-CloseJoinWindow)).
+				Order("id DESC").First(&running).Error
+			if err == nil {
+				*c = running
+				return ErrCloseRunning
+			}
+			if !errors.Is(err, gorm.ErrRecordNotFound) {
+				return err
+			}
 		}
 		if c.ScheduledDay != nil {
 			var n int64

@@ -79,6 +79,14 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 		if err != nil {
 			return nil, fmt.Errorf("models: open postgres: %w", err)
 		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// Several instances share the server's connections (100 by default).
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(10)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		return db, nil
 	}
 	// SQLite, configured in this one place:

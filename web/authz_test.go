@@ -118,39 +118,42 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for key, r := range routes {
 		method := strings.SplitN(key, " ", 2)[0]
 		for _, role := range []string{"anon", "staff", "admin"} {
-			// Each request in a fresh app: a write by the admin must not affect the next row.
-			a := newApp(t, true)
-			b := a.browser()
-			wantStatus := r.want.anon
-			switch role {
-			case "staff":
-				b.login("staff", staffPW)
-				wantStatus = r.want.staff
-			case "admin":
-				b.login("admin", adminPW)
-				wantStatus = r.want.admin
-			}
-			before := a.snapshot()
-			var resp *http.Response
-			if method == http.MethodGet {
-				resp, _ = b.get(r.path)
-			} else {
-				form := url.Values{}
-				for k, v := range r.form {
-					form[k] = v
+			// Each request in a fresh app (a subtest, so it is closed before the next): a write
+			// by the admin must not affect the next row.
+			t.Run(key+" as "+role, func(t *testing.T) {
+				a := newApp(t, true)
+				b := a.browser()
+				wantStatus := r.want.anon
+				switch role {
+				case "staff":
+					b.login("staff", staffPW)
+					wantStatus = r.want.staff
+				case "admin":
+					b.login("admin", adminPW)
+					wantStatus = r.want.admin
 				}
-				resp, _ = b.post(r.path, form)
-			}
-			if resp.StatusCode != wantStatus {
-				t.Errorf("%s as %s: %d, want %d", key, role, resp.StatusCode, wantStatus)
-			}
-			changed := a.snapshot() != before
-			if r.write && role != "admin" && changed {
-				t.Errorf("%s as %s: refused (%d) but the data changed", key, role, resp.StatusCode)
-			}
-			if r.write && role == "admin" && wantStatus == redir && !changed {
-				t.Errorf("%s as admin: %d but nothing changed", key, resp.StatusCode)
-			}
+				before := a.snapshot()
+				var resp *http.Response
+				if method == http.MethodGet {
+					resp, _ = b.get(r.path)
+				} else {
+					form := url.Values{}
+					for k, v := range r.form {
+						form[k] = v
+					}
+					resp, _ = b.post(r.path, form)
+				}
+				if resp.StatusCode != wantStatus {
+					t.Errorf("%s as %s: %d, want %d", key, role, resp.StatusCode, wantStatus)
+				}
+				changed := a.snapshot() != before
+				if r.write && role != "admin" && changed {
+					t.Errorf("%s as %s: refused (%d) but the data changed", key, role, resp.StatusCode)
+				}
+				if r.write && role == "admin" && wantStatus == redir && !changed {
+					t.Errorf("%s as admin: %d but nothing changed", key, resp.StatusCode)
+				}
+			})
 		}
 	}
 }
