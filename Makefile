@@ -7,9 +7,16 @@ FUZZTIME ?= 10s
 
 test: check-generated unit fuzz bench-smoke
 
+# The suite runs on SQLite; with TEST_DATABASE_URL (set by .ci/run) the database-backed
+# packages run again on PostgreSQL, with the two-instance scale-out test.
 unit:
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 25m ./...
+	env -u TEST_DATABASE_URL $(GO) test -race -count=1 -timeout 25m ./...
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "again on PostgreSQL"; \
+	  $(GO) test -race -count=1 -timeout 25m ./models/... ./devices/... ./jobs/... ./web/... && \
+	  $(GO) test -count=1 -timeout 10m -run TestTwoInstances -v . ; \
+	else echo "TEST_DATABASE_URL not set: the PostgreSQL run is skipped (.ci/run sets it)"; fi
 
 # Every fuzz target in the tree, each for FUZZTIME. go test -fuzz takes one target per run.
 fuzz:
