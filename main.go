@@ -138,9 +138,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	hub := web.NewHub(logger.With("component", "hub"))
+	// Changes reach the screens of every instance: through PostgreSQL LISTEN/NOTIFY when
+	// several instances share a database, directly on SQLite.
+	changes := &models.Changes{DB: db, Log: logger.With("component", "changes")}
+	if models.IsPostgres(dsn) {
+		changes.URL = dsn
+	}
+	shared := web.SharedLive{Feed: changes}
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
-	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
+	liveReaders := &web.LiveReaders{Hub: hub, Readers: readerStore}
+	readers := &devices.Readers{Store: readerStore, Link: link, Pub: shared}
 	// The portal's own address is known once it listens; callbacks need it.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -157,12 +165,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	txStore := &models.Transactions{DB: db, Batch: batch}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: liveTx,
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	defer payments.Close()
 	closeStore := &models.CloseDays{DB: db}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways,
-		Pub: &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}, Log: logger.With("component", "closeday")}
+	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Pub: shared, Log: logger.With("component", "closeday")}
+	changes.Subscribe(web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}.Deliver)
 	defer closeDays.Wait()
 
 	sessions := &models.SessionStore{DB: db}
@@ -188,6 +197,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	background := []func(context.Context) error{
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
 		liveTx.Run,
+		changes.Run,
 		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,

@@ -74,7 +74,7 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 		NowFunc:        func() time.Time { return now().UTC() },
 		Logger:         newGormLogger(log),
 	}
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		db, err := gorm.Open(postgres.Open(dsn), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("models: open postgres: %w", err)
@@ -124,6 +124,11 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 		return nil, fmt.Errorf("models: sqlite read pool: %w", err)
 	}
 	return db, nil
+}
+
+// IsPostgres reports whether dsn is a PostgreSQL URL (anything else is a SQLite path).
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // Close closes every connection pool Open made for db.

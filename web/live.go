@@ -130,3 +130,42 @@ func (l *LiveCloses) CloseChanged(id uint) {
 	l.Hub.BroadcastComponent(templates.CloseRow(c, true))
 	l.Hub.BroadcastComponent(templates.CloseStatus(c, ep, true))
 }
+
+// ChangeFeed carries "row changed" hints between portal instances (models.Changes).
+type ChangeFeed interface {
+	Publish(kind string, id uint)
+}
+
+// Change kinds on the feed.
+const (
+	ChangeTransaction = "tx"
+	ChangeReader      = "reader"
+	ChangeClose       = "close"
+)
+
+// SharedLive is the publisher for several instances: a change goes out on the feed, and every
+// instance (this one included) renders it for its own screens in Live.Deliver.
+type SharedLive struct{ Feed ChangeFeed }
+
+func (s SharedLive) TransactionChanged(id uint) { s.Feed.Publish(ChangeTransaction, id) }
+func (s SharedLive) ReaderChanged(id uint)      { s.Feed.Publish(ChangeReader, id) }
+func (s SharedLive) CloseChanged(id uint)       { s.Feed.Publish(ChangeClose, id) }
+
+// Live is one instance's renderers, fed by the change feed.
+type Live struct {
+	Transactions *LiveTransactions
+	Readers      *LiveReaders
+	Closes       *LiveCloses
+}
+
+// Deliver renders a change heard on the feed for this instance's screens.
+func (l Live) Deliver(kind string, id uint) {
+	switch kind {
+	case ChangeTransaction:
+		l.Transactions.TransactionChanged(id)
+	case ChangeReader:
+		l.Readers.ReaderChanged(id)
+	case ChangeClose:
+		l.Closes.CloseChanged(id)
+	}
+}
