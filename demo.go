@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -76,6 +77,7 @@ type gatewayClients struct {
 	endpoints    *models.Endpoints
 	http         *http.Client
 	callbackBase string // + endpoint row id
+	userAgent    string
 }
 
 func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
@@ -86,7 +88,8 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 	if !e.Enabled {
 		return nil, devices.Merchant{}, fmt.Errorf("gateway endpoint %s is disabled", e.Name)
 	}
-	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http)
+	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http,
+		mapi.WithUserAgent(g.userAgent))
 	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
 		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10)}, nil
 }
@@ -120,6 +123,13 @@ func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]devices
 		}
 		return out, nil
 	}
+}
+
+// instanceName tells this portal process apart from others on the same database, in the
+// gateway's logs (User-Agent) and ours.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("mposportal (%s/%d)", host, os.Getpid())
 }
 
 // gatewayHTTPClient is the one HTTP client for every gateway request: its pool keeps enough

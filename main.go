@@ -163,7 +163,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	batch := models.NewGroupCommit(db, 256)
 	defer batch.Close()
 	txStore := &models.Transactions{DB: db, Batch: batch}
-	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
+	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared,
 		Gateways: gateways, Log: logger.With("component", "payments")}

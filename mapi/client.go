@@ -43,10 +43,15 @@ type Client struct {
 	nonce         func() string
 	timeout       time.Duration // sale, preauth, close-day
 	statusTimeout time.Duration
+	userAgent     string
 }
 
 // Option configures a Client.
 type Option func(*Client)
+
+// WithUserAgent names the caller in every request's User-Agent (e.g. which portal instance),
+// for the gateway's logs and ours.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
 
 // WithPaths overrides the API paths.
 func WithPaths(p Paths) Option { return func(c *Client) { c.paths = p } }
@@ -109,6 +114,9 @@ func (c *Client) post(ctx context.Context, op, rawURL string, form url.Values, a
 		return nil, fmt.Errorf("mapi: %s: %w", op, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}

@@ -100,6 +100,8 @@ type Gateway struct {
 
 	mu        sync.Mutex
 	faults    Faults
+	logMu     sync.Mutex
+	statusLog []StatusRequest
 	rng       uint64 // chaos decisions, reproducible from Faults.Seed
 	lastPrune time.Time
 }

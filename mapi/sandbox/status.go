@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/example/mposportal/mapi"
 )
@@ -17,6 +18,7 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	}
 	get := func(k string) string { return strings.TrimSpace(f.Get(k)) }
 	clientOrderID := get("client_orderid")
+	g.noteStatusRequest(clientOrderID, r.UserAgent())
 	for _, k := range []string{"login", "client_orderid", "control"} {
 		if get(k) == "" {
 			writeError(w, validation("2", "Missing mandatory parameter: %s", k), clientOrderID)
@@ -84,4 +86,31 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	add("descriptor", m.Descriptor)
 	add("by-request-sn", get("by-request-sn"))
 	write(w, pairs)
+}
+
+// StatusRequest is one status request as the sandbox received it: which order, from whom
+// (User-Agent), when.
+type StatusRequest struct {
+	ClientOrderID string
+	UserAgent     string
+	At            time.Time
+}
+
+// statusLogSize bounds the in-memory status request log.
+const statusLogSize = 100_000
+
+func (g *Gateway) noteStatusRequest(clientOrderID, ua string) {
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	if len(g.statusLog) >= statusLogSize {
+		g.statusLog = g.statusLog[statusLogSize/2:]
+	}
+	g.statusLog = append(g.statusLog, StatusRequest{clientOrderID, ua, time.Now()})
+}
+
+// StatusRequests returns the most recent status requests (up to 100,000), oldest first.
+func (g *Gateway) StatusRequests() []StatusRequest {
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	return append([]StatusRequest(nil), g.statusLog...)
 }
