@@ -165,7 +165,7 @@ func screens(b *testing.B, a *app, n int, prefix string, re *regexp.Regexp, got 
 		for i := 0; i < 200 && a.server.Hub().Clients() > 0; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond) // the handlers' session commit after the socket ends
+		time.Sleep(500 * time.Millisecond) // the handlers' session commit after the socket ends
 	})
 }
 
