@@ -147,6 +147,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	shared := web.SharedLive{Feed: changes}
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
+	if changes.URL != "" {
+		// A reader is connected to one instance; commands for it go through the others.
+		link.Relay = changes
+		changes.SubscribeDevices(link.Deliver)
+	}
 	liveReaders := &web.LiveReaders{Hub: hub, Readers: readerStore}
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: shared}
 	// The portal's own address is known once it listens; callbacks need it.

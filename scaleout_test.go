@@ -28,7 +28,8 @@ import (
 
 // TestTwoInstancesShareOnePostgreSQL runs two portal processes on one PostgreSQL database
 // (TEST_DATABASE_URL; .ci/run starts one), with half the readers connected to each and a
-// signed-in screen on each. Sales go through both; three quarters in, one is killed with
+// signed-in screen on each. Sales go through both, half of them started on the instance the
+// reader is not connected to (relayed); three quarters in, one is killed with
 // SIGKILL. The sandbox drops 40% of callbacks, so the status pollers of both instances do
 // real work. Afterwards: the surviving instance's screen saw every payment reach its final
 // state (including those taken on the other instance), the killed one's screen saw every
@@ -128,7 +129,17 @@ func TestTwoInstancesShareOnePostgreSQL(t *testing.T) {
 				}
 				card, _ := virtual.CardByID([]string{"visa", "visa", "mastercard", "visa-expired"}[rand.IntN(4)])
 				agents[i].PresentNext(card, virtual.Chip)
-				if counters[home(i)].startSale(id, rand.Int64N(5000)+100) {
+				// Every other sale is started on the other instance than the reader's: the
+				// command to the reader is relayed between instances.
+				via := home(i)
+				select {
+				case <-killed:
+				default:
+					if n%2 == 1 {
+						via = 1 - via
+					}
+				}
+				if counters[via].startSale(id, rand.Int64N(5000)+100) {
 					n++
 					if started.Add(1) == int64(total*3/4) {
 						once.Do(func() {

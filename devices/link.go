@@ -1,14 +1,36 @@
 package devices
 
 import (
+	"encoding/json"
+	"fmt"
 	"sync"
 )
 
 // Link is the registry of live reader connections on this instance. The transport (a
 // websocket in web) registers each authenticated connection; the payment flow sends through it.
+//
+// With several instances a reader is connected to one of them. Link.Relay, when set, carries
+// a message for a reader that is not connected here to every instance; the one holding the
+// reader delivers it (Deliver).
 type Link struct {
+	Relay Relay
+
 	mu    sync.Mutex
 	conns map[string]*linkConn
+}
+
+// Relay broadcasts a relayed reader command to every instance (models.Changes does it with
+// PostgreSQL NOTIFY).
+type Relay interface {
+	Forward(payload []byte) error
+}
+
+// relayed is what travels between instances: a message for a reader, or an order to close
+// its connection.
+type relayed struct {
+	Serial string          `json:"serial"`
+	Msg    json.RawMessage `json:"msg,omitempty"`
+	Close  string          `json:"close,omitempty"`
 }
 
 type linkConn struct {
@@ -39,26 +61,75 @@ func (l *Link) Register(serial string, send func(any) error, close func(reason s
 	}
 }
 
-// Send delivers a message to a connected reader.
+// Send delivers a message to a connected reader: directly when it is connected here, else
+// through the relay. A relayed message is handed to the other instances; whether the reader
+// got it shows in what the reader answers (the payment watchdogs cover silence).
 func (l *Link) Send(serial string, msg any) error {
 	l.mu.Lock()
 	c := l.conns[serial]
 	l.mu.Unlock()
-	if c == nil {
+	if c != nil {
+		return c.send(msg)
+	}
+	if l.Relay == nil {
 		return ErrReaderOffline
 	}
-	return c.send(msg)
+	b, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	return l.forward(relayed{Serial: serial, Msg: b})
 }
 
-// Connected reports whether serial has a live connection here.
+func (l *Link) forward(r relayed) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := l.Relay.Forward(b); err != nil {
+		return fmt.Errorf("%w (relay: %v)", ErrReaderOffline, err)
+	}
+	return nil
+}
+
+// Deliver takes a relayed payload from another instance and passes it on if the reader is
+// connected here; anything else is ignored.
+func (l *Link) Deliver(payload []byte) {
+	var r relayed
+	if json.Unmarshal(payload, &r) != nil || r.Serial == "" {
+		return
+	}
+	l.mu.Lock()
+	c := l.conns[r.Serial]
+	l.mu.Unlock()
+	switch {
+	case c == nil:
+	case r.Close != "":
+		l.closeLocal(r.Serial, r.Close)
+	case len(r.Msg) > 0:
+		c.send(r.Msg)
+	}
+}
+
+// Connected reports whether serial has a live connection here, or, with a relay, may have
+// one on another instance (the caller then relies on the reader's recorded presence).
 func (l *Link) Connected(serial string) bool {
+	if l.Relay != nil {
+		return true
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.conns[serial] != nil
 }
 
-// Close ends serial's connection, if any.
+// Close ends serial's connection, here or, through the relay, on the instance holding it.
 func (l *Link) Close(serial, reason string) {
+	if !l.closeLocal(serial, reason) && l.Relay != nil {
+		_ = l.forward(relayed{Serial: serial, Close: reason})
+	}
+}
+
+func (l *Link) closeLocal(serial, reason string) bool {
 	l.mu.Lock()
 	c := l.conns[serial]
 	delete(l.conns, serial)
@@ -66,4 +137,5 @@ func (l *Link) Close(serial, reason string) {
 	if c != nil {
 		c.close(reason)
 	}
+	return c != nil
 }

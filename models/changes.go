@@ -29,7 +29,11 @@ type Changes struct {
 
 	mu      sync.RWMutex
 	deliver func(kind string, id uint)
+	devices func(payload []byte)
 }
+
+// devicePrefix marks a relayed reader command among the notifications.
+const devicePrefix = "dev:"
 
 func (c *Changes) channel() string {
 	if c.Channel == "" {
@@ -44,6 +48,25 @@ func (c *Changes) Subscribe(f func(kind string, id uint)) {
 	c.mu.Lock()
 	c.deliver = f
 	c.mu.Unlock()
+}
+
+// SubscribeDevices sets the function that receives relayed reader commands (the instance's
+// devices.Link.Deliver).
+func (c *Changes) SubscribeDevices(f func(payload []byte)) {
+	c.mu.Lock()
+	c.devices = f
+	c.mu.Unlock()
+}
+
+// Forward sends a reader command to every instance (devices.Relay). Without PostgreSQL there
+// is no other instance to send to.
+func (c *Changes) Forward(payload []byte) error {
+	if c.URL == "" {
+		return fmt.Errorf("models: no other instances to relay to")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.DB.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", c.channel(), devicePrefix+string(payload)).Error
 }
 
 func (c *Changes) hand(kind string, id uint) {
@@ -106,6 +129,15 @@ func (c *Changes) listen(ctx context.Context) error {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
+		}
+		if p, ok := strings.CutPrefix(n.Payload, devicePrefix); ok {
+			c.mu.RLock()
+			f := c.devices
+			c.mu.RUnlock()
+			if f != nil {
+				f([]byte(p))
+			}
+			continue
 		}
 		kind, id, err := parseChange(n.Payload)
 		if err != nil {
