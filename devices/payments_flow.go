@@ -123,14 +123,19 @@ func orderDesc(t models.Transaction) string {
 // payment again through its schedule).
 func (p *Payments) apply(ctx context.Context, id uint, u models.TxUpdate) (models.TxResult, error) {
 	res, err := p.Tx.Apply(ctx, id, u)
+	return p.applied(res, err, u)
+}
+
+// applied logs, publishes and tells the reader what an update did.
+func (p *Payments) applied(res models.TxResult, err error, u models.TxUpdate) (models.TxResult, error) {
 	if err != nil {
-		p.Log.Error("payment update", slog.Uint64("transaction", uint64(id)), slog.String("source", u.Source), slog.Any("error", err))
+		p.Log.Error("payment update", slog.Uint64("transaction", uint64(res.Tx.ID)), slog.String("source", u.Source), slog.Any("error", err))
 		return res, err
 	}
 	if res.Conflict != nil {
 		p.Log.Warn("payment event contradicts final status", slog.String("order", res.Tx.ClientOrderID), slog.Any("conflict", res.Conflict))
 	}
-	p.publish(id)
+	p.publish(res.Tx.ID)
 	if res.Changed && res.Tx.State.Final() {
 		p.tellReader(res.Tx)
 	}

@@ -129,6 +129,9 @@ const (
 // (amount or gateway order id differ). Nothing is changed.
 var ErrCallbackMismatch = errors.New("gateway message does not match the payment")
 
+// errOtherEndpoint: the order id is ours, but on another endpoint than the callback's.
+var errOtherEndpoint = errors.New("payment belongs to another endpoint")
+
 // ApplyCallback verifies a gateway callback with the endpoint's control key and applies it.
 // It returns only after the change is durable, so the caller may then answer 200.
 // mapi.ErrBadControl (or a malformed query) means forged: answer 403, change nothing.
@@ -137,27 +140,34 @@ func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key strin
 	if err != nil {
 		return "", models.Transaction{}, err
 	}
-	t, err := p.Tx.ByClientOrderID(ctx, cb.MerchantOrder)
-	if errors.Is(err, models.ErrNotFound) || (err == nil && t.EndpointID != endpointID) {
-		return CallbackUnknown, models.Transaction{}, nil
-	}
-	if err != nil {
-		return "", t, err
-	}
-	switch {
-	case t.GatewayOrderID != "" && t.GatewayOrderID != cb.OrderID:
-		return "", t, fmt.Errorf("%w: order id %s, ours %s", ErrCallbackMismatch, cb.OrderID, t.GatewayOrderID)
-	case int64(cb.Amount) != t.AmountMinor:
-		return "", t, fmt.Errorf("%w: amount %s, ours %s", ErrCallbackMismatch, cb.Amount, t.Amount())
-	case cb.Type != "" && cb.Type != string(t.Kind):
-		return "", t, fmt.Errorf("%w: type %s, ours %s", ErrCallbackMismatch, cb.Type, t.Kind)
-	}
-	res, err := p.apply(ctx, t.ID, models.TxUpdate{
+	// One lookup, inside the update's transaction: the checks see the row the update changes.
+	u := models.TxUpdate{
 		Source: "callback", State: models.StateFromGateway(string(cb.Status)), GatewayStatus: string(cb.Status),
 		GatewayOrderID: cb.OrderID, ApprovalCode: cb.ApprovalCode, RRN: cb.ProcessorRRN, CardBrand: cb.CardType,
 		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
 		Detail: "callback " + string(cb.Status),
-	})
+		Check: func(t models.Transaction) error {
+			switch {
+			case t.EndpointID != endpointID:
+				return errOtherEndpoint
+			case t.GatewayOrderID != "" && t.GatewayOrderID != cb.OrderID:
+				return fmt.Errorf("%w: order id %s, ours %s", ErrCallbackMismatch, cb.OrderID, t.GatewayOrderID)
+			case int64(cb.Amount) != t.AmountMinor:
+				return fmt.Errorf("%w: amount %s, ours %s", ErrCallbackMismatch, cb.Amount, t.Amount())
+			case cb.Type != "" && cb.Type != string(t.Kind):
+				return fmt.Errorf("%w: type %s, ours %s", ErrCallbackMismatch, cb.Type, t.Kind)
+			}
+			return nil
+		},
+	}
+	res, err := p.Tx.ApplyByOrder(ctx, cb.MerchantOrder, u)
+	switch {
+	case errors.Is(err, models.ErrNotFound), errors.Is(err, errOtherEndpoint):
+		return CallbackUnknown, models.Transaction{}, nil
+	case errors.Is(err, ErrCallbackMismatch):
+		return "", res.Tx, err
+	}
+	res, err = p.applied(res, err, u)
 	switch {
 	case err != nil:
 		return "", res.Tx, err

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 
@@ -134,38 +135,116 @@ func (g *GroupCommit) drain() {
 	}
 }
 
+// batchRows collects the rows a batch appends (log lines, timeline lines): they are written
+// at the end of the batch with one multi-row INSERT per table.
+type batchRows struct {
+	rows []any
+}
+
+type batchRowsKey struct{}
+
+// insertLater appends row: at the end of the current group commit when there is one (the
+// row is dropped if its unit fails), else at once.
+func insertLater(db *gorm.DB, row any) error {
+	if b, ok := db.Statement.Context.Value(batchRowsKey{}).(*batchRows); ok {
+		b.rows = append(b.rows, row)
+		return nil
+	}
+	return db.Create(row).Error
+}
+
+// errUnitFailed makes the optimistic attempt roll back so that the batch runs again with a
+// savepoint per unit.
+var errUnitFailed = errors.New("a unit failed")
+
+// commit runs a batch. It first tries every unit in one plain transaction, which is the
+// common case and costs no savepoints; if any unit fails, that attempt is rolled back and the
+// batch runs again with a savepoint per unit, so that only the failing ones are undone. (Units
+// may therefore run twice; each starts from what the database holds, so that is safe.)
 func (g *GroupCommit) commit(batch []*unit) {
+	if !g.commitFast(batch) {
+		g.commitEach(batch)
+	}
+}
+
+func (g *GroupCommit) commitFast(batch []*unit) bool {
+	for _, u := range batch {
+		if u.ctx.Err() != nil {
+			return false
+		}
+	}
+	rows := &batchRows{}
+	ctx := context.WithValue(context.Background(), batchRowsKey{}, rows)
+	err := g.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, u := range batch {
+			if u.row != nil {
+				rows.rows = append(rows.rows, u.row)
+				continue
+			}
+			if err := u.fn(tx); err != nil {
+				if len(batch) == 1 {
+					return err // alone in its transaction: rolling it back undoes just this unit
+				}
+				return errUnitFailed
+			}
+		}
+		return insertRows(tx, rows.rows)
+	})
+	if errors.Is(err, errUnitFailed) {
+		return false
+	}
+	for _, u := range batch {
+		u.err <- err
+	}
+	return true
+}
+
+// insertRows writes appended rows, one multi-row INSERT per table.
+func insertRows(tx *gorm.DB, rows []any) error {
+	byType := map[reflect.Type]reflect.Value{}
+	var order []reflect.Type
+	for _, r := range rows {
+		v := reflect.ValueOf(r)
+		sl, ok := byType[v.Type()]
+		if !ok {
+			sl = reflect.MakeSlice(reflect.SliceOf(v.Type()), 0, len(rows))
+			order = append(order, v.Type())
+		}
+		byType[v.Type()] = reflect.Append(sl, v)
+	}
+	for _, t := range order {
+		if err := tx.CreateInBatches(byType[t].Interface(), 500).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *GroupCommit) commitEach(batch []*unit) {
 	errs := make([]error, len(batch))
+	rows := &batchRows{}
 	// The batch's transaction is not tied to one caller's context: a caller that gives up
 	// does not roll back the others' work. Its own unit is skipped if it gave up in time.
-	rows := map[reflect.Type]reflect.Value{} // a slice of rows per model type
-	var order []reflect.Type
-	err := g.db.Transaction(func(tx *gorm.DB) error {
+	ctx := context.WithValue(context.Background(), batchRowsKey{}, rows)
+	err := g.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for i, u := range batch {
 			if err := u.ctx.Err(); err != nil {
 				errs[i] = err
 				continue
 			}
 			if u.row != nil {
-				v := reflect.ValueOf(u.row)
-				s, ok := rows[v.Type()]
-				if !ok {
-					s = reflect.MakeSlice(reflect.SliceOf(v.Type()), 0, len(batch))
-					order = append(order, v.Type())
-				}
-				rows[v.Type()] = reflect.Append(s, v)
+				rows.rows = append(rows.rows, u.row)
 				continue
 			}
-			// A nested Transaction is a savepoint: a failing unit rolls back alone.
-			errs[i] = tx.Transaction(u.fn)
-		}
-		// Rows go in last, one statement per type; if that fails the whole batch fails.
-		for _, t := range order {
-			if err := tx.CreateInBatches(rows[t].Interface(), 500).Error; err != nil {
-				return err
+			// A nested Transaction is a savepoint: a failing unit rolls back alone, and the
+			// rows it appended go with it.
+			mark := len(rows.rows)
+			if errs[i] = tx.Transaction(u.fn); errs[i] != nil {
+				rows.rows = rows.rows[:mark]
 			}
 		}
-		return nil
+		// Rows go in last, one statement per table; if that fails the whole batch fails.
+		return insertRows(tx, rows.rows)
 	})
 	for i, u := range batch {
 		if errs[i] == nil {

@@ -108,7 +108,10 @@ type TxUpdate struct {
 	// OnlyFrom, when set, makes the update a no-op unless the payment is in one of these
 	// states (e.g. a reader's card error counts only while the payment waits for the card).
 	OnlyFrom []TxState
-	Detail   string
+	// Check, when set, sees the payment before anything is written; an error refuses the
+	// update (nothing changes) and is returned by Apply.
+	Check  func(Transaction) error
+	Detail string
 	// Routine, when set, leaves the timeline alone if the update changed nothing but the
 	// polling schedule: a payment polled every 5 s for an hour would otherwise gather 720
 	// identical lines.
@@ -186,6 +189,26 @@ func (s *Transactions) Events(ctx context.Context, id uint) ([]TxEvent, error) {
 // report is durable. Illegal transitions are refused and change nothing; a contradiction of a
 // final state is recorded on the timeline and reported in TxResult.Conflict.
 func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult, error) {
+	return s.apply(ctx, func(q *gorm.DB, t *Transaction) error {
+		if err := q.First(t, id).Error; err != nil {
+			return fmt.Errorf("models: transaction %d: %w", id, translate(err))
+		}
+		return nil
+	}, u)
+}
+
+// ApplyByOrder is Apply for the payment with our order id (client_orderid): one lookup,
+// inside the update's transaction, for a gateway callback.
+func (s *Transactions) ApplyByOrder(ctx context.Context, clientOrderID string, u TxUpdate) (TxResult, error) {
+	return s.apply(ctx, func(q *gorm.DB, t *Transaction) error {
+		if err := q.Where("client_order_id = ?", clientOrderID).First(t).Error; err != nil {
+			return fmt.Errorf("models: transaction %q: %w", clientOrderID, translate(err))
+		}
+		return nil
+	}, u)
+}
+
+func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Transaction) error, u TxUpdate) (TxResult, error) {
 	var res TxResult
 	err := s.Batch.Do(ctx, s.DB, func(db *gorm.DB) error {
 		res = TxResult{}
@@ -195,8 +218,14 @@ func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult
 		if db.Dialector.Name() != "sqlite" {
 			q = db.Clauses(clause.Locking{Strength: "UPDATE"})
 		}
-		if err := q.First(&t, id).Error; err != nil {
-			return fmt.Errorf("models: transaction %d: %w", id, translate(err))
+		if err := load(q, &t); err != nil {
+			return err
+		}
+		if u.Check != nil {
+			if err := u.Check(t); err != nil {
+				res.Tx = t
+				return err
+			}
 		}
 		res.From = t.State
 		if len(u.OnlyFrom) > 0 && !slices.Contains(u.OnlyFrom, t.State) {
@@ -268,7 +297,7 @@ func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult
 		if changed {
 			ev.ToState = to
 		}
-		if err := db.Create(&ev).Error; err != nil {
+		if err := insertLater(db, &ev); err != nil {
 			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
 		}
 		res.Tx, res.Changed = t, changed
