@@ -40,7 +40,7 @@ func CounterPage(readers []models.Reader, f CounterForm, recent []models.Transac
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Live().Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Live(TopicReaders, TopicTxRows, TopicTxNew).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -449,7 +449,7 @@ func TxPage(t models.Transaction, evs []models.TxEvent) templ.Component {
 			templ_7745c5c3_Var17 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Live().Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Live(TopicTx(t.ID)).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1397,7 +1397,7 @@ func TransactionsPage(ts []models.Transaction, readers []models.Reader, f TxFilt
 			templ_7745c5c3_Var70 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Live().Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Live(TopicTxRows, TopicTxNew).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
 	"github.com/gorilla/websocket"
 )
 
@@ -134,7 +135,8 @@ func screens(b *testing.B, a *app, n int, prefix string, re *regexp.Regexp, got 
 	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}
 	var conns []*websocket.Conn
 	for range n {
-		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws", h)
+		// Each screen is a transactions list, as the page subscribes.
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics=tx-rows,tx-new", h)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -231,6 +233,6 @@ func BenchmarkCeilingHubBroadcast(b *testing.B) {
 	screens(b, a, benchScreens, "<tr", regexp.MustCompile(`data-testid="tx-(PC\d+)"`), got)
 	pad := strings.Repeat(" ", 1500) // about the size of a payment row fragment
 	fanOut(b, got, func(i int) string { return fmt.Sprintf("PC%08d", i) }, func(i int) {
-		a.server.Hub().Broadcast([]byte(fmt.Sprintf(`<tr data-testid="tx-PC%08d">%s</tr>`, i, pad)))
+		a.server.Hub().Broadcast(templates.TopicTxRows, []byte(fmt.Sprintf(`<tr data-testid="tx-PC%08d">%s</tr>`, i, pad)))
 	})
 }

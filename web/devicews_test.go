@@ -173,3 +173,52 @@ func TestBrowserSocketNeedsSessionAndOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A screen gets only the fragments its page shows: a payment page gets its own payment's
+// fragments and not the lists' rows; a page that names no topics gets everything.
+func TestScreensGetOnlyTheirTopics(t *testing.T) {
+	a := newApp(t, true)
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}
+	dial := func(query string) *websocket.Conn {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws"+query, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	txPage, list, all, bogus := dial("?topics=tx:1"), dial("?topics=tx-rows,tx-new"), dial(""), dial("?topics=%3Cscript%3E")
+	for a.server.Hub().Clients() < 4 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.server.Hub().Broadcast("tx-rows", []byte("row"))
+	a.server.Hub().Broadcast("tx:1", []byte("status of 1"))
+	a.server.Hub().Broadcast("tx:2", []byte("status of 2"))
+	read := func(c *websocket.Conn, n int) []string {
+		var got []string
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		for len(got) < n+1 {
+			_, m, err := c.ReadMessage()
+			if err != nil {
+				break
+			}
+			got = append(got, string(m))
+		}
+		return got
+	}
+	for name, c := range map[string]struct {
+		conn *websocket.Conn
+		want string
+	}{
+		"payment page": {txPage, "status of 1"},
+		"list":         {list, "row"},
+		"no topics":    {all, "row|status of 1|status of 2"},
+		"bad topics":   {bogus, "row|status of 1|status of 2"},
+	} {
+		if got := strings.Join(read(c.conn, strings.Count(c.want, "|")+1), "|"); got != c.want {
+			t.Errorf("%s got %q, want %q", name, got, c.want)
+		}
+	}
+}

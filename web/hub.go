@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +24,37 @@ type Hub struct {
 }
 
 type hubClient struct {
-	send chan *websocket.PreparedMessage
-	conn *websocket.Conn
+	send   chan *websocket.PreparedMessage
+	conn   *websocket.Conn
+	topics map[string]bool // what the page shows (templates.Topic…); nil takes everything
 }
+
+// wants reports whether the client's page shows topic.
+func (c *hubClient) wants(topic string) bool {
+	return c.topics == nil || c.topics[topic]
+}
+
+// parseTopics reads the "topics" query of a socket: at most maxTopics names of letters,
+// digits, '-' and ':'. Anything else subscribes to everything, as a page without topics does.
+func parseTopics(q string) map[string]bool {
+	if q == "" {
+		return nil
+	}
+	names := strings.Split(q, ",")
+	if len(names) > maxTopics {
+		return nil
+	}
+	topics := make(map[string]bool, len(names))
+	for _, n := range names {
+		if n == "" || len(n) > 40 || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-:") != "" {
+			return nil
+		}
+		topics[n] = true
+	}
+	return topics
+}
+
+const maxTopics = 8
 
 const (
 	hubBuffer    = 32
@@ -44,9 +73,9 @@ func NewHub(log *slog.Logger) *Hub {
 		}}
 }
 
-// Broadcast sends a rendered fragment to every client without waiting for any of them.
-// The frame is encoded once for all clients.
-func (h *Hub) Broadcast(msg []byte) {
+// Broadcast sends a rendered fragment to every client whose page shows topic, without
+// waiting for any of them. The frame is encoded once for all clients.
+func (h *Hub) Broadcast(topic string, msg []byte) {
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg)
 	if err != nil {
 		h.log.Error("hub message", "error", err)
@@ -55,23 +84,77 @@ func (h *Hub) Broadcast(msg []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		select {
-		case c.send <- pm:
-		default:
-			delete(h.clients, c) // too slow: drop it rather than hold everyone up
-			close(c.send)
+		if c.wants(topic) {
+			h.sendLocked(c, pm)
 		}
 	}
 }
 
-// BroadcastComponent renders c once and broadcasts it.
-func (h *Hub) BroadcastComponent(c templ.Component) {
+// sendLocked queues a message for c, or drops c if it is too slow: it reconnects and reloads
+// rather than hold everyone up. h.mu is held.
+func (h *Hub) sendLocked(c *hubClient, pm *websocket.PreparedMessage) {
+	select {
+	case c.send <- pm:
+	default:
+		delete(h.clients, c)
+		close(c.send)
+	}
+}
+
+// BroadcastComponent renders c once and broadcasts it to topic.
+func (h *Hub) BroadcastComponent(topic string, c templ.Component) {
 	b, err := h.render(context.Background(), c)
 	if err != nil {
 		h.log.Error("hub render", "error", err)
 		return
 	}
-	h.Broadcast(b)
+	h.Broadcast(topic, b)
+}
+
+// Choice is one fragment for the screens whose page shows Topic.
+type Choice struct {
+	Topic string
+	C     templ.Component
+}
+
+// BroadcastFirst sends each client the first choice its page shows (if any): for example a
+// new payment row to lists that insert new rows, else the row update to pages that only
+// update rows they have. Each fragment is rendered once, and only if a client wants it.
+func (h *Hub) BroadcastFirst(choices ...Choice) {
+	msgs := make([]*websocket.PreparedMessage, len(choices))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		for i, ch := range choices {
+			if !c.wants(ch.Topic) {
+				continue
+			}
+			if msgs[i] == nil {
+				b, err := h.render(context.Background(), ch.C)
+				if err == nil {
+					msgs[i], err = websocket.NewPreparedMessage(websocket.TextMessage, b)
+				}
+				if err != nil {
+					h.log.Error("hub render", "error", err)
+					return
+				}
+			}
+			h.sendLocked(c, msgs[i])
+			break
+		}
+	}
+}
+
+// Wants reports whether any connected screen shows topic.
+func (h *Hub) Wants(topic string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if c.wants(topic) {
+			return true
+		}
+	}
+	return false
 }
 
 // Clients is the number of connected screens.
@@ -93,7 +176,7 @@ func (h *Hub) ws(c *gin.Context) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn}
+	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn, topics: parseTopics(c.Query("topics"))}
 	h.mu.Lock()
 	h.clients[cl] = struct{}{}
 	h.mu.Unlock()

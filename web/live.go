@@ -27,9 +27,9 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 	}
 	// One message per fragment: htmx picks the parsing context from a message's first tag, so
 	// a table row and a div must not share a message.
-	l.Hub.BroadcastComponent(templates.ReaderRow(r, true))
-	l.Hub.BroadcastComponent(templates.ReaderHealth(r, true))
-	l.Hub.BroadcastComponent(templates.ReaderChoiceStatus(r, true))
+	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderRow(r, true))
+	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderHealth(r, true))
+	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderChoiceStatus(r, true))
 }
 
 // LiveTransactions pushes a changed payment's list row and its page's panels to every open
@@ -92,21 +92,30 @@ func (l *LiveTransactions) push(ctx context.Context, id uint) {
 	if err != nil {
 		return
 	}
-	evs, _ := l.Tx.Events(ctx, id)
-	row := templates.TxRow(t, true)
 	now := time.Now()
-	if _, seen := l.announced[id]; !seen && now.Sub(t.CreatedAt) < time.Minute {
-		row = templates.TxRowNew(t) // just started: lists have no row to replace yet
-	}
+	_, seen := l.announced[id]
 	l.announced[id] = now
 	for k, at := range l.announced {
 		if now.Sub(at) > 10*time.Minute {
 			delete(l.announced, k)
 		}
 	}
-	// One message per fragment: htmx picks the parsing context from a message's first tag.
-	for _, c := range []templ.Component{row, templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)} {
-		l.Hub.BroadcastComponent(c)
+	// Lists: a just-started payment is inserted where lists take new rows; everywhere else
+	// (and afterwards) the row is replaced in place.
+	if !seen && now.Sub(t.CreatedAt) < time.Minute {
+		l.Hub.BroadcastFirst(Choice{templates.TopicTxNew, templates.TxRowNew(t)}, Choice{templates.TopicTxRows, templates.TxRow(t, true)})
+	} else {
+		l.Hub.BroadcastComponent(templates.TopicTxRows, templates.TxRow(t, true))
+	}
+	// The payment's own page, only if someone has it open. One message per fragment: htmx
+	// picks the parsing context from a message's first tag.
+	topic := templates.TopicTx(t.ID)
+	if !l.Hub.Wants(topic) {
+		return
+	}
+	evs, _ := l.Tx.Events(ctx, id)
+	for _, c := range []templ.Component{templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)} {
+		l.Hub.BroadcastComponent(topic, c)
 	}
 }
 
@@ -127,8 +136,8 @@ func (l *LiveCloses) CloseChanged(id uint) {
 		return
 	}
 	ep, _ := l.Endpoints.ByID(ctx, c.EndpointID)
-	l.Hub.BroadcastComponent(templates.CloseRow(c, true))
-	l.Hub.BroadcastComponent(templates.CloseStatus(c, ep, true))
+	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseRow(c, true))
+	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseStatus(c, ep, true))
 }
 
 // ChangeFeed carries "row changed" hints between portal instances (models.Changes).

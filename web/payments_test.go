@@ -178,7 +178,7 @@ func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 500; i++ { // far more than the slow client's buffer and socket hold
-			a.server.Hub().Broadcast(big)
+			a.server.Hub().Broadcast("tx-rows", big)
 		}
 		close(done)
 	}()
