@@ -45,32 +45,18 @@ func TestChaosReconciliation(t *testing.T) {
 		t.Skip("builds and kills the portal binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "portal")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPortal(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
 	// The gateway, in this process, so that it outlives the portal.
-	srv := httptest.NewUnstartedServer(nil)
-	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
-		ProcessingDelay: 300 * time.Millisecond, AnyCallbackPort: true,
-		CallbackSchedule: []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = gw.Handler()
-	srv.Start()
-	gwDone := make(chan struct{})
-	go func() { gw.Run(ctx); close(gwDone) }()
-	defer func() { cancel(); <-gwDone; srv.Close(); gw.Close() }()
-	gw.SetFaults(sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7})
+	gw, gwURL := startGateway(t, dir, []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second},
+		sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7})
 
 	// The portal's database, set up as an admin would: a user, the endpoint, eight readers.
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(data, 0o700)
-	readerIDs, codes := seedChaosPortal(t, filepath.Join(data, "portal.db"), srv.URL, gw)
+	readerIDs, codes := seedChaosPortal(t, filepath.Join(data, "portal.db"), gwURL, gw)
 
 	addr := freeAddr(t)
 	logPath := filepath.Join(dir, "portal.log")
@@ -152,25 +138,7 @@ func TestChaosReconciliation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer models.Close(db)
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		var open int64
-		db.Model(&models.Transaction{}).Where("state NOT IN ?", []models.TxState{models.TxApproved, models.TxDeclined,
-			models.TxFiltered, models.TxError, models.TxCancelled, models.TxFailed}).Count(&open)
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			var stuck []models.Transaction
-			db.Where("state NOT IN ?", []models.TxState{models.TxApproved, models.TxDeclined, models.TxFiltered,
-				models.TxError, models.TxCancelled, models.TxFailed}).Limit(10).Find(&stuck)
-			for _, s := range stuck {
-				t.Logf("unsettled: %s %s next check %v", s.ClientOrderID, s.State, s.NextCheckAt)
-			}
-			t.Fatalf("%d payments still not final after 4 minutes", open)
-		}
-		time.Sleep(time.Second)
-	}
+	waitSettled(t, db, 4*time.Minute)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	cmd = nil
@@ -190,6 +158,63 @@ func TestChaosReconciliation(t *testing.T) {
 	}
 	if strings.Contains(string(logs), gw.Merchant().ControlKey) {
 		t.Error("the portal log holds the control key")
+	}
+}
+
+// buildPortal builds the portal binary into dir.
+func buildPortal(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "portal")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startGateway runs a sandbox gateway in the test process (so that it outlives the portals
+// under test) with the given callback retry schedule and faults, until the test ends.
+func startGateway(t *testing.T, dir string, schedule []time.Duration, faults sandbox.Faults) (*sandbox.Gateway, string) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(nil)
+	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
+		ProcessingDelay: 300 * time.Millisecond, AnyCallbackPort: true, CallbackSchedule: schedule})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = gw.Handler()
+	srv.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { gw.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; srv.Close(); gw.Close() })
+	gw.SetFaults(faults)
+	return gw, srv.URL
+}
+
+// waitSettled waits until every payment is final, and fails the test (naming a few that are
+// not) after within.
+func waitSettled(t *testing.T, db *gorm.DB, within time.Duration) {
+	t.Helper()
+	var final []models.TxState
+	for _, s := range models.AllTxStates {
+		if s.Final() {
+			final = append(final, s)
+		}
+	}
+	deadline := time.Now().Add(within)
+	for {
+		var open []models.Transaction
+		db.Where("state NOT IN ?", final).Limit(10).Find(&open)
+		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, s := range open {
+				t.Logf("unsettled: %s %s next check %v", s.ClientOrderID, s.State, s.NextCheckAt)
+			}
+			t.Fatalf("payments still not final after %s", within)
+		}
+		time.Sleep(time.Second)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -40,27 +39,13 @@ func TestTwoInstancesShareOnePostgreSQL(t *testing.T) {
 		t.Skip("TEST_DATABASE_URL is not set (.ci/run starts PostgreSQL and sets it)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "portal")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildPortal(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := httptest.NewUnstartedServer(nil)
-	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(dir, "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
-		ProcessingDelay: 300 * time.Millisecond, AnyCallbackPort: true, CallbackSchedule: []time.Duration{0, time.Second, 3 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = gw.Handler()
-	srv.Start()
-	gwDone := make(chan struct{})
-	go func() { gw.Run(ctx); close(gwDone) }()
-	defer func() { cancel(); <-gwDone; srv.Close(); gw.Close() }()
-	gw.SetFaults(sandbox.Faults{DropCallbackPct: 40, Seed: 11})
+	gw, gwURL := startGateway(t, dir, []time.Duration{0, time.Second, 3 * time.Second}, sandbox.Faults{DropCallbackPct: 40, Seed: 11})
 
 	dbURL := testdb.URL(t, filepath.Join(dir, "shared"))
-	readerIDs, codes := seedChaosPortal(t, dbURL, srv.URL, gw)
+	readerIDs, codes := seedChaosPortal(t, dbURL, gwURL, gw)
 
 	type instance struct {
 		url string
@@ -162,19 +147,7 @@ func TestTwoInstancesShareOnePostgreSQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer models.Close(db)
-	finals := []models.TxState{models.TxApproved, models.TxDeclined, models.TxFiltered, models.TxError, models.TxCancelled, models.TxFailed}
-	deadline := time.Now().Add(4 * time.Minute)
-	for {
-		var open int64
-		db.Model(&models.Transaction{}).Where("state NOT IN ?", finals).Count(&open)
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d payments still not final after 4 minutes", open)
-		}
-		time.Sleep(time.Second)
-	}
+	waitSettled(t, db, 4*time.Minute)
 	time.Sleep(time.Second) // the last pushes
 
 	// Every browser saw every update it could.

@@ -4,19 +4,24 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/example/mposportal/mapi"
 )
 
-// fuzzServer answers every request with the body under test, as a gateway (or anything in
-// between) might.
-func fuzzServer(t *testing.T, body *[]byte) *mapi.Client {
-	c, _ := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+// fuzzGateway is one server for a whole fuzz run that answers every request with the body
+// last given to answer, as a gateway (or anything in between) might.
+func fuzzGateway(f *testing.F) (*mapi.Client, func(body []byte)) {
+	var body atomic.Pointer[[]byte]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html;charset=utf-8")
-		w.Write(*body)
-	})
-	return c
+		w.Write(*body.Load())
+	}))
+	f.Cleanup(srv.Close)
+	c := mapi.NewClient(mapi.Endpoint{BaseURL: srv.URL, EndpointID: "1234", Login: "merchantlogin", ControlKey: docKey}, nil)
+	return c, func(b []byte) { body.Store(&b) }
 }
 
 // Whatever a status answer holds, the client returns a response or a typed error, never both
@@ -27,13 +32,9 @@ func FuzzStatusResponse(f *testing.F) {
 	f.Add([]byte("type=validation-error\n&error-code=8\n&error-message=Order+not+found\n"))
 	f.Add([]byte("type=status-response\n&status=approved\n&amount=-1\n"))
 	f.Add([]byte("type=status-response&status=%zz"))
-	var body []byte
-	var c *mapi.Client
+	c, answer := fuzzGateway(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if c == nil {
-			c = fuzzServer(t, &body)
-		}
-		body = b
+		answer(b)
 		resp, err := c.Status(context.Background(), mapi.StatusRequest{ClientOrderID: "P1", OrderID: "1969106"})
 		checkTyped(t, resp == nil, err)
 		if err == nil && (resp.Status == "" || resp.Amount < 0 || resp.Amount > mapi.MaxAmount) {
@@ -48,13 +49,9 @@ func FuzzCloseDayResponse(f *testing.F) {
 	f.Add([]byte("status=error\n&code39=95\n"))
 	f.Add([]byte("type=error\n&error-code=9\n&error-message=gate+is+closing\n"))
 	f.Add([]byte("saleAmount=1e9"))
-	var body []byte
-	var c *mapi.Client
+	c, answer := fuzzGateway(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if c == nil {
-			c = fuzzServer(t, &body)
-		}
-		body = b
+		answer(b)
 		resp, err := c.CloseDay(context.Background(), mapi.CloseDayRequest{RequestID: "DC1"})
 		checkTyped(t, resp == nil, err)
 		if err == nil && (resp.Status == "" || resp.SaleAmount < 0 || resp.ReversalAmount < 0) {

@@ -64,9 +64,14 @@ func (c *Changes) Forward(payload []byte) error {
 	if c.URL == "" {
 		return fmt.Errorf("models: no other instances to relay to")
 	}
+	return c.notify(devicePrefix + string(payload))
+}
+
+// notify sends one notification on the channel.
+func (c *Changes) notify(payload string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return c.DB.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", c.channel(), devicePrefix+string(payload)).Error
+	return c.DB.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", c.channel(), payload).Error
 }
 
 func (c *Changes) hand(kind string, id uint) {
@@ -84,10 +89,8 @@ func (c *Changes) Publish(kind string, id uint) {
 		c.hand(kind, id)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	payload := kind + ":" + strconv.FormatUint(uint64(id), 10)
-	if err := c.DB.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", c.channel(), payload).Error; err != nil {
+	if err := c.notify(payload); err != nil {
 		c.Log.Error("change notification", "error", err, "change", payload)
 		c.hand(kind, id) // at least this instance's screens
 	}

@@ -30,7 +30,6 @@ type GroupCommit struct {
 type unit struct {
 	ctx context.Context
 	fn  func(tx *gorm.DB) error
-	row any // for Insert: a pointer to a model, inserted with the batch's other rows of its type
 	err chan error
 }
 
@@ -71,19 +70,13 @@ func (g *GroupCommit) Do(ctx context.Context, db *gorm.DB, fn func(tx *gorm.DB) 
 // it committed. Rows of one type are written with one multi-row INSERT per batch, the cheapest
 // way to append log lines. A nil *GroupCommit inserts the row on its own.
 func (g *GroupCommit) Insert(ctx context.Context, db *gorm.DB, row any) error {
-	if g == nil {
-		return db.WithContext(ctx).Create(row).Error
-	}
-	return g.enqueue(ctx, db, &unit{ctx: ctx, row: row, err: make(chan error, 1)})
+	return g.Do(ctx, db, func(tx *gorm.DB) error { return insertLater(tx, row) })
 }
 
 func (g *GroupCommit) enqueue(ctx context.Context, db *gorm.DB, u *unit) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		if u.row != nil {
-			return db.WithContext(ctx).Create(u.row).Error
-		}
 		return db.WithContext(ctx).Transaction(u.fn)
 	}
 	// The worker runs until Close, and Close waits for this read lock: the send cannot be
@@ -177,10 +170,6 @@ func (g *GroupCommit) commitFast(batch []*unit) bool {
 	ctx := context.WithValue(context.Background(), batchRowsKey{}, rows)
 	err := g.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, u := range batch {
-			if u.row != nil {
-				rows.rows = append(rows.rows, u.row)
-				continue
-			}
 			if err := u.fn(tx); err != nil {
 				if len(batch) == 1 {
 					return err // alone in its transaction: rolling it back undoes just this unit
@@ -230,10 +219,6 @@ func (g *GroupCommit) commitEach(batch []*unit) {
 		for i, u := range batch {
 			if err := u.ctx.Err(); err != nil {
 				errs[i] = err
-				continue
-			}
-			if u.row != nil {
-				rows.rows = append(rows.rows, u.row)
 				continue
 			}
 			// A nested Transaction is a savepoint: a failing unit rolls back alone, and the

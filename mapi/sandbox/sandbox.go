@@ -289,30 +289,28 @@ func (g *Gateway) getFaults() Faults {
 }
 
 // chance decides a chaos fault with probability pct %, reproducibly from the seed.
-// jitter is a random duration in [0, max), from the same reproducible source as chance.
+// random draws the next number of the chaos sequence: xorshift64, fast and deterministic
+// for a given seed and call order.
+func (g *Gateway) random() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.rng ^= g.rng << 13
+	g.rng ^= g.rng >> 7
+	g.rng ^= g.rng << 17
+	return g.rng
+}
+
+// jitter is a random duration in [0, max).
 func (g *Gateway) jitter(max time.Duration) time.Duration {
 	if max <= 0 {
 		return 0
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.rng ^= g.rng << 13
-	g.rng ^= g.rng >> 7
-	g.rng ^= g.rng << 17
-	return time.Duration(g.rng % uint64(max))
+	return time.Duration(g.random() % uint64(max))
 }
 
+// chance is true for pct percent of calls.
 func (g *Gateway) chance(pct int) bool {
-	if pct <= 0 {
-		return false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	// xorshift64: fast, deterministic for a given seed and call order.
-	g.rng ^= g.rng << 13
-	g.rng ^= g.rng >> 7
-	g.rng ^= g.rng << 17
-	return int(g.rng%100) < pct
+	return pct > 0 && int(g.random()%100) < pct
 }
 
 // takeSync5xx consumes one of the Sync5xxAfterCreate faults.
