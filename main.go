@@ -176,7 +176,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Pub: shared, Log: logger.With("component", "closeday")}
-	changes.Subscribe(web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}.Deliver)
+	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
+	changes.Subscribe(live.Deliver)
+	hub.Snapshot = live.Snapshot
 	defer closeDays.Wait()
 
 	sessions := &models.SessionStore{DB: db}

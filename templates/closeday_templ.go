@@ -647,7 +647,7 @@ func CloseDetailPage(c models.CloseDay, ep models.Endpoint, covered []models.Tra
 			templ_7745c5c3_Var36 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Live(TopicCloses, TopicTxRows).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Live(TopicClose(c.ID), TopicTxRows).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -19,6 +19,9 @@ const (
 // TopicTx is one payment's page: its status, details and timeline.
 func TopicTx(id uint) string { return "tx:" + strconv.FormatUint(uint64(id), 10) }
 
+// TopicClose is one close's page: its status.
+func TopicClose(id uint) string { return "close:" + strconv.FormatUint(uint64(id), 10) }
+
 func liveURL(topics []string) string {
 	if len(topics) == 0 {
 		return "/ws"

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
 	"net/http"
 	"net/url"
 	"strings"
@@ -220,5 +222,25 @@ func TestScreensGetOnlyTheirTopics(t *testing.T) {
 		if got := strings.Join(read(c.conn, strings.Count(c.want, "|")+1), "|"); got != c.want {
 			t.Errorf("%s got %q, want %q", name, got, c.want)
 		}
+	}
+}
+
+// A payment page's socket starts with the payment's present state: a change between the
+// page's render and the socket's opening is not lost.
+func TestPaymentPageSocketStartsWithThePresentState(t *testing.T) {
+	a := newApp(t, true)
+	tx := a.addTx(t, "PSNAP", 1042, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"})...)
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics="+templates.TopicTx(tx.ID),
+		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, msg, err := c.ReadMessage()
+	if err != nil || !strings.Contains(string(msg), `data-state="approved"`) {
+		t.Fatalf("first message %q, %v; want the approved status", msg, err)
 	}
 }

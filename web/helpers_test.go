@@ -77,8 +77,9 @@ func newApp(t testing.TB, setup bool) *app {
 	go liveTx.Run(liveCtx)
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx}
 	closeStore := &models.CloseDays{DB: db}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log,
-		Pub: &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}}
+	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log, Pub: liveCloses}
+	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
 	s := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},

@@ -17,6 +17,11 @@ import (
 // stable ids and hx-swap-oob, so the htmx ws extension swaps them in place. Publishing never
 // blocks: a client whose buffer is full is dropped (it reconnects and reloads).
 type Hub struct {
+	// Snapshot, when set, renders the present state of a topic for a screen that has just
+	// subscribed, so that a change between the page's render and its socket is not lost.
+	// It returns nothing for topics that need no snapshot (lists).
+	Snapshot func(ctx context.Context, topic string) []templ.Component
+
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[*hubClient]struct{}
@@ -181,7 +186,33 @@ func (h *Hub) ws(c *gin.Context) {
 	h.clients[cl] = struct{}{}
 	h.mu.Unlock()
 	go cl.writePump()
+	h.snapshot(c.Request.Context(), cl)
 	cl.readPump(h)
+}
+
+// snapshot sends a new screen the present state of its topics.
+func (h *Hub) snapshot(ctx context.Context, cl *hubClient) {
+	if h.Snapshot == nil {
+		return
+	}
+	for topic := range cl.topics {
+		for _, c := range h.Snapshot(ctx, topic) {
+			b, err := h.render(ctx, c)
+			var pm *websocket.PreparedMessage
+			if err == nil {
+				pm, err = websocket.NewPreparedMessage(websocket.TextMessage, b)
+			}
+			if err != nil {
+				h.log.Error("hub snapshot", "error", err)
+				return
+			}
+			h.mu.Lock()
+			if _, ok := h.clients[cl]; ok {
+				h.sendLocked(cl, pm)
+			}
+			h.mu.Unlock()
+		}
+	}
 }
 
 // readPump discards what the browser sends (htmx may send form data; we do not take input

@@ -2,6 +2,9 @@ package web
 
 import (
 	"context"
+	"github.com/example/mposportal/models"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,16 +110,21 @@ func (l *LiveTransactions) push(ctx context.Context, id uint) {
 	} else {
 		l.Hub.BroadcastComponent(templates.TopicTxRows, templates.TxRow(t, true))
 	}
-	// The payment's own page, only if someone has it open. One message per fragment: htmx
-	// picks the parsing context from a message's first tag.
+	// The payment's own page, only if someone has it open.
 	topic := templates.TopicTx(t.ID)
 	if !l.Hub.Wants(topic) {
 		return
 	}
-	evs, _ := l.Tx.Events(ctx, id)
-	for _, c := range []templ.Component{templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)} {
+	for _, c := range l.page(ctx, t) {
 		l.Hub.BroadcastComponent(topic, c)
 	}
+}
+
+// page is a payment page's live fragments. One message per fragment: htmx picks the parsing
+// context from a message's first tag.
+func (l *LiveTransactions) page(ctx context.Context, t models.Transaction) []templ.Component {
+	evs, _ := l.Tx.Events(ctx, t.ID)
+	return []templ.Component{templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)}
 }
 
 // LiveCloses pushes a close's row and status panel (devices.ClosePublisher).
@@ -137,7 +145,8 @@ func (l *LiveCloses) CloseChanged(id uint) {
 	}
 	ep, _ := l.Endpoints.ByID(ctx, c.EndpointID)
 	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseRow(c, true))
-	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseStatus(c, ep, true))
+	l.Hub.BroadcastFirst(Choice{templates.TopicClose(c.ID), templates.CloseStatus(c, ep, true)},
+		Choice{templates.TopicCloses, templates.CloseStatus(c, ep, true)})
 }
 
 // ChangeFeed carries "row changed" hints between portal instances (models.Changes).
@@ -165,6 +174,28 @@ type Live struct {
 	Transactions *LiveTransactions
 	Readers      *LiveReaders
 	Closes       *LiveCloses
+}
+
+// Snapshot renders the present state of one payment's or one close's page for a screen that
+// has just opened it (Hub.Snapshot); lists need none.
+func (l Live) Snapshot(ctx context.Context, topic string) []templ.Component {
+	kind, num, _ := strings.Cut(topic, ":")
+	id, err := strconv.ParseUint(num, 10, 32)
+	if err != nil {
+		return nil
+	}
+	switch kind {
+	case "tx":
+		if t, err := l.Transactions.Tx.ByID(ctx, uint(id)); err == nil {
+			return l.Transactions.page(ctx, t)
+		}
+	case "close":
+		if c, err := l.Closes.Closes.ByID(ctx, uint(id)); err == nil {
+			ep, _ := l.Closes.Endpoints.ByID(ctx, c.EndpointID)
+			return []templ.Component{templates.CloseStatus(c, ep, true)}
+		}
+	}
+	return nil
 }
 
 // Deliver renders a change heard on the feed for this instance's screens.
