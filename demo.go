@@ -91,7 +91,7 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http,
 		mapi.WithUserAgent(g.userAgent))
 	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
-		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10)}, nil
+		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone}, nil
 }
 
 type virtualKey struct {
@@ -118,7 +118,11 @@ func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]devices
 		var out []devices.Schedule
 		for _, e := range eps {
 			if e.Enabled && e.CloseTime != "" {
-				out = append(out, devices.Schedule{EndpointID: e.ID, CloseTime: e.CloseTime, TimeZone: e.TimeZone})
+				since := e.CreatedAt
+				if e.ScheduleSince != nil {
+					since = *e.ScheduleSince
+				}
+				out = append(out, devices.Schedule{EndpointID: e.ID, CloseTime: e.CloseTime, TimeZone: e.TimeZone, Since: since})
 			}
 		}
 		return out, nil

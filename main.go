@@ -170,12 +170,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	txStore := &models.Transactions{DB: db, Batch: batch}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared,
+	closeStore := &models.CloseDays{DB: db}
+	auditLog := &models.Audit{DB: db}
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	defer payments.Close()
-	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Pub: shared, Log: logger.With("component", "closeday")}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Pub: shared,
+		Log: logger.With("component", "closeday")}
 	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
 	changes.Subscribe(live.Deliver)
 	hub.Snapshot = live.Snapshot
@@ -185,7 +187,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvHandler := web.New(web.Deps{
-		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: endpoints, Sessions: sessions,
+		Users: &models.Users{DB: db}, Audit: auditLog, Endpoints: endpoints, Sessions: sessions,
 		Health: func(ctx context.Context) error {
 			sqlDB, err := db.DB()
 			if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,9 +17,19 @@ import (
 
 // Close-day retry and watchdog timing.
 const (
-	CloseRetryAfter     = 30 * time.Second // an unknown outcome is asked again with the same request id
+	CloseRetryAfter     = 30 * time.Second // an unknown outcome is asked again with the same request id, backing off
+	CloseRetryMax       = 30 * time.Minute // the longest pause between two retries
+	CloseMaxAttempts    = 8                // then the close is given up and someone alerted
 	CloseLockWatchdog   = 5 * time.Minute  // how often a locked gate is re-checked
 	closeRequestTimeout = 60 * time.Second
+	// DefaultSweepWait bounds how long a close waits for payments in flight on its endpoint
+	// (a card being read, a request on its way, an order still processing) before it sends.
+	DefaultSweepWait = 30 * time.Second
+	// ReconcileFor is how long a difference with the gateway is looked into before it is
+	// left to a person.
+	ReconcileFor   = 24 * time.Hour
+	reconcileEvery = time.Minute
+	sweepLimit     = 5000
 )
 
 // CloseGateway is the part of the MAPI client Close Day needs.
@@ -35,13 +47,32 @@ type ClosePublisher interface {
 	CloseChanged(id uint)
 }
 
-// CloseDays runs Close Day: exactly one close per trigger, whatever happens on the way.
+// Sweeper asks the gateway for the status of payments and applies the answers.
+type Sweeper interface {
+	Settle(ctx context.Context, ids []uint, why string)
+}
+
+// Auditor records what the close did, whoever started it (a person, the schedule).
+type Auditor interface {
+	Record(ctx context.Context, e models.AuditEvent) error
+}
+
+// CloseDays runs Close Day: exactly one close per trigger, whatever happens on the way, and
+// books that agree with the gateway's afterwards. A close closes the counter on its endpoint
+// (Closing) while it runs or its outcome is unknown, asks the gateway for the status of every
+// payment it could miss (the sweep), takes its totals and members in one transaction, and
+// keeps them only if the gateway confirms the close. A difference with the gateway is then
+// explained payment by payment (Explain).
 type CloseDays struct {
 	Store    *models.CloseDays
 	Gateways CloseGateways
+	Sweeper  Sweeper // nil: no sweep (tests of the close request alone)
+	Audit    Auditor // nil: not audited
 	Pub      ClosePublisher
 	Log      *slog.Logger
 	Now      func() time.Time
+	// SweepWait overrides DefaultSweepWait.
+	SweepWait time.Duration
 
 	wg sync.WaitGroup
 }
@@ -59,6 +90,20 @@ func (s *CloseDays) publish(id uint) {
 	}
 }
 
+func (s *CloseDays) audit(ctx context.Context, c models.CloseDay, action, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	actor := c.StartedBy
+	if c.Trigger != models.TriggerManual && c.Trigger != "" {
+		actor = c.Trigger
+	}
+	e := models.AuditEvent{ActorName: actor, Action: action, Subject: fmt.Sprintf("close %d (%s)", c.ID, c.RequestID), Detail: detail}
+	if err := s.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
+		s.Log.Error("close day audit", "close", c.ID, "error", err)
+	}
+}
+
 // newCloseRequestID is the idempotency key sent as day_close_request_id: letters and digits,
 // 8 to 32 characters (§5.1).
 func newCloseRequestID(now time.Time) string {
@@ -73,22 +118,47 @@ func newCloseRequestID(now time.Time) string {
 	return "CD" + now.UTC().Format("20060102") + string(b)
 }
 
+// TriggerInput is one request to close the day.
+type TriggerInput struct {
+	EndpointID   uint
+	Actor        string // who: a user name, or "schedule"
+	Trigger      string // models.TriggerManual, TriggerSchedule or TriggerCatchUp
+	ScheduledDay string // the business day of a scheduled close (unique per endpoint); "" for manual ones
+	DaysFrom     string // the business days covered, in the store's zone
+	DaysTo       string
+}
+
 // Trigger starts a close on an endpoint. A second trigger while one runs gets the running
-// close back (models.ErrCloseRunning) and sends nothing. The request itself goes out in the
-// background; its progress is published.
-func (s *CloseDays) Trigger(ctx context.Context, endpointID uint, actor string, scheduledDay string) (models.CloseDay, error) {
-	c := models.CloseDay{EndpointID: endpointID, RequestID: newCloseRequestID(s.now()), StartedBy: actor}
-	if scheduledDay != "" {
-		c.ScheduledDay = &scheduledDay
+// close back (models.ErrCloseRunning) and sends nothing. The sweep and the request run in the
+// background; progress is published.
+func (s *CloseDays) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay, error) {
+	now := s.now()
+	watchdog := now.Add(s.sweepWait() + closeRequestTimeout + time.Minute) // a dead process's close is picked up again
+	if in.Trigger == "" {
+		in.Trigger = models.TriggerManual
+	}
+	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor, Trigger: in.Trigger,
+		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog}
+	if in.ScheduledDay != "" {
+		c.ScheduledDay = &in.ScheduledDay
 	}
 	if err := s.Store.Start(ctx, &c); err != nil {
 		return c, err
 	}
+	detail := fmt.Sprintf("%s close started by %s", c.Trigger, in.Actor)
+	if c.DaysFrom != "" && c.DaysFrom != c.DaysTo {
+		detail += fmt.Sprintf(", covering the business days %s to %s", c.DaysFrom, c.DaysTo)
+	} else if c.DaysTo != "" {
+		detail += ", business day " + c.DaysTo
+	}
+	s.audit(ctx, c, "closeday.start", detail)
 	s.publish(c.ID)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.Send(context.WithoutCancel(ctx), c.ID)
+		if err := s.Process(context.WithoutCancel(ctx), c.ID); err != nil {
+			s.Log.Warn("close day", "close", c.ID, "error", err)
+		}
 	}()
 	return c, nil
 }
@@ -96,19 +166,100 @@ func (s *CloseDays) Trigger(ctx context.Context, endpointID uint, actor string, 
 // Wait waits for closes in flight (shutdown, tests).
 func (s *CloseDays) Wait() { s.wg.Wait() }
 
+func (s *CloseDays) sweepWait() time.Duration {
+	if s.SweepWait > 0 {
+		return s.SweepWait
+	}
+	return DefaultSweepWait
+}
+
+// Process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
+// totals and members, the request.
+func (s *CloseDays) Process(ctx context.Context, id uint) error {
+	c, err := s.Store.ByID(ctx, id)
+	if err != nil || c.Settled() {
+		return err
+	}
+	if c.State == models.ClosePending {
+		s.sweep(ctx, c)
+		if err := s.Store.Snapshot(ctx, &c); err != nil {
+			return err
+		}
+		s.publish(c.ID)
+	}
+	return s.Send(ctx, id)
+}
+
+// sweep makes our books the gateway's truth before totals are taken: earlier differences
+// are looked into again, payments still being read or sent are waited for (briefly: the
+// counter is closed meanwhile), and every payment that is open at the gateway or became
+// final since the last close is asked for.
+func (s *CloseDays) sweep(ctx context.Context, c models.CloseDay) {
+	if earlier, err := s.Store.Unexplained(ctx, c.EndpointID); err == nil {
+		for _, e := range earlier {
+			s.reconcile(ctx, &e)
+		}
+	}
+	deadline := time.Now().Add(s.sweepWait())
+	since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+	if err != nil {
+		s.Log.Error("close day sweep", "close", c.ID, "error", err)
+		return
+	}
+	for first := true; ; first = false {
+		unsent, err := s.Store.Unsent(ctx, c.EndpointID)
+		if err != nil {
+			s.Log.Error("close day sweep", "close", c.ID, "error", err)
+			return
+		}
+		var ids []uint
+		if s.Sweeper != nil {
+			if first {
+				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, since, nil, sweepLimit)
+			} else {
+				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, sweepLimit) // the open ones only
+			}
+			if err != nil {
+				s.Log.Error("close day sweep", "close", c.ID, "error", err)
+				return
+			}
+			s.Sweeper.Settle(ctx, ids, "before close "+c.RequestID)
+		}
+		if (unsent == 0 && (first || len(ids) == 0)) || !time.Now().Before(deadline) {
+			if first {
+				// Whatever the first round settled may have left orders open: one more look.
+				if open, _ := s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, 1); len(open) > 0 && time.Now().Before(deadline) {
+					continue
+				}
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // Send sends (or re-sends, with the same request id) a close and records the answer.
 func (s *CloseDays) Send(ctx context.Context, id uint) error {
 	c, err := s.Store.ByID(ctx, id)
 	if err != nil || c.Settled() {
 		return err
 	}
+	if c.State == models.ClosePending {
+		return s.Process(ctx, id)
+	}
 	gw, err := s.Gateways.CloseGateway(ctx, c.EndpointID)
 	if err != nil {
-		c.State, c.Error, c.NextCheckAt = models.CloseFailed, err.Error(), nil
-		s.save(ctx, &c)
-		return err
+		now := s.now()
+		c.Error, c.NextCheckAt, c.FinishedAt = "gateway settings: "+err.Error(), nil, &now
+		return s.fail(ctx, &c)
 	}
 	c.State, c.Attempts = models.CloseSending, c.Attempts+1
+	watchdog := s.now().Add(closeRequestTimeout + time.Minute)
+	c.NextCheckAt = &watchdog
 	s.save(ctx, &c)
 	rctx, cancel := context.WithTimeout(ctx, closeRequestTimeout)
 	defer cancel()
@@ -119,24 +270,50 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 	var gerr *mapi.GatewayError
 	switch {
 	case err == nil:
-		s.record(&c, resp, now)
+		return s.record(ctx, &c, resp, now)
+	case mapi.IsUnknownOutcome(err) && c.Attempts >= CloseMaxAttempts:
+		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("no answer from the gateway after %d attempts (%v): check this close in the gateway's back office", c.Attempts, err), nil, &now
+		return s.fail(ctx, &c)
 	case mapi.IsUnknownOutcome(err):
 		// The gateway may have closed: ask again with the same request id, which replays the
-		// stored result instead of closing twice.
-		next := now.Add(CloseRetryAfter)
-		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, "outcome unknown: "+err.Error(), &next
+		// stored result instead of closing twice. The counter stays closed meanwhile.
+		next := now.Add(retryDelay(c.Attempts))
+		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, CloseMaxAttempts, err), &next
 	case errors.As(err, &verr):
-		c.State, c.Error, c.NextCheckAt, c.FinishedAt = models.CloseFailed, fmt.Sprintf("refused (%s): %s", verr.Code, verr.Message), nil, &now
+		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the gateway (code %s): %s", verr.Code, verr.Message), nil, &now
+		return s.fail(ctx, &c)
 	case errors.As(err, &gerr):
-		c.State, c.Error, c.NextCheckAt, c.FinishedAt = models.CloseFailed, fmt.Sprintf("gateway error (%s): %s", gerr.Code, gerr.Message), nil, &now
+		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("gateway error (code %s): %s", gerr.Code, gerr.Message), nil, &now
+		return s.fail(ctx, &c)
 	default:
-		c.State, c.Error, c.NextCheckAt, c.FinishedAt = models.CloseFailed, err.Error(), nil, &now
+		c.Error, c.NextCheckAt, c.FinishedAt = err.Error(), nil, &now
+		return s.fail(ctx, &c)
 	}
 	return s.save(ctx, &c)
 }
 
+// retryDelay backs off: 30 s, 1 min, 2 min … at most CloseRetryMax.
+func retryDelay(attempts int) time.Duration {
+	d := CloseRetryAfter
+	for i := 1; i < attempts && d < CloseRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, CloseRetryMax)
+}
+
+// fail records a failed close and releases its payments, in one transaction.
+func (s *CloseDays) fail(ctx context.Context, c *models.CloseDay) error {
+	if err := s.Store.Fail(ctx, c); err != nil {
+		s.Log.Error("close day save", "close", c.ID, "error", err)
+		return err
+	}
+	s.audit(ctx, *c, "closeday.failed", c.Error+"; its payments go into the next close")
+	s.publish(c.ID)
+	return nil
+}
+
 // record stores the gateway's answer and compares its totals with ours.
-func (s *CloseDays) record(c *models.CloseDay, r *mapi.CloseDayResponse, now time.Time) {
+func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseDayResponse, now time.Time) error {
 	c.GwStatus, c.GateID, c.IsDayClosing, c.GateCloseDate = r.Status, r.GateID, r.IsDayClosing, r.GateCloseDate
 	c.GwSaleCount, c.GwSaleSumMinor = r.SaleApprovedCount, int64(r.SaleAmount)
 	c.GwReversalCount, c.GwReversalMinor = r.ReversalApprovedCount, int64(r.ReversalAmount)
@@ -147,17 +324,150 @@ func (s *CloseDays) record(c *models.CloseDay, r *mapi.CloseDayResponse, now tim
 	c.Error, c.FinishedAt = "", &now
 	switch {
 	case r.Status == "error":
-		c.State, c.NextCheckAt = models.CloseFailed, nil
+		c.NextCheckAt = nil
 		c.Error = "the gateway reported the close as failed"
+		return s.fail(ctx, c)
+	case r.Status == "processing":
+		next := now.Add(retryDelay(c.Attempts))
+		c.State, c.NextCheckAt, c.FinishedAt = models.CloseUnknown, &next, nil
+		return s.save(ctx, c)
 	case r.IsDayClosing:
 		next := now.Add(CloseLockWatchdog)
 		c.State, c.NextCheckAt = models.CloseLocked, &next
-	case r.Status == "processing":
-		next := now.Add(CloseRetryAfter)
-		c.State, c.NextCheckAt = models.CloseUnknown, &next
 	default:
 		c.State, c.NextCheckAt = models.CloseFinished, nil
 	}
+	if err := s.save(ctx, c); err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", dashed(c.Code39), dashed(c.RRN),
+		c.SaleCount, models.FormatMinor(c.SaleSumMinor), c.GwSaleCount, models.FormatMinor(c.GwSaleSumMinor))
+	if !c.Mismatch {
+		s.audit(ctx, *c, "closeday.finished", detail)
+		return nil
+	}
+	s.audit(ctx, *c, "closeday.mismatch", detail+"; looking for the payments that explain the difference")
+	s.reconcile(ctx, c)
+	return nil
+}
+
+func dashed(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// reconcile looks for the payments that explain a closed day's difference with the gateway:
+// it asks the gateway again about every payment the close could have missed, then finds the
+// set of late-known approvals (added) and members the gateway did not count (removed) whose
+// totals are exactly the difference, and records them. Until it finds them the close is
+// looked at again every minute (ReconcileFor), and before the next close sends.
+func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
+	if !c.Mismatch || c.Explained || c.SentAt == nil {
+		return
+	}
+	if s.Sweeper != nil {
+		since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+		if err == nil {
+			ids, err := s.Store.SweepCandidates(ctx, c.EndpointID, since, c.SentAt, sweepLimit)
+			if err == nil {
+				s.Sweeper.Settle(ctx, ids, "reconciling close "+c.RequestID)
+			}
+		}
+	}
+	adds, removes, err := s.Store.ReconcileCandidates(ctx, *c)
+	if err != nil {
+		s.Log.Error("close day reconcile", "close", c.ID, "error", err)
+		return
+	}
+	a, r, ok := ExplainDifference(adds, removes, c.GwSaleCount-c.SaleCount, c.GwSaleSumMinor-c.SaleSumMinor)
+	if ok && (len(a) > 0 || len(r) > 0) {
+		if err := s.Store.Explain(ctx, c, a, r); err != nil {
+			s.Log.Error("close day explain", "close", c.ID, "error", err)
+			return
+		}
+		s.audit(ctx, *c, "closeday.explained", fmt.Sprintf("the difference is explained by %d adjustment(s), net %s: %s", c.AdjustCount,
+			models.FormatMinor(c.AdjustMinor), adjustmentList(a, r)))
+		s.publish(c.ID)
+		return
+	}
+	if c.FinishedAt != nil && s.now().Sub(*c.FinishedAt) < ReconcileFor {
+		next := s.now().Add(reconcileEvery)
+		c.NextCheckAt = &next
+	} else {
+		c.NextCheckAt = nil
+	}
+	s.save(ctx, c)
+}
+
+func adjustmentList(adds, removes []models.Transaction) string {
+	var parts []string
+	for _, t := range adds {
+		parts = append(parts, fmt.Sprintf("+%s %s", t.ClientOrderID, models.FormatMinor(t.AmountMinor)))
+	}
+	for _, t := range removes {
+		parts = append(parts, fmt.Sprintf("-%s %s", t.ClientOrderID, models.FormatMinor(t.AmountMinor)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// ExplainDifference finds which candidates account exactly for a close's difference (the
+// gateway's count and sum minus ours): adds are approved payments the close did not count,
+// removes are members the gateway may not have counted. It prefers all candidates together,
+// then the smallest subset that fits; ok is false when nothing fits.
+func ExplainDifference(adds, removes []models.Transaction, dCount int, dSum int64) (a, r []models.Transaction, ok bool) {
+	n := len(adds) + len(removes)
+	fits := func(mask uint64) bool {
+		var c int
+		var sum int64
+		for i := range n {
+			if mask&(1<<i) == 0 {
+				continue
+			}
+			if i < len(adds) {
+				c, sum = c+1, sum+adds[i].AmountMinor
+			} else {
+				c, sum = c-1, sum-removes[i-len(adds)].AmountMinor
+			}
+		}
+		return c == dCount && sum == dSum
+	}
+	pick := func(mask uint64) ([]models.Transaction, []models.Transaction) {
+		var a, r []models.Transaction
+		for i := range n {
+			if mask&(1<<i) == 0 {
+				continue
+			}
+			if i < len(adds) {
+				a = append(a, adds[i])
+			} else {
+				r = append(r, removes[i-len(adds)])
+			}
+		}
+		return a, r
+	}
+	if n == 0 {
+		return nil, nil, dCount == 0 && dSum == 0
+	}
+	if n <= 63 && fits(1<<n-1) {
+		a, r = pick(1<<n - 1)
+		return a, r, true
+	}
+	if n > 18 {
+		return nil, nil, false // too many to search: left to a person
+	}
+	best, found := uint64(0), false
+	for mask := uint64(1); mask < 1<<n; mask++ {
+		if fits(mask) && (!found || bits.OnesCount64(mask) < bits.OnesCount64(best)) {
+			best, found = mask, true
+		}
+	}
+	if !found {
+		return nil, nil, false
+	}
+	a, r = pick(best)
+	return a, r, true
 }
 
 func encodeRaw(r *mapi.CloseDayResponse) string {
@@ -179,14 +489,24 @@ func (s *CloseDays) save(ctx context.Context, c *models.CloseDay) error {
 	return nil
 }
 
-// Watch runs the due retries (unknown outcome) and lock checks: a locked gate counts as
-// released once the gateway has accepted a payment on it again.
+// Watch runs what is due: closes a dead process left pending or sending, retries of unknown
+// outcomes, lock checks (a locked gate counts as released once the gateway has accepted a
+// payment on it again), and differences still being explained. Each due close is leased, so
+// two instances never work on the same one.
 func (s *CloseDays) Watch(ctx context.Context) error {
-	due, err := s.Store.Due(ctx, s.now())
+	now := s.now()
+	due, err := s.Store.Due(ctx, now)
 	if err != nil {
 		return err
 	}
 	for _, c := range due {
+		ok, err := s.Store.Lease(ctx, c.ID, now, now.Add(s.sweepWait()+closeRequestTimeout+time.Minute))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
 		switch c.State {
 		case models.ClosePending, models.CloseSending, models.CloseUnknown:
 			if err := s.Send(ctx, c.ID); err != nil {
@@ -206,6 +526,16 @@ func (s *CloseDays) Watch(ctx context.Context) error {
 				c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
 			}
 			s.save(ctx, &c)
+			if c.Mismatch && !c.Explained {
+				s.reconcile(ctx, &c)
+			}
+		case models.CloseFinished:
+			if c.Mismatch && !c.Explained {
+				s.reconcile(ctx, &c)
+				continue
+			}
+			c.NextCheckAt = nil
+			s.save(ctx, &c)
 		default:
 			c.NextCheckAt = nil
 			s.save(ctx, &c)
@@ -217,40 +547,78 @@ func (s *CloseDays) Watch(ctx context.Context) error {
 // Schedule describes an endpoint's automatic close.
 type Schedule struct {
 	EndpointID uint
-	CloseTime  string // HH:MM local
-	TimeZone   string
+	CloseTime  string    // HH:MM local
+	TimeZone   string    // IANA name
+	Since      time.Time // when the schedule was set or last changed: closes due before it do not run
 }
 
-// DueBusinessDay says whether an automatic close is due at now, and for which business day
-// (the local date of the close time). Local time is computed in the endpoint's zone, so a
-// DST change moves the close with the wall clock, and each local date has exactly one close.
-func DueBusinessDay(sc Schedule, now time.Time) (string, bool) {
+// DueBusinessDay says which business day's automatic close is due at now: the latest local
+// date whose close time has passed, and not before the schedule was set (a schedule set at
+// 23:56 for 23:30 starts tomorrow). Local time is computed in the endpoint's zone, so a DST
+// change moves the close with the wall clock, and each local date has exactly one close.
+// at is that day's close time.
+func DueBusinessDay(sc Schedule, now time.Time) (day string, at time.Time, due bool) {
 	loc, err := time.LoadLocation(sc.TimeZone)
 	if err != nil || sc.CloseTime == "" {
-		return "", false
+		return "", time.Time{}, false
 	}
 	hm, err := time.Parse("15:04", sc.CloseTime)
 	if err != nil {
-		return "", false
+		return "", time.Time{}, false
 	}
 	local := now.In(loc)
-	at := time.Date(local.Year(), local.Month(), local.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
+	at = time.Date(local.Year(), local.Month(), local.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
 	if local.Before(at) {
-		return "", false
+		y := local.AddDate(0, 0, -1)
+		at = time.Date(y.Year(), y.Month(), y.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
 	}
-	return local.Format("2006-01-02"), true
+	if at.Before(sc.Since) {
+		return "", time.Time{}, false
+	}
+	return at.Format("2006-01-02"), at, true
 }
 
-// RunSchedules triggers every automatic close that is due and has not run for its business
-// day. The unique (endpoint, business day) key makes a restart or a second instance harmless.
+// catchUpAfter is how late a scheduled close may run and still count as on time; later it is
+// a catch-up after downtime, labelled so.
+const catchUpAfter = time.Hour
+
+// RunSchedules triggers every automatic close that is due: once per business day (the unique
+// endpoint and day key makes a restart or a second instance harmless), not for a day that a
+// close already covers, and, after downtime, once for all the days missed, labelled with the
+// days it covers.
 func (s *CloseDays) RunSchedules(ctx context.Context, schedules []Schedule) (int, error) {
 	n := 0
+	now := s.now()
 	for _, sc := range schedules {
-		day, due := DueBusinessDay(sc, s.now())
+		day, at, due := DueBusinessDay(sc, now)
 		if !due {
 			continue
 		}
-		_, err := s.Trigger(ctx, sc.EndpointID, "schedule", day)
+		covered, err := s.Store.CoveredThrough(ctx, sc.EndpointID)
+		if err != nil {
+			return n, err
+		}
+		if covered >= day {
+			continue // that day is closed already (by hand, or by the schedule)
+		}
+		from, err := s.Store.FirstOpenDay(ctx, sc.EndpointID)
+		if err != nil {
+			return n, err
+		}
+		if covered != "" {
+			if next := nextDay(covered); from == "" || next < from {
+				from = next
+			}
+		}
+		if from == "" || from > day {
+			from = day
+		}
+		trigger := models.TriggerSchedule
+		if now.Sub(at) > catchUpAfter {
+			trigger = models.TriggerCatchUp
+		}
+		_, err = s.Trigger(ctx, TriggerInput{EndpointID: sc.EndpointID, Actor: "schedule", Trigger: trigger,
+			ScheduledDay: day, DaysFrom: from, DaysTo: day})
 		switch {
 		case err == nil:
 			n++
@@ -260,4 +628,12 @@ func (s *CloseDays) RunSchedules(ctx context.Context, schedules []Schedule) (int
 		}
 	}
 	return n, nil
+}
+
+func nextDay(day string) string {
+	t, err := time.Parse("2006-01-02", day)
+	if err != nil {
+		return day
+	}
+	return t.AddDate(0, 0, 1).Format("2006-01-02")
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/example/mposportal/models"
 )
 
+var manual = devices.TriggerInput{EndpointID: 1, Actor: "admin"}
+
 type closeGateways struct{ c *mapi.Client }
 
 func (g closeGateways) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
@@ -59,7 +61,7 @@ func TestConcurrentTriggersCloseOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := s.Trigger(context.Background(), 1, "admin", "")
+			c, err := s.Trigger(context.Background(), manual)
 			ids[i], errs[i] = c.ID, err
 		}()
 	}
@@ -87,11 +89,11 @@ func TestConcurrentTriggersCloseOnce(t *testing.T) {
 		t.Errorf("close covers %d payments, want 3", len(covered))
 	}
 	// A trigger moments later joins the finished close; a later one is a new close, from zero.
-	if again, err := s.Trigger(context.Background(), 1, "admin", ""); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
+	if again, err := s.Trigger(context.Background(), manual); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
 		t.Errorf("trigger right after the close: %d, %v; want to join close %d", again.ID, err, c.ID)
 	}
 	s.Store.Now = func() time.Time { return time.Now().Add(models.CloseJoinWindow + time.Second) }
-	c2, err := s.Trigger(context.Background(), 1, "admin", "")
+	c2, err := s.Trigger(context.Background(), manual)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +107,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	e.approvedSales(1000)
 	e.gw.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
 	s := e.closer()
-	c, err := s.Trigger(context.Background(), 1, "admin", "")
+	c, err := s.Trigger(context.Background(), manual)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +116,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 		t.Fatal("no retry scheduled")
 	}
 	// A second trigger meanwhile joins the unsettled close.
-	if again, err := s.Trigger(context.Background(), 1, "admin", ""); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
+	if again, err := s.Trigger(context.Background(), manual); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
 		t.Errorf("trigger during an unknown outcome: %v (close %d)", err, again.ID)
 	}
 	e.now.Add(devices.CloseRetryAfter + time.Second)
@@ -127,7 +129,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	}
 	// The gateway closed exactly once: a new close (past the join window) has nothing to count.
 	s.Store.Now = func() time.Time { return time.Now().Add(models.CloseJoinWindow + time.Second) }
-	c3, _ := s.Trigger(context.Background(), 1, "admin", "")
+	c3, _ := s.Trigger(context.Background(), manual)
 	if c3 = waitClose(t, s, c3.ID, models.CloseFinished); c3.GwSaleCount != 0 {
 		t.Errorf("the retry closed a second time: %+v", c3)
 	}
@@ -143,7 +145,7 @@ func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	s := e.closer()
-	c, _ := s.Trigger(context.Background(), 1, "admin", "")
+	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseFinished)
 	if !c.Mismatch || c.Code39 != "95" || c.GwSaleCount != 2 || c.SaleCount != 1 || c.Raw == "" {
 		t.Errorf("mismatching close %+v", c)
@@ -153,7 +155,7 @@ func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
 func TestLockedGateWatchdog(t *testing.T) {
 	e := newPayEnvWith(t, "", func(cfg *sandbox.Config) { cfg.CloseDuration = time.Hour })
 	s := e.closer()
-	c, _ := s.Trigger(context.Background(), 1, "admin", "")
+	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseLocked)
 	if !c.IsDayClosing || c.NextCheckAt == nil {
 		t.Fatalf("locked close %+v", c)
@@ -207,17 +209,23 @@ func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
 
 func TestDueBusinessDay(t *testing.T) {
 	loc, _ := time.LoadLocation("America/New_York")
-	sc := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York"}
+	set := time.Date(2026, 11, 24, 12, 0, 0, 0, loc)
+	sc := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: set}
+	late := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: time.Date(2026, 11, 24, 23, 56, 0, 0, loc)}
 	for _, tt := range []struct {
+		sc  devices.Schedule
 		at  time.Time
 		day string
 		due bool
 	}{
-		{time.Date(2026, 11, 24, 23, 29, 0, 0, loc), "", false},
-		{time.Date(2026, 11, 24, 23, 30, 0, 0, loc), "2026-11-24", true},
-		{time.Date(2026, 11, 25, 0, 10, 0, 0, loc), "", false}, // UTC is already the 25th 05:10; the local day decides
+		{sc, time.Date(2026, 11, 24, 23, 29, 0, 0, loc), "", false}, // the 23rd's close was before the schedule existed
+		{sc, time.Date(2026, 11, 24, 23, 30, 0, 0, loc), "2026-11-24", true},
+		{sc, time.Date(2026, 11, 25, 0, 10, 0, 0, loc), "2026-11-24", true}, // UTC is already the 25th 05:10; the local day decides
+		{sc, time.Date(2026, 11, 27, 9, 0, 0, 0, loc), "2026-11-26", true},  // after downtime: the latest day due
+		{late, time.Date(2026, 11, 24, 23, 57, 0, 0, loc), "", false},       // set at 23:56 for 23:30: starts tomorrow
+		{late, time.Date(2026, 11, 25, 23, 30, 0, 0, loc), "2026-11-25", true},
 	} {
-		day, due := devices.DueBusinessDay(sc, tt.at.UTC())
+		day, _, due := devices.DueBusinessDay(tt.sc, tt.at.UTC())
 		if day != tt.day || due != tt.due {
 			t.Errorf("at %s: %q %v, want %q %v", tt.at, day, due, tt.day, tt.due)
 		}

@@ -32,6 +32,14 @@ const (
 	// a request whose fate is unknown is asked for by client_orderid.
 	cardGrace = 10 * time.Second
 	sendGrace = 5 * time.Second
+	// ReviewEvery is how often a payment that needs review is still asked about.
+	ReviewEvery = 5 * time.Minute
+	// DefaultUnknownWindow is how long after a request with an unknown outcome the gateway
+	// may still receive it: the client's 60 s request timeout plus a margin. Until it has
+	// passed (and UnknownAnswers "not found" answers came), the counter is told not to take
+	// the payment again.
+	DefaultUnknownWindow = 3 * time.Minute
+	UnknownAnswers       = 3
 	// MaxAmountMinor bounds a single card-present payment (the gateway's field is 10 chars).
 	MaxAmountMinor = 99_999_999
 )
@@ -48,6 +56,16 @@ type Merchant struct {
 	Currency                                string
 	Address1, City, ZipCode, Country, Email string
 	CallbackURL                             string
+	TimeZone                                string // the store's IANA zone; "" = UTC
+}
+
+// BusinessDay is the store's date at t in its time zone (UTC when the zone is unknown).
+func BusinessDay(t time.Time, zone string) string {
+	loc, err := time.LoadLocation(zone)
+	if err != nil || zone == "" {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("2006-01-02")
 }
 
 // Gateways builds the client for one endpoint row from its stored settings.
@@ -80,6 +98,11 @@ type Publisher interface {
 	TransactionChanged(id uint)
 }
 
+// Gate says whether an endpoint's gate is closed for a running Close Day.
+type Gate interface {
+	Closing(ctx context.Context, endpointID uint) (bool, error)
+}
+
 // ErrReaderOffline is returned when a reader has no live connection.
 var ErrReaderOffline = errors.New("reader is offline")
 
@@ -103,8 +126,11 @@ type Payments struct {
 	Link     ReaderLink
 	Gateways Gateways
 	Pub      Publisher
+	Gate     Gate // nil: no close ever holds the counter (tests)
 	Log      *slog.Logger
 	Now      func() time.Time
+	// UnknownWindow overrides DefaultUnknownWindow (tests).
+	UnknownWindow time.Duration
 
 	mu     sync.Mutex
 	sends  sync.WaitGroup // gateway calls started from reader messages
@@ -153,6 +179,15 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	case !r.Online:
 		return t, &StartError{"reader", fmt.Sprintf("reader %s is offline", r.Label)}
 	}
+	if p.Gate != nil {
+		closing, err := p.Gate.Closing(ctx, r.EndpointID)
+		if err != nil {
+			return t, err
+		}
+		if closing {
+			return t, &StartError{"", "The day is being closed with the bank: try again in a moment."}
+		}
+	}
 	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
 	if err != nil {
 		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
@@ -163,6 +198,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 		ClientOrderID: NewClientOrderID(), EndpointID: r.EndpointID, ReaderID: r.ID, ReaderSerial: r.Serial,
 		Kind: in.Kind, AmountMinor: in.AmountMinor, Currency: merchant.Currency, Description: strings.TrimSpace(in.Description),
 		State: models.TxWaitingCard, StartedByID: in.Actor.ID, StartedByName: in.Actor.Name,
+		BusinessDay: BusinessDay(p.now(), merchant.TimeZone),
 	}
 	if err := p.Tx.Create(ctx, &t, fmt.Sprintf("%s of %s %s started by %s on %s", t.Kind, t.Amount(), t.Currency, in.Actor.Name, r.Label)); err != nil {
 		return t, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/example/mposportal/mapi"
@@ -22,71 +23,161 @@ const statusLease = 30 * time.Second
 
 // CheckStatus asks the gateway for one payment's status and applies the answer.
 func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
+	_, err := p.checkStatus(ctx, id, false, "", true)
+	return err
+}
+
+// Recheck asks the gateway for a payment's status now, whatever its state or schedule (a
+// person's "re-check now", or a close's sweep), and applies the answer: a final status the
+// gateway has changed replaces ours and is flagged for review.
+func (p *Payments) Recheck(ctx context.Context, id uint, why string) (models.Transaction, error) {
+	return p.checkStatus(ctx, id, true, why, false)
+}
+
+// Settle rechecks payments with bounded concurrency (a close's sweep); failures are logged
+// and leave each payment on its own schedule.
+func (p *Payments) Settle(ctx context.Context, ids []uint, why string) {
+	work := make(chan uint)
+	var wg sync.WaitGroup
+	for range min(8, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if _, err := p.checkStatus(ctx, id, true, why, true); err != nil && ctx.Err() == nil {
+					p.Log.Warn("status recheck", "transaction", id, "error", err)
+				}
+			}
+		}()
+	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why string, routine bool) (models.Transaction, error) {
 	t, err := p.Tx.ByID(ctx, id)
 	if err != nil {
-		return err
+		return t, err
 	}
-	if t.State.Final() {
-		_, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
-		return err
+	if t.State.Final() && !force && t.Review != models.ReviewConfirm {
+		res, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
+		return res.Tx, err
+	}
+	if t.State == models.TxCancelled || (t.State == models.TxFailed && t.SentAt == nil && t.GatewayOrderID == "") {
+		return t, nil // nothing of it ever reached the gateway
 	}
 	now := p.now()
 	if t.State == models.TxWaitingCard {
+		if force {
+			return t, nil
+		}
 		// The watchdog: no card read and no card error reached any instance in time.
 		res, err := p.apply(ctx, id, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
 			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; nothing was sent to the gateway"})
 		if err == nil && res.Changed {
 			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
 		}
-		return err
-	}
-	if t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline && t.State != models.TxNeedsReview {
-		_, err := p.apply(ctx, id, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, ClearCheck: true,
-			Detail: fmt.Sprintf("no final status %s after the request; polling stopped", CheckDeadline)})
-		return err
+		return res.Tx, err
 	}
 	gw, _, err := p.Gateways.Gateway(ctx, t.EndpointID)
 	if err != nil {
 		next := now.Add(CheckEvery)
-		p.apply(ctx, id, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
-		return err
+		res, _ := p.apply(ctx, id, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
+		return res.Tx, err
+	}
+	prefix := "status "
+	if why != "" {
+		prefix = why + ": status "
 	}
 	// Without an order id (the sale timed out) ask by client_orderid alone (§9).
 	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID})
-	next := p.now().Add(CheckEvery)
+	now = p.now()
+	next := now.Add(CheckEvery)
+	pastDeadline := !t.State.Final() && t.State != models.TxNeedsReview && t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline
+	if t.State == models.TxNeedsReview || pastDeadline {
+		next = now.Add(ReviewEvery) // a person is on it: keep asking, slowly
+	}
 	var verr *mapi.ValidationError
 	switch {
 	case err == nil && !sameOrder(t, st):
 		// An answer about another order (a gateway or proxy fault) must not touch this one.
 		err = fmt.Errorf("%w: status answer names order %s/%s, ours %s/%s", ErrCallbackMismatch,
 			st.MerchantOrderID, st.OrderID, t.ClientOrderID, t.GatewayOrderID)
-		p.apply(ctx, id, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: "status answer ignored: " + err.Error()})
-		return err
+		res, _ := p.apply(ctx, id, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: "status answer ignored: " + err.Error()})
+		return res.Tx, err
 	case err == nil:
 		u := statusUpdate(st)
-		if nothingNew(t, u) {
-			if ok, err := p.Tx.Reschedule(ctx, id, t.State, next); ok || err != nil {
-				return err
-			}
-		}
-		u.Source, u.CountCheck, u.NextCheckAt, u.Routine = "poll", true, &next, true
-		u.Detail = "status " + string(st.Status)
+		u.Gateway, u.Override = true, true
+		u.Detail = prefix + string(st.Status)
 		if st.OrderStage != "" {
 			u.Detail += " (" + st.OrderStage + ")"
 		}
-		_, err = p.apply(ctx, id, u)
-		return err
+		if pastDeadline && !u.State.Final() {
+			// One last answer was asked for and it is still not final: a person must look.
+			u.State = models.TxNeedsReview
+			u.Detail += fmt.Sprintf("; no final status %s after the request: needs review, asking every %s", CheckDeadline, ReviewEvery)
+		}
+		if !force && nothingNew(t, u) {
+			if ok, err := p.Tx.Reschedule(ctx, id, t.State, next); ok || err != nil {
+				return t, err
+			}
+		}
+		u.Source, u.CountCheck, u.NextCheckAt, u.Routine = "poll", true, &next, routine
+		res, err := p.apply(ctx, id, u)
+		return res.Tx, err
 	case errors.As(err, &verr) && verr.Code == "8" && t.GatewayOrderID == "":
-		// The gateway never created the order. We keep no card data, so the sale cannot be
-		// re-sent: the payment failed and the customer was not charged.
-		_, err = p.apply(ctx, id, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true,
-			ErrorMessage: "the gateway has no such order: the card was not charged; take the payment again",
-			Detail:       "status: order not found"})
-		return err
+		return p.notFound(ctx, t, now, prefix)
 	default:
-		p.apply(ctx, id, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: "status request failed: " + err.Error()})
-		return err
+		u := models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: prefix + "request failed: " + err.Error()}
+		if pastDeadline {
+			u.State = models.TxNeedsReview
+			u.Detail += fmt.Sprintf("; no final status %s after the request: needs review, asking every %s", CheckDeadline, ReviewEvery)
+		}
+		res, _ := p.apply(ctx, id, u)
+		return res.Tx, err
 	}
+}
+
+// notFound handles "no such order" about a request whose outcome is unknown. The request may
+// still reach the gateway (a slow proxy, a retrying load balancer), so one answer proves
+// nothing: the payment stays "outcome unknown" until the whole window in which the gateway
+// could still accept it has passed and it has said "not found" several times. Only then did
+// the card certainly go uncharged.
+func (p *Payments) notFound(ctx context.Context, t models.Transaction, now time.Time, prefix string) (models.Transaction, error) {
+	next := now.Add(CheckEvery)
+	if t.State.Final() {
+		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "poll", CountCheck: true, Detail: prefix + "order not found (still not charged)"})
+		return res.Tx, err
+	}
+	sent := now
+	if t.SentAt != nil {
+		sent = *t.SentAt
+	}
+	until := sent.Add(p.unknownWindow())
+	if t.State == models.TxUnknown && t.NotFound+1 >= UnknownAnswers && !now.Before(until) {
+		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true, NotFound: true,
+			ErrorMessage: "the gateway never received the payment: the card was not charged",
+			Detail: fmt.Sprintf("%sorder not found (%d answers over %s): the request never reached the gateway", prefix, t.NotFound+1,
+				now.Sub(sent).Round(time.Second))})
+		return res.Tx, err
+	}
+	u := models.TxUpdate{Source: "poll", CountCheck: true, NotFound: true, NextCheckAt: &next,
+		Detail: fmt.Sprintf("%sorder not found yet; the request may still arrive: asking again until %s", prefix, until.UTC().Format("15:04:05 UTC"))}
+	if t.State == models.TxSending || t.State == models.TxProcessing {
+		u.State, u.SentAt = models.TxUnknown, &now
+	}
+	res, err := p.apply(ctx, t.ID, u)
+	return res.Tx, err
+}
+
+func (p *Payments) unknownWindow() time.Duration {
+	if p.UnknownWindow > 0 {
+		return p.UnknownWindow
+	}
+	return DefaultUnknownWindow
 }
 
 // statusUpdate turns a status response into facts for the state machine.
@@ -145,7 +236,7 @@ func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key strin
 		Source: "callback", State: models.StateFromGateway(string(cb.Status)), GatewayStatus: string(cb.Status),
 		GatewayOrderID: cb.OrderID, ApprovalCode: cb.ApprovalCode, RRN: cb.ProcessorRRN, CardBrand: cb.CardType,
 		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
-		Detail: "callback " + string(cb.Status),
+		Detail: "callback " + string(cb.Status), Gateway: true,
 		Check: func(t models.Transaction) error {
 			switch {
 			case t.EndpointID != endpointID:

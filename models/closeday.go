@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Close-day states.
@@ -29,11 +30,17 @@ type CloseDay struct {
 	RequestID    string  `gorm:"size:32;uniqueIndex;not null"`            // day_close_request_id, reused on every retry
 	ScheduledDay *string `gorm:"size:10;uniqueIndex:idx_close_scheduled"` // business day of a scheduled close; nil for manual ones
 	StartedBy    string  `gorm:"size:64"`
-	State        string  `gorm:"size:16;index;not null"`
-	Attempts     int
-	NextCheckAt  *time.Time `gorm:"index"` // retry (unknown) or watchdog (locked)
-	FinishedAt   *time.Time
-	Error        string `gorm:"size:255"`
+	Trigger      string  `gorm:"size:16"` // manual, schedule or catch-up
+	// The store's business days the close covers (endpoint time zone): one day, or the days
+	// a catch-up close after downtime takes together.
+	DaysFrom    string     `gorm:"size:10"`
+	DaysTo      string     `gorm:"size:10"`
+	SentAt      *time.Time // when our totals were taken and the request first went out
+	State       string     `gorm:"size:16;index;not null"`
+	Attempts    int
+	NextCheckAt *time.Time `gorm:"index"` // retry (unknown) or watchdog (locked)
+	FinishedAt  *time.Time
+	Error       string `gorm:"size:255"`
 
 	SaleCount     int
 	SaleSumMinor  int64
@@ -53,7 +60,42 @@ type CloseDay struct {
 	RequestSerial   string `gorm:"size:64"`
 	Raw             string `gorm:"size:4096"` // the gateway's response as received
 	Mismatch        bool   // gateway totals differ from ours, or code39 is not 00
+	// Explained: the difference is accounted for by the listed adjustments (CloseAdjustment),
+	// payments whose gateway status we learned after the close; the books agree again.
+	Explained   bool
+	AdjustCount int
+	AdjustMinor int64
 }
+
+// Close triggers.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+	TriggerCatchUp  = "catch-up"
+)
+
+// Adjustment kinds.
+const (
+	AdjustAdded   = "added"   // the gateway counted the payment in this close; we had not
+	AdjustRemoved = "removed" // we counted the payment; the gateway had not
+)
+
+// CloseAdjustment is one payment that explains a difference between a close's totals and the
+// gateway's: it moved into (added) or out of (removed) the close once its gateway status was
+// known, so the next close starts from books that agree.
+type CloseAdjustment struct {
+	ID            uint `gorm:"primaryKey"`
+	CreatedAt     time.Time
+	CloseDayID    uint   `gorm:"index;not null"`
+	TransactionID uint   `gorm:"index;not null"`
+	ClientOrderID string `gorm:"size:64"`
+	Kind          string `gorm:"size:16;not null"`
+	AmountMinor   int64
+	Reason        string `gorm:"size:255"`
+}
+
+// Unsettled close states: while a close is in one of them, the gate is closed to new payments.
+var closeUnsettled = []string{ClosePending, CloseSending, CloseUnknown}
 
 // Settled reports whether the close will not change any more.
 func (c CloseDay) Settled() bool { return c.State == CloseFinished || c.State == CloseFailed }
@@ -134,7 +176,7 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 			}
 		}
 		var running CloseDay
-		err := tx.Where("endpoint_id = ? AND state IN ?", c.EndpointID, []string{ClosePending, CloseSending, CloseUnknown}).
+		err := tx.Where("endpoint_id = ? AND state IN ?", c.EndpointID, closeUnsettled).
 			Order("id").First(&running).Error
 		if err == nil {
 			*c = running
@@ -146,7 +188,7 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 		// A second click (or a second admin) moments after a close that already finished joins
 		// that close rather than closing the day again.
 		if c.ScheduledDay == nil {
-			err := tx.Where("endpoint_id = ? AND scheduled_day IS NULL AND created_at > ?", c.EndpointID, s.now().Add(-CloseJoinWindow)).
+			err := tx.Where("endpoint_id = ? AND scheduled_day IS NULL AND state <> ? AND created_at > ?", c.EndpointID, CloseFailed, s.now().Add(-CloseJoinWindow)).
 				Order("id DESC").First(&running).Error
 			if err == nil {
 				*c = running
@@ -163,6 +205,37 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 				return ErrConflict
 			}
 		}
+		c.State = ClosePending
+		if err := tx.Create(c).Error; err != nil {
+			return fmt.Errorf("models: start close day: %w", translate(err))
+		}
+		return nil
+	})
+}
+
+// Closing reports whether a close on the endpoint is running or has an unknown outcome: the
+// gate is closed to new payments until it settles (as the gateway itself locks the gate).
+func (s *CloseDays) Closing(ctx context.Context, endpointID uint) (bool, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Model(&CloseDay{}).Where("endpoint_id = ? AND state IN ?", endpointID, closeUnsettled).Count(&n).Error
+	return n > 0, err
+}
+
+// Snapshot takes our totals for a pending close and makes the approved sales they count its
+// members, in one transaction; the close is then sending. A close that is past pending is
+// left as it is (a retry sends the totals taken the first time).
+func (s *CloseDays) Snapshot(ctx context.Context, c *CloseDay) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx
+		if tx.Dialector.Name() != "sqlite" {
+			q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		if err := q.First(c, c.ID).Error; err != nil {
+			return fmt.Errorf("models: close day %d: %w", c.ID, translate(err))
+		}
+		if c.State != ClosePending {
+			return nil
+		}
 		var row struct {
 			N   int
 			Sum int64
@@ -170,11 +243,24 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 		if err := s.openSales(tx, c.EndpointID).Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&row).Error; err != nil {
 			return err
 		}
-		c.SaleCount, c.SaleSumMinor, c.State = row.N, row.Sum, ClosePending
-		if err := tx.Create(c).Error; err != nil {
-			return fmt.Errorf("models: start close day: %w", translate(err))
+		now := s.now()
+		c.SaleCount, c.SaleSumMinor, c.State, c.SentAt = row.N, row.Sum, CloseSending, &now
+		if err := s.openSales(tx, c.EndpointID).Update("close_day_id", c.ID).Error; err != nil {
+			return err
 		}
-		return s.openSales(tx, c.EndpointID).Update("close_day_id", c.ID).Error
+		return tx.Save(c).Error
+	})
+}
+
+// Fail records a close the gateway refused (or that never got an answer) and releases its
+// payments in the same transaction, so the next close counts them.
+func (s *CloseDays) Fail(ctx context.Context, c *CloseDay) error {
+	c.State = CloseFailed
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&Transaction{}).Where("close_day_id = ?", c.ID).Update("close_day_id", nil).Error; err != nil {
+			return err
+		}
+		return tx.Save(c).Error
 	})
 }
 
@@ -244,4 +330,188 @@ func (s *CloseDays) AcceptedSince(ctx context.Context, endpointID uint, t time.T
 	var n int64
 	err := s.DB.WithContext(ctx).Model(&Transaction{}).Where("endpoint_id = ? AND gateway_order_id <> '' AND sent_at > ?", endpointID, t.UTC()).Count(&n).Error
 	return n > 0, err
+}
+
+// SweepSince is where a close's sweep starts looking for payments that became final: the
+// previous close that was not refused, or the beginning.
+func (s *CloseDays) SweepSince(ctx context.Context, endpointID, before uint) (time.Time, error) {
+	var prev CloseDay
+	err := s.DB.WithContext(ctx).Where("endpoint_id = ? AND id < ? AND state <> ? AND sent_at IS NOT NULL", endpointID, before, CloseFailed).
+		Order("id DESC").First(&prev).Error
+	switch {
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, err
+	}
+	return *prev.SentAt, nil
+}
+
+// SweepCandidates lists the payments on an endpoint whose gateway status a close must know
+// before it sends totals: those in no close that are still open at the gateway or became
+// final since `since` after reaching it (a late approval, a changed status).
+func (s *CloseDays) SweepCandidates(ctx context.Context, endpointID uint, since time.Time, createdBefore *time.Time, limit int) ([]uint, error) {
+	open := []TxState{TxSending, TxUnknown, TxProcessing, TxNeedsReview}
+	q := s.DB.WithContext(ctx).Model(&Transaction{}).
+		Where("endpoint_id = ? AND close_day_id IS NULL", endpointID).
+		Where("state IN ? OR (final_at >= ? AND state <> ? AND (gateway_order_id <> '' OR sent_at IS NOT NULL))", open, since.UTC(), TxCancelled)
+	if createdBefore != nil {
+		q = q.Where("created_at <= ?", createdBefore.UTC())
+	}
+	var ids []uint
+	err := q.Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// Unsent counts the payments on an endpoint that wait for a card or whose request is in
+// flight: a close waits for them (briefly) so it does not cut through a payment.
+func (s *CloseDays) Unsent(ctx context.Context, endpointID uint) (int, error) {
+	var n int64
+	err := s.DB.WithContext(ctx).Model(&Transaction{}).
+		Where("endpoint_id = ? AND state IN ?", endpointID, []TxState{TxWaitingCard, TxSending}).Count(&n).Error
+	return int(n), err
+}
+
+// Unexplained lists an endpoint's finished closes whose totals differ from the gateway's and
+// are not explained yet, oldest first.
+func (s *CloseDays) Unexplained(ctx context.Context, endpointID uint) ([]CloseDay, error) {
+	var cs []CloseDay
+	q := s.DB.WithContext(ctx).Where("mismatch = ? AND explained = ? AND state IN ?", true, false, []string{CloseFinished, CloseLocked})
+	if endpointID != 0 {
+		q = q.Where("endpoint_id = ?", endpointID)
+	}
+	err := q.Order("id").Limit(100).Find(&cs).Error
+	return cs, err
+}
+
+// Problems lists closes someone should look at: refused or failed ones of the last week,
+// unexplained differences, and closes still asking the gateway.
+func (s *CloseDays) Problems(ctx context.Context, since time.Time) ([]CloseDay, error) {
+	var cs []CloseDay
+	err := s.DB.WithContext(ctx).
+		Where("(state = ? AND created_at >= ?) OR state = ? OR (mismatch = ? AND explained = ? AND state IN ?)",
+			CloseFailed, since.UTC(), CloseUnknown, true, false, []string{CloseFinished, CloseLocked}).
+		Order("id DESC").Limit(20).Find(&cs).Error
+	return cs, err
+}
+
+// ReconcileCandidates returns, for a finished close, the payments that can explain a
+// difference with the gateway: approved sales in no close that were started before the close
+// went out (the gateway may have counted them; we learned their approval later), and members
+// whose status is no longer approved or that became approved while the close ran (the
+// gateway may not have counted them).
+func (s *CloseDays) ReconcileCandidates(ctx context.Context, c CloseDay) (adds, removes []Transaction, err error) {
+	if c.SentAt == nil {
+		return nil, nil, nil
+	}
+	db := s.DB.WithContext(ctx)
+	err = s.openSales(db, c.EndpointID).Where("created_at <= ?", c.SentAt.UTC()).Order("id").Limit(64).Find(&adds).Error
+	if err != nil {
+		return nil, nil, err
+	}
+	err = db.Where("close_day_id = ? AND (state <> ? OR final_at >= ?)", c.ID, TxApproved, c.CreatedAt.UTC()).
+		Order("id").Limit(64).Find(&removes).Error
+	return adds, removes, err
+}
+
+// Explain records that adds and removes account for a close's difference with the gateway:
+// added payments join the close (the gateway counted them there), removed ones leave it (the
+// next close counts them if they are approved), each with an adjustment line and a line on
+// its timeline, in one transaction.
+func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Transaction) error {
+	now := s.now()
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int
+		var net int64
+		line := func(t Transaction, kind, reason string) error {
+			a := CloseAdjustment{CloseDayID: c.ID, TransactionID: t.ID, ClientOrderID: t.ClientOrderID, Kind: kind,
+				AmountMinor: t.AmountMinor, Reason: reason}
+			if err := tx.Create(&a).Error; err != nil {
+				return err
+			}
+			return tx.Create(&TxEvent{TransactionID: t.ID, At: now, Source: "system", FromState: t.State, Detail: reason}).Error
+		}
+		for _, t := range adds {
+			res := tx.Model(&Transaction{}).Where("id = ? AND close_day_id IS NULL", t.ID).Update("close_day_id", c.ID)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return fmt.Errorf("models: close %d: payment %s moved meanwhile: %w", c.ID, t.ClientOrderID, ErrConflict)
+			}
+			n, net = n+1, net+t.AmountMinor
+			if err := line(t, AdjustAdded, fmt.Sprintf("counted by the gateway in close %s (RRN %s) although we learned its approval later: added to that close", c.RequestID, dash(c.RRN))); err != nil {
+				return err
+			}
+		}
+		for _, t := range removes {
+			if err := tx.Model(&Transaction{}).Where("id = ? AND close_day_id = ?", t.ID, c.ID).Update("close_day_id", nil).Error; err != nil {
+				return err
+			}
+			n, net = n+1, net-t.AmountMinor
+			reason := fmt.Sprintf("not counted by the gateway in close %s: taken out of it", c.RequestID)
+			if t.State == TxApproved {
+				reason += "; the next close counts it"
+			}
+			if err := line(t, AdjustRemoved, reason); err != nil {
+				return err
+			}
+		}
+		c.Explained, c.AdjustCount, c.AdjustMinor, c.NextCheckAt = true, n, net, nil
+		return tx.Save(c).Error
+	})
+}
+
+// Adjustments lists the adjustment lines of a close.
+func (s *CloseDays) Adjustments(ctx context.Context, closeID uint) ([]CloseAdjustment, error) {
+	var as []CloseAdjustment
+	err := s.DB.WithContext(ctx).Where("close_day_id = ?", closeID).Order("id").Find(&as).Error
+	return as, err
+}
+
+// Previous returns the close before c on its endpoint, if any.
+func (s *CloseDays) Previous(ctx context.Context, c CloseDay) (*CloseDay, error) {
+	var prev CloseDay
+	err := s.DB.WithContext(ctx).Where("endpoint_id = ? AND id < ?", c.EndpointID, c.ID).Order("id DESC").First(&prev).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	return &prev, err
+}
+
+// Lease moves a due close's next check ahead, so that only one instance works on it; it
+// reports whether this caller got it.
+func (s *CloseDays) Lease(ctx context.Context, id uint, now, until time.Time) (bool, error) {
+	res := s.DB.WithContext(ctx).Model(&CloseDay{}).Where("id = ? AND next_check_at IS NOT NULL AND next_check_at <= ?", id, now.UTC()).
+		Update("next_check_at", until.UTC())
+	return res.RowsAffected == 1, res.Error
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+// CoveredThrough is the last business day an endpoint's closes cover (refused ones aside);
+// "" when none does.
+func (s *CloseDays) CoveredThrough(ctx context.Context, endpointID uint) (string, error) {
+	var day *string
+	err := s.DB.WithContext(ctx).Model(&CloseDay{}).Where("endpoint_id = ? AND state <> ? AND days_to <> ''", endpointID, CloseFailed).
+		Select("MAX(days_to)").Scan(&day).Error
+	if day == nil {
+		return "", err
+	}
+	return *day, err
+}
+
+// FirstOpenDay is the earliest business day of an approved sale no close covers yet.
+func (s *CloseDays) FirstOpenDay(ctx context.Context, endpointID uint) (string, error) {
+	var day *string
+	err := s.openSales(s.DB.WithContext(ctx), endpointID).Where("business_day <> ''").Select("MIN(business_day)").Scan(&day).Error
+	if day == nil {
+		return "", err
+	}
+	return *day, err
 }

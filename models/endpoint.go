@@ -32,6 +32,17 @@ type Endpoint struct {
 	// Automatic Close Day: local time "HH:MM" in TimeZone (an IANA name); empty = off.
 	CloseTime string `gorm:"size:5"`
 	TimeZone  string `gorm:"size:64"`
+	// ScheduleSince is when the automatic close was set or last changed: a close time that had
+	// already passed that day starts the next day.
+	ScheduleSince *time.Time
+}
+
+// Location is the store's time zone (UTC when none is set).
+func (e Endpoint) Location() *time.Location {
+	if loc, err := time.LoadLocation(e.TimeZone); err == nil && e.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
 }
 
 // MaskSecret shows only the first and last four characters of a secret.
@@ -127,6 +138,11 @@ func (s *Endpoints) Create(ctx context.Context, e *Endpoint) error {
 
 // Update saves an endpoint.
 func (s *Endpoints) Update(ctx context.Context, e *Endpoint) error {
+	var old Endpoint
+	if err := s.DB.WithContext(ctx).First(&old, e.ID).Error; err == nil && (old.CloseTime != e.CloseTime || old.TimeZone != e.TimeZone) {
+		now := time.Now().UTC()
+		e.ScheduleSince = &now
+	}
 	if err := s.DB.WithContext(ctx).Save(e).Error; err != nil {
 		return fmt.Errorf("models: update endpoint %s: %w", e.EndpointID, translate(err))
 	}

@@ -54,8 +54,21 @@ type Transaction struct {
 	FinalAt        *time.Time
 	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
 	Checks         int        // status requests made so far
-	CloseDayID     *uint      `gorm:"index"` // the close that covered this payment
+	CloseDayID     *uint      `gorm:"index"`         // the close that covered this payment
+	BusinessDay    string     `gorm:"size:10;index"` // the store's date (endpoint time zone) the payment was started on
+	NotFound       int        // "order not found" answers while the outcome was unknown
+	// Review, when set, puts a final payment on the "needs attention" queue (Review* reasons).
+	Review     string `gorm:"size:24;index"`
+	ReviewNote string `gorm:"size:255"`
+	// A manual resolution proposed by one person, waiting for a second person's approval.
+	ResolveTo     TxState `gorm:"size:20"`
+	ResolveByID   uint
+	ResolveByName string `gorm:"size:64"`
+	ResolveReason string `gorm:"size:255"`
 }
+
+// NeedsAttention reports whether someone must look at the payment.
+func (t *Transaction) NeedsAttention() bool { return t.State == TxNeedsReview || t.Review != "" }
 
 // TxEvent is one line of a payment's timeline: a request we sent, a response, a callback, a
 // poll, a reader message or a state change. Details never hold card numbers or secrets.
@@ -105,6 +118,21 @@ type TxUpdate struct {
 	NextCheckAt *time.Time
 	ClearCheck  bool
 	CountCheck  bool
+	// NotFound counts a "no such order" answer about a request whose outcome is unknown.
+	NotFound bool
+	// Gateway marks a claim made by the gateway (callback or status answer). A gateway claim
+	// that contradicts a final state is never dropped: the payment is flagged and the gateway
+	// asked (ReviewConfirm). With Override, the claim is the gateway's answer to our own status
+	// request and replaces the final state (Overrides), flagged for review.
+	Gateway  bool
+	Override bool
+	// Review sets a review reason (and ReviewNote); ClearReview clears it and any proposed
+	// resolution.
+	Review      string
+	ReviewNote  string
+	ClearReview bool
+	// Propose records a manual resolution that waits for a second person.
+	Propose *Resolution
 	// OnlyFrom, when set, makes the update a no-op unless the payment is in one of these
 	// states (e.g. a reader's card error counts only while the payment waits for the card).
 	OnlyFrom []TxState
@@ -116,6 +144,14 @@ type TxUpdate struct {
 	// polling schedule: a payment polled every 5 s for an hour would otherwise gather 720
 	// identical lines.
 	Routine bool
+}
+
+// Resolution is a manual outcome proposed by one person for a payment in needs review.
+type Resolution struct {
+	To     TxState
+	ByID   uint
+	ByName string
+	Reason string
 }
 
 // TxResult says what Apply did.
@@ -233,10 +269,13 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 			return nil
 		}
 		to, changed := t.State, false
+		overridden := false
 		if u.State != "" {
 			var err error
 			to, changed, err = NextState(t.State, u.State)
 			switch {
+			case errors.Is(err, ErrFinalConflict) && u.Gateway && u.Override && Overrides(t.State, u.State):
+				to, changed, overridden = u.State, true, true
 			case errors.Is(err, ErrFinalConflict):
 				res.Conflict = err
 			case err != nil:
@@ -246,6 +285,28 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 		now := s.now()
 		before := t
 		t.State = to
+		if res.Conflict != nil {
+			// Nothing the contradicting event says is filled in (a decline reason must never
+			// land on an approved payment); a gateway claim is flagged and confirmed by asking.
+			res.Tx = t
+			if u.Gateway && t.Review == "" {
+				t.Review, t.ReviewNote, t.NextCheckAt = ReviewConfirm, "the gateway reported "+string(u.State)+"; asking it to confirm", &now
+			}
+			if u.CountCheck {
+				t.Checks++
+			}
+			return s.finishApply(db, &before, &t, &res, u, now, false)
+		}
+		if overridden {
+			reason, note := ReviewStatusChanged, fmt.Sprintf("the gateway changed the status from %s to %s", before.State, to)
+			if to == TxApproved {
+				reason = ReviewLateApproval
+				note = fmt.Sprintf("the gateway approved this payment after it was shown as %s: the customer may have paid twice", before.State)
+				t.ErrorCode, t.ErrorMessage = "", ""
+			}
+			t.Review, t.ReviewNote = reason, note
+			t.FinalAt = &now
+		}
 		fill(&t.GatewayStatus, u.GatewayStatus, !t.State.Final() || changed)
 		fill(&t.GatewayOrderID, u.GatewayOrderID, false)
 		fill(&t.RequestSerial, u.RequestSerial, false)
@@ -257,15 +318,35 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 		fill(&t.CardBIN, u.CardBIN, false)
 		fill(&t.CardLast4, u.CardLast4, false)
 		fill(&t.EntryMode, u.EntryMode, false)
-		fill(&t.ErrorCode, u.ErrorCode, changed)
-		fill(&t.ErrorMessage, u.ErrorMessage, changed)
+		if t.State != TxApproved {
+			fill(&t.ErrorCode, u.ErrorCode, changed)
+			fill(&t.ErrorMessage, u.ErrorMessage, changed)
+		}
 		if t.SentAt == nil && u.SentAt != nil {
 			t.SentAt = u.SentAt
 		}
 		if u.CountCheck {
 			t.Checks++
 		}
+		if u.NotFound {
+			t.NotFound++
+		}
 		switch {
+		case u.ClearReview || (changed && t.State.Final() && t.Review == ReviewResolution):
+			// cleared by a person, or a proposed resolution overtaken by the gateway's answer
+			t.Review, t.ReviewNote = "", ""
+			t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = "", 0, "", ""
+		case u.Review != "":
+			t.Review, t.ReviewNote = u.Review, u.ReviewNote
+			if u.Propose != nil {
+				t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = u.Propose.To, u.Propose.ByID, u.Propose.ByName, u.Propose.Reason
+			}
+		case t.Review == ReviewConfirm && u.Gateway && u.Override && !overridden && t.State.Final():
+			t.Review, t.ReviewNote = "", "" // the gateway confirmed the status we have
+		}
+		switch {
+		case t.State.Final() && t.Review == ReviewConfirm && u.NextCheckAt != nil:
+			t.NextCheckAt = u.NextCheckAt // still waiting for the gateway to confirm
 		case t.State.Final():
 			t.NextCheckAt = nil
 			if t.FinalAt == nil {
@@ -276,34 +357,46 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 		case u.NextCheckAt != nil:
 			t.NextCheckAt = u.NextCheckAt
 		}
-		// Only the columns that changed are written: every index on an untouched column is
-		// left alone, which is most of the cost of an update on this wide, well-indexed table.
-		cols := changedColumns(&before, &t)
-		if len(cols) > 0 {
-			t.UpdatedAt = now
-			if err := db.Model(&t).Select(append(cols, "updated_at")).Updates(&t).Error; err != nil {
-				return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translate(err))
-			}
-		}
-		if u.Routine && !changed && res.Conflict == nil && onlySchedule(cols) {
-			res.Tx = t
-			return nil
-		}
-		detail := u.Detail
-		if res.Conflict != nil {
-			detail = fmt.Sprintf("%s (ignored: %v)", detail, res.Conflict)
-		}
-		ev := TxEvent{TransactionID: t.ID, At: now, Source: u.Source, FromState: res.From, Detail: detail}
-		if changed {
-			ev.ToState = to
-		}
-		if err := insertLater(db, &ev); err != nil {
-			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
-		}
-		res.Tx, res.Changed = t, changed
-		return nil
+		res.Changed = changed
+		return s.finishApply(db, &before, &t, &res, u, now, changed)
 	})
 	return res, err
+}
+
+// finishApply writes what changed and the timeline line.
+func (s *Transactions) finishApply(db *gorm.DB, before, t *Transaction, res *TxResult, u TxUpdate, now time.Time, changed bool) error {
+	// Only the columns that changed are written: every index on an untouched column is
+	// left alone, which is most of the cost of an update on this wide, well-indexed table.
+	cols := changedColumns(before, t)
+	if len(cols) > 0 {
+		t.UpdatedAt = now
+		if err := db.Model(t).Select(append(cols, "updated_at")).Updates(t).Error; err != nil {
+			return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translate(err))
+		}
+	}
+	if u.Routine && !changed && res.Conflict == nil && onlySchedule(cols) {
+		res.Tx = *t
+		return nil
+	}
+	detail := u.Detail
+	switch {
+	case res.Conflict != nil && before.Review == "" && t.Review == ReviewConfirm:
+		detail = fmt.Sprintf("%s: contradicts the final status %s; flagged, and the gateway is asked to confirm", detail, t.State)
+	case res.Conflict != nil:
+		detail = fmt.Sprintf("%s (not applied: %v)", detail, res.Conflict)
+	}
+	if t.Review != before.Review && t.ReviewNote != "" && res.Conflict == nil {
+		detail += "; " + t.ReviewNote
+	}
+	ev := TxEvent{TransactionID: t.ID, At: now, Source: u.Source, FromState: res.From, Detail: detail}
+	if changed {
+		ev.ToState = t.State
+	}
+	if err := insertLater(db, &ev); err != nil {
+		return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
+	}
+	res.Tx, res.Changed = *t, changed
+	return nil
 }
 
 // changedColumns lists the columns Apply may change whose value differs between a and b.
@@ -332,6 +425,13 @@ func changedColumns(a, b *Transaction) []string {
 	add("sent_at", !timeEqual(a.SentAt, b.SentAt))
 	add("final_at", !timeEqual(a.FinalAt, b.FinalAt))
 	add("next_check_at", !timeEqual(a.NextCheckAt, b.NextCheckAt))
+	add("not_found", a.NotFound != b.NotFound)
+	add("review", a.Review != b.Review)
+	add("review_note", a.ReviewNote != b.ReviewNote)
+	add("resolve_to", a.ResolveTo != b.ResolveTo)
+	add("resolve_by_id", a.ResolveByID != b.ResolveByID)
+	add("resolve_by_name", a.ResolveByName != b.ResolveByName)
+	add("resolve_reason", a.ResolveReason != b.ResolveReason)
 	return cols
 }
 

@@ -114,6 +114,25 @@ func NextState(from, to TxState) (TxState, bool, error) {
 	return from, false, fmt.Errorf("%w: %s → %s", ErrIllegalTransition, from, to)
 }
 
+// Review reasons: why a payment is on the "needs attention" queue besides the needs-review
+// state itself. They are cleared by a person (acknowledged or resolved) or, for
+// ReviewConfirm, by the gateway's answer.
+const (
+	ReviewConfirm       = "confirm"        // a signed callback contradicted our final status: the gateway is asked
+	ReviewLateApproval  = "late_approval"  // the gateway approved a payment we had told the counter failed
+	ReviewStatusChanged = "status_changed" // the gateway changed a final status (after reconciliation)
+	ReviewResolution    = "resolution"     // a manual resolution waits for a second person's approval
+)
+
+// Overrides reports whether the gateway's own answer may replace the final state from with
+// the different final state to: the gateway's final status can still change after
+// reconciliation (§7.1), and a request we gave up on can still have been approved. A payment
+// cancelled before anything reached the gateway has no gateway status to take.
+func Overrides(from, to TxState) bool {
+	return from.Final() && to.Final() && from != to && from != TxCancelled &&
+		to != TxCancelled && to != TxFailed
+}
+
 // StateFromGateway maps a gateway status (§7.1) onto ours. Anything the gateway does not call
 // final, including statuses we do not know, keeps the payment processing.
 func StateFromGateway(status string) TxState {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
@@ -18,7 +19,7 @@ import (
 
 // CloseDayService triggers closes.
 type CloseDayService interface {
-	Trigger(ctx context.Context, endpointID uint, actor string, scheduledDay string) (models.CloseDay, error)
+	Trigger(ctx context.Context, in devices.TriggerInput) (models.CloseDay, error)
 }
 
 // CloseQueries reads closes for pages.
@@ -27,6 +28,10 @@ type CloseQueries interface {
 	ByID(ctx context.Context, id uint) (models.CloseDay, error)
 	List(ctx context.Context, f models.CloseFilter) ([]models.CloseDay, error)
 	Covered(ctx context.Context, id uint) ([]models.Transaction, error)
+	FirstOpenDay(ctx context.Context, endpointID uint) (string, error)
+	Adjustments(ctx context.Context, closeID uint) ([]models.CloseAdjustment, error)
+	Previous(ctx context.Context, c models.CloseDay) (*models.CloseDay, error)
+	Problems(ctx context.Context, since time.Time) ([]models.CloseDay, error)
 }
 
 // closeDayIndex handles "GET /admin/closeday": pre-flight per endpoint and recent closes.
@@ -94,15 +99,20 @@ func (s *Server) closeDayTrigger(c *gin.Context) {
 			fail(c, err)
 			return
 		}
-		cl, err := s.closeDays.Trigger(ctx, ep.ID, currentUser(c).Username, "")
+		today := s.now().In(ep.Location()).Format("2006-01-02")
+		from := today
+		if first, err := s.closeQ.FirstOpenDay(ctx, ep.ID); err == nil && first != "" && first < today {
+			from = first
+		}
+		// The close audits itself (closeday.start), whoever triggers it.
+		cl, err := s.closeDays.Trigger(ctx, devices.TriggerInput{EndpointID: ep.ID, Actor: currentUser(c).Username,
+			Trigger: models.TriggerManual, DaysFrom: from, DaysTo: today})
 		switch {
 		case errors.Is(err, models.ErrCloseRunning):
 			s.flash(c, "A close is already running on this endpoint: here it is.")
 		case err != nil:
 			fail(c, err)
 			return
-		default:
-			s.record(c, "closeday.start", ep.Name, fmt.Sprintf("request %s: %d sales, %s", cl.RequestID, cl.SaleCount, models.FormatMinor(cl.SaleSumMinor)))
 		}
 		redirect(c, fmt.Sprintf("/admin/closeday/c/%d", cl.ID))
 	})

@@ -29,6 +29,7 @@ func (g *Gateway) deliverDue(ctx context.Context, wg *sync.WaitGroup) {
 		if g.db.Model(&delivery{}).Where("id = ? AND next_at = ?", d.ID, d.NextAt).Update("next_at", lease).RowsAffected == 0 {
 			continue
 		}
+		d.NextAt = &lease
 		wg.Add(1)
 		go func(d delivery) {
 			defer wg.Done()
@@ -37,12 +38,31 @@ func (g *Gateway) deliverDue(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
+// blackoutRecheck is how long a callback of a blacked-out order waits before it is looked at
+// again.
+const blackoutRecheck = 200 * time.Millisecond
+
 // deliver makes one attempt and records it; a non-200, a timeout or a connection error is a
-// failure that schedules the next attempt (§6.3).
+// failure that schedules the next attempt (§6.3). d.NextAt is the lease deliverDue took: the
+// outcome is saved only while the lease holds, so a delivery re-queued meanwhile (ChangeStatus)
+// is not overwritten.
 func (g *Gateway) deliver(ctx context.Context, d delivery) {
 	var o order
 	if err := g.db.First(&o, d.OrderID).Error; err != nil {
 		g.log.Error("sandbox: callback order", "order", d.OrderID, "error", err)
+		return
+	}
+	lease := *d.NextAt
+	if o.Status != d.Status {
+		// The status changed after this callback was queued (ChangeStatus): the callback of
+		// the current status replaces it.
+		g.finishDelivery(d, lease, nil, "superseded by a status change")
+		return
+	}
+	if g.blackedOut(o.ClientOrderID) {
+		// Not attempted and not counted: looked at again until the blackout ends.
+		next := g.now().Add(blackoutRecheck)
+		g.finishDelivery(d, lease, &next, d.LastError)
 		return
 	}
 	var m merchant
@@ -79,10 +99,27 @@ func (g *Gateway) deliver(ctx context.Context, d delivery) {
 	if err := g.db.Create(&a).Error; err != nil {
 		g.log.Error("sandbox: record callback attempt", "error", err)
 	}
-	if err := g.db.Save(&d).Error; err != nil {
-		g.log.Error("sandbox: save callback delivery", "error", err)
-	}
+	g.saveLeased(d, lease)
 	g.kick()
+}
+
+// finishDelivery ends a leased delivery without an attempt: next nil stops it, otherwise it is
+// due again at next.
+func (g *Gateway) finishDelivery(d delivery, lease time.Time, next *time.Time, reason string) {
+	d.NextAt, d.LastError = next, reason
+	g.saveLeased(d, lease)
+	g.kick()
+}
+
+// saveLeased stores a delivery's new state if the lease taken at lease still holds.
+func (g *Gateway) saveLeased(d delivery, lease time.Time) {
+	res := g.db.Model(&d).Where("next_at = ?", lease).Select("*").Updates(&d)
+	switch {
+	case res.Error != nil:
+		g.log.Error("sandbox: save callback delivery", "delivery", d.ID, "error", res.Error)
+	case res.RowsAffected == 0:
+		g.log.Info("sandbox: callback delivery re-queued while in flight", "delivery", d.ID)
+	}
 }
 
 // callbackFor builds the §6.2 callback for an order's current final status.

@@ -27,6 +27,14 @@ func (g *Gateway) closeDayHandler(w http.ResponseWriter, r *http.Request) {
 		forbidden(w)
 		return
 	}
+	if g.takeCloseDayDrop() {
+		http.Error(w, "bad gateway", http.StatusBadGateway) // lost on the way: nothing closed
+		return
+	}
+	if g.takeCloseDayRefusal() {
+		writeError(w, errCloseAPINotAllowed(), "")
+		return
+	}
 	body, aerr := g.closeDay(m, f)
 	if aerr != nil {
 		writeError(w, aerr, "")
@@ -38,6 +46,11 @@ func (g *Gateway) closeDayHandler(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html;charset=utf-8")
 	w.Write(body)
+}
+
+// errCloseAPINotAllowed is the answer of a gate where closing via the API is off (§8 code 10).
+func errCloseAPINotAllowed() *apiError {
+	return validation("10", "Close day via API is not allowed on this gate")
 }
 
 // closeDay closes the gate's business day: totals of approved sales since the previous close,
@@ -57,7 +70,7 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 	case !reCloseRequestID.MatchString(id):
 		return nil, validation("3", "day_close_request_id must be 8 to 32 letters or digits")
 	case !m.AllowCloseAPI:
-		return nil, validation("10", "Close day via API is not allowed on this gate")
+		return nil, errCloseAPINotAllowed()
 	}
 	theirs, aerr := cpTotals(get)
 	if aerr != nil {

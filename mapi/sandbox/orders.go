@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/example/mposportal/mapi"
 	"gorm.io/gorm"
@@ -37,6 +38,11 @@ func (g *Gateway) order(kind string) http.HandlerFunc {
 			g.log.Info("sandbox: OAuth refused", "path", r.URL.Path, "reason", err.Error())
 			forbidden(w)
 			return
+		}
+		if d := g.takeSaleDelay(); d > 0 {
+			// Stuck in a proxy: the work goes on even if the client gives up meanwhile, so the
+			// request's context is deliberately not watched.
+			time.Sleep(d)
 		}
 		faults := g.getFaults()
 		if g.chance(faults.Sync5xxPct / 2) {

@@ -71,17 +71,9 @@ func (g *Gateway) step(o order) error {
 	o.ErrorCode, o.ErrorMessage = out.code, out.message
 	o.ReceiptID, o.TerminalID = uuid.NewString(), "T0001234"
 	o.RRN = randomDigits(12)
-	switch out.status {
-	case "approved":
-		o.Stage = o.Kind + "_approved"
+	o.Stage = stageFor(o.Kind, out.status)
+	if out.status == "approved" {
 		o.ApprovalCode = randomDigits(6)
-	case "filtered":
-		o.Stage = o.Kind + "_filtered"
-	default:
-		o.Stage = o.Kind + "_failed"
-		if out.status == "declined" {
-			o.Stage = o.Kind + "_declined"
-		}
 	}
 	return g.db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Save(&o).Error; err != nil {
@@ -91,11 +83,33 @@ func (g *Gateway) step(o order) error {
 	})
 }
 
+// stageFor is the order stage of a final status (§7.2): <kind>_approved, _declined,
+// _filtered, or _failed for an error.
+func stageFor(kind, status string) string {
+	switch status {
+	case "approved", "declined", "filtered":
+		return kind + "_" + status
+	}
+	return kind + "_failed"
+}
+
 // queueCallback creates the delivery job for an order's final status, once.
 func (g *Gateway) queueCallback(tx *gorm.DB, o order) error {
 	if o.CallbackURL == "" {
 		return nil
 	}
+	d := g.newDelivery(o)
+	res := tx.Where("order_id = ? AND type = ? AND status = ?", o.ID, o.Kind, o.Status).FirstOrCreate(&d)
+	if res.Error != nil {
+		return fmt.Errorf("sandbox: queue callback for order %d: %w", o.ID, res.Error)
+	}
+	g.kick()
+	return nil
+}
+
+// newDelivery is a fresh delivery job for an order's current status, with the callback fault
+// switches applied.
+func (g *Gateway) newDelivery(o order) delivery {
 	f := g.getFaults()
 	now := g.now()
 	at := now.Add(g.jitter(f.DelayCallbackMax))
@@ -108,12 +122,7 @@ func (g *Gateway) queueCallback(tx *gorm.DB, o order) error {
 	case g.chance(f.DuplicateCallbackPct):
 		d.Duplicate = true
 	}
-	res := tx.Where("order_id = ? AND type = ? AND status = ?", o.ID, o.Kind, o.Status).FirstOrCreate(&d)
-	if res.Error != nil {
-		return fmt.Errorf("sandbox: queue callback for order %d: %w", o.ID, res.Error)
-	}
-	g.kick()
-	return nil
+	return d
 }
 
 func randomDigits(n int) string {

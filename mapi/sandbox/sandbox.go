@@ -69,6 +69,19 @@ type Faults struct {
 	// attempt, so callbacks arrive late and out of order
 	DelayCallbackMax time.Duration
 	Seed             int64
+
+	// CloseDayDropBefore: the next N close-day requests answer HTTP 502 before anything is
+	// closed (lost on the way); a later request with the same day_close_request_id closes for
+	// real.
+	CloseDayDropBefore int
+	// RefuseCloseDay: the next N close-day requests are refused with validation-error 10
+	// (close day via API not allowed on this gate) and close nothing.
+	RefuseCloseDay int
+	// DelaySale, DelaySaleCount: the next DelaySaleCount sale/preauth requests are held for
+	// DelaySale after authentication and before the order is created, as if stuck in a proxy;
+	// the order is created after the delay even if the client has given up.
+	DelaySale      time.Duration
+	DelaySaleCount int
 }
 
 // Merchant is the sandbox's merchant account on one endpoint.
@@ -102,7 +115,8 @@ type Gateway struct {
 	faults    Faults
 	logMu     sync.Mutex
 	statusLog []StatusRequest
-	rng       uint64 // chaos decisions, reproducible from Faults.Seed
+	rng       uint64          // chaos decisions, reproducible from Faults.Seed
+	blackout  map[string]bool // client order ids whose status requests and callbacks fail (Blackout)
 	lastPrune time.Time
 }
 
@@ -313,26 +327,47 @@ func (g *Gateway) chance(pct int) bool {
 	return pct > 0 && int(g.random()%100) < pct
 }
 
-// takeSync5xx consumes one of the Sync5xxAfterCreate faults.
-func (g *Gateway) takeSync5xx() bool {
+// take consumes one of the counted faults the field selects: true when one was left.
+func (g *Gateway) take(field func(*Faults) *int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.faults.Sync5xxAfterCreate > 0 {
-		g.faults.Sync5xxAfterCreate--
+	if n := field(&g.faults); *n > 0 {
+		*n--
 		return true
 	}
 	return false
 }
 
+// takeSync5xx consumes one of the Sync5xxAfterCreate faults.
+func (g *Gateway) takeSync5xx() bool {
+	return g.take(func(f *Faults) *int { return &f.Sync5xxAfterCreate })
+}
+
 // takeCloseDay5xx consumes one of the CloseDay5xxAfter faults.
 func (g *Gateway) takeCloseDay5xx() bool {
+	return g.take(func(f *Faults) *int { return &f.CloseDay5xxAfter })
+}
+
+// takeCloseDayDrop consumes one of the CloseDayDropBefore faults.
+func (g *Gateway) takeCloseDayDrop() bool {
+	return g.take(func(f *Faults) *int { return &f.CloseDayDropBefore })
+}
+
+// takeCloseDayRefusal consumes one of the RefuseCloseDay faults.
+func (g *Gateway) takeCloseDayRefusal() bool {
+	return g.take(func(f *Faults) *int { return &f.RefuseCloseDay })
+}
+
+// takeSaleDelay consumes one of the DelaySaleCount faults and says how long to hold the
+// request (0: not held).
+func (g *Gateway) takeSaleDelay() time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.faults.CloseDay5xxAfter > 0 {
-		g.faults.CloseDay5xxAfter--
-		return true
+	if g.faults.DelaySale <= 0 || g.faults.DelaySaleCount <= 0 {
+		return 0
 	}
-	return false
+	g.faults.DelaySaleCount--
+	return g.faults.DelaySale
 }
 
 // Close closes the sandbox's database.

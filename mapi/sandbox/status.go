@@ -25,7 +25,7 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if g.chance(g.getFaults().Sync5xxPct) {
+	if g.blackedOut(clientOrderID) || g.chance(g.getFaults().Sync5xxPct) {
 		http.Error(w, "bad gateway", http.StatusBadGateway)
 		return
 	}
