@@ -172,7 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	closeStore := &models.CloseDays{DB: db}
 	auditLog := &models.Audit{DB: db}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore,
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	defer payments.Close()
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}

@@ -605,10 +605,12 @@ func (s *CloseDays) RunSchedules(ctx context.Context, schedules []Schedule) (int
 		if err != nil {
 			return n, err
 		}
+		first := firstScheduledDay(sc)
 		if covered != "" {
-			if next := nextDay(covered); from == "" || next < from {
-				from = next
-			}
+			first = nextDay(covered)
+		}
+		if from == "" || (first != "" && first < from) {
+			from = first
 		}
 		if from == "" || from > day {
 			from = day
@@ -628,6 +630,24 @@ func (s *CloseDays) RunSchedules(ctx context.Context, schedules []Schedule) (int
 		}
 	}
 	return n, nil
+}
+
+// firstScheduledDay is the first business day whose close the schedule owns: the day it was
+// set, or the next one when it was set after that day's close time.
+func firstScheduledDay(sc Schedule) string {
+	loc, err := time.LoadLocation(sc.TimeZone)
+	if err != nil || sc.Since.IsZero() {
+		return ""
+	}
+	hm, err := time.Parse("15:04", sc.CloseTime)
+	if err != nil {
+		return ""
+	}
+	local := sc.Since.In(loc)
+	if at := time.Date(local.Year(), local.Month(), local.Day(), hm.Hour(), hm.Minute(), 0, 0, loc); local.After(at) {
+		local = local.AddDate(0, 0, 1)
+	}
+	return local.Format("2006-01-02")
 }
 
 func nextDay(day string) string {

@@ -25,6 +25,7 @@ func (g closeGateways) CloseGateway(context.Context, uint) (devices.CloseGateway
 
 func (e *payEnv) closer() *devices.CloseDays {
 	return &devices.CloseDays{Store: &models.CloseDays{DB: e.db}, Gateways: closeGateways{e.client},
+		Sweeper: e.pay, Audit: e.audit, SweepWait: 300 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.now.Now}
 }
 

@@ -126,7 +126,8 @@ type Payments struct {
 	Link     ReaderLink
 	Gateways Gateways
 	Pub      Publisher
-	Gate     Gate // nil: no close ever holds the counter (tests)
+	Gate     Gate    // nil: no close ever holds the counter (tests)
+	Audit    Auditor // nil: not audited; records what the gateway did that a person must know
 	Log      *slog.Logger
 	Now      func() time.Time
 	// UnknownWindow overrides DefaultUnknownWindow (tests).

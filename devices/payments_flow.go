@@ -135,6 +135,13 @@ func (p *Payments) applied(res models.TxResult, err error, u models.TxUpdate) (m
 	if res.Conflict != nil {
 		p.Log.Warn("payment event contradicts final status", slog.String("order", res.Tx.ClientOrderID), slog.Any("conflict", res.Conflict))
 	}
+	if res.Flagged != "" && res.Flagged != models.ReviewResolution {
+		p.Log.Warn("payment flagged for review", slog.String("order", res.Tx.ClientOrderID), slog.String("reason", res.Flagged))
+		if p.Audit != nil {
+			p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "gateway", Action: "payment." + res.Flagged,
+				Subject: res.Tx.ClientOrderID, Detail: fmt.Sprintf("%s %s %s: %s", res.Tx.Kind, res.Tx.Amount(), res.Tx.Currency, res.Tx.ReviewNote)})
+		}
+	}
 	p.publish(res.Tx.ID)
 	if res.Changed && res.Tx.State.Final() {
 		p.tellReader(res.Tx)

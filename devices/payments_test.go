@@ -40,6 +40,31 @@ type payEnv struct {
 	stopGW   func()
 	db       *gorm.DB
 	client   *mapi.Client
+	audit    *auditRecorder
+}
+
+// auditRecorder keeps the audit events the domain records.
+type auditRecorder struct {
+	mu     sync.Mutex
+	events []models.AuditEvent
+}
+
+func (a *auditRecorder) Record(_ context.Context, e models.AuditEvent) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.events = append(a.events, e)
+	return nil
+}
+
+// actions lists the recorded actions in order.
+func (a *auditRecorder) actions() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, e := range a.events {
+		out = append(out, e.Action)
+	}
+	return out
 }
 
 type gateways struct {
@@ -105,8 +130,9 @@ func newPayEnvWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *pa
 	g := &gateways{ep: mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey}, cur: m.Currency}
 	e.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	g.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
+	e.audit = &auditRecorder{}
 	e.pay = &devices.Payments{Tx: e.tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return c.Now() }}
+		Now: func() time.Time { return c.Now() }, Gate: &models.CloseDays{DB: db}, Audit: e.audit}
 	// The merchant's callback endpoint, as the web handler runs it.
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.cbMu.Lock()

@@ -160,6 +160,9 @@ type TxResult struct {
 	From     TxState
 	Changed  bool  // the state changed
 	Conflict error // set when the event contradicted a final state (kept, not applied)
+	// Flagged is the review reason this update raised (a late approval, a changed status, a
+	// contradiction being confirmed), "" when it raised none.
+	Flagged string
 }
 
 // Transactions holds the payment queries.
@@ -289,7 +292,7 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 			// Nothing the contradicting event says is filled in (a decline reason must never
 			// land on an approved payment); a gateway claim is flagged and confirmed by asking.
 			res.Tx = t
-			if u.Gateway && t.Review == "" {
+			if u.Gateway && t.Review != ReviewConfirm {
 				t.Review, t.ReviewNote, t.NextCheckAt = ReviewConfirm, "the gateway reported "+string(u.State)+"; asking it to confirm", &now
 			}
 			if u.CountCheck {
@@ -380,7 +383,7 @@ func (s *Transactions) finishApply(db *gorm.DB, before, t *Transaction, res *TxR
 	}
 	detail := u.Detail
 	switch {
-	case res.Conflict != nil && before.Review == "" && t.Review == ReviewConfirm:
+	case res.Conflict != nil && before.Review != ReviewConfirm && t.Review == ReviewConfirm:
 		detail = fmt.Sprintf("%s: contradicts the final status %s; flagged, and the gateway is asked to confirm", detail, t.State)
 	case res.Conflict != nil:
 		detail = fmt.Sprintf("%s (not applied: %v)", detail, res.Conflict)
@@ -396,6 +399,9 @@ func (s *Transactions) finishApply(db *gorm.DB, before, t *Transaction, res *TxR
 		return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
 	}
 	res.Tx, res.Changed = *t, changed
+	if t.Review != before.Review && t.Review != "" {
+		res.Flagged = t.Review
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"gorm.io/gorm/clause"
 )
 
 // TxFilter narrows the transactions list. Zero values do not filter.
@@ -59,6 +61,24 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 	var ts []Transaction
 	if err := q.Limit(limit).Find(&ts).Error; err != nil {
 		return nil, fmt.Errorf("models: list transactions: %w", err)
+	}
+	return ts, nil
+}
+
+// NeedsAttention lists the payments someone must look at, the loudest first: late approvals
+// (the customer may have paid twice), changed statuses, contradicted statuses being
+// confirmed, proposed resolutions, then payments in needs review, oldest first within each.
+func (s *Transactions) NeedsAttention(ctx context.Context, limit int) ([]Transaction, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	var ts []Transaction
+	err := s.DB.WithContext(ctx).Where("review <> '' OR state = ?", TxNeedsReview).
+		Order(clause.Expr{SQL: "CASE review WHEN ? THEN 0 WHEN ? THEN 1 WHEN ? THEN 2 WHEN ? THEN 3 ELSE 4 END, id",
+			Vars: []any{ReviewLateApproval, ReviewStatusChanged, ReviewConfirm, ReviewResolution}}).
+		Limit(limit).Find(&ts).Error
+	if err != nil {
+		return nil, fmt.Errorf("models: payments needing attention: %w", err)
 	}
 	return ts, nil
 }
