@@ -50,8 +50,8 @@ func TestChaosReconciliation(t *testing.T) {
 	defer cancel()
 
 	// The gateway, in this process, so that it outlives the portal.
-	gw, gwURL := startGateway(t, dir, []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second},
-		sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7})
+	chaos := sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7}
+	gw, gwURL := startGateway(t, dir, []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}, chaos)
 
 	// The portal's database, set up as an admin would: a user, the endpoint, eight readers.
 	data := filepath.Join(dir, "data")
@@ -96,8 +96,20 @@ func TestChaosReconciliation(t *testing.T) {
 	}
 
 	// The counter: one signed-in staff session starting sales on every reader at once.
-	counter := newCounterClient(t, portalURL)
+	counter := newCounterClient(t, portalURL, "staff")
 	total := *chaosSales
+	// The back office closes the day several times during the run, with the close's request
+	// refused, its answer lost, or lost before it reached the gateway.
+	office := newCounterClient(t, portalURL, "admin")
+	closeFaults := []func(*sandbox.Faults){
+		func(f *sandbox.Faults) { f.RefuseCloseDay = 1 },
+		func(f *sandbox.Faults) { f.CloseDay5xxAfter = 1 },
+		func(f *sandbox.Faults) {},
+		func(f *sandbox.Faults) { f.CloseDayDropBefore = 1 },
+		func(f *sandbox.Faults) {},
+	}
+	closeAt := func(k int) int64 { return int64(total * (k + 1) / (len(closeFaults) + 1)) }
+	closesDone := make(chan struct{})
 	var started, attempts atomic.Int64
 	killed := make(chan struct{})
 	var kill sync.Once
@@ -124,26 +136,49 @@ func TestChaosReconciliation(t *testing.T) {
 			}
 		}()
 	}
+	go func() {
+		defer close(closesDone)
+		for k, fault := range closeFaults {
+			for started.Load() < closeAt(k) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			f := chaos
+			fault(&f)
+			gw.SetFaults(f)
+			for !office.closeDay(1) && ctx.Err() == nil { // the portal may be restarting
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+	}()
 	<-killed
 	cmd.Process.Kill() // SIGKILL: no shutdown, no flush, in-flight requests lost
 	cmd.Wait()
 	t.Logf("killed the portal after %d sales started", started.Load())
 	cmd = start()
 	wg.Wait()
-	t.Logf("%d sales started (%d attempts, the rest refused while the portal was down)", started.Load(), attempts.Load())
+	<-closesDone
+	t.Logf("%d sales started (%d attempts, the rest refused while the portal was down or closing the day)", started.Load(), attempts.Load())
 
-	// Let everything settle: the poller and the watchdogs finish what callbacks do not.
+	// Let everything settle: the poller and the watchdogs finish what callbacks do not. Then
+	// one last close, with no fault, takes what the others left.
 	db, err := models.Open(filepath.Join(data, "portal.db"), time.Now, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer models.Close(db)
-	waitSettled(t, db, 4*time.Minute)
+	waitSettled(t, db, 6*time.Minute)
+	gw.SetFaults(chaos)
+	waitClosesSettled(t, db, 3*time.Minute)
+	for !office.closeDay(1) {
+		time.Sleep(time.Second)
+	}
+	waitClosesSettled(t, db, 3*time.Minute)
 	cmd.Process.Signal(os.Interrupt)
 	cmd.Wait()
 	cmd = nil
 
 	ledger := reconcile(t, db, gw)
+	reconcileCloses(t, db, gw)
 	if len(ledger) < total/2 {
 		t.Errorf("only %d of %d sales reached the gateway: the run did not exercise much", len(ledger), total)
 	}
@@ -299,6 +334,9 @@ func seedChaosPortal(t *testing.T, dsn, gatewayURL string, gw *sandbox.Gateway) 
 	if err := (&models.Users{DB: db}).Create(ctx, &models.User{Username: "staff", Name: "Staff", Role: models.RoleStaff, PasswordHash: h}); err != nil {
 		t.Fatal(err)
 	}
+	if err := (&models.Users{DB: db}).Create(ctx, &models.User{Username: "admin", Name: "Admin", Role: models.RoleAdmin, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
 	m := gw.Merchant()
 	if err := (&models.Endpoints{DB: db}).Create(ctx, &models.Endpoint{Name: "Sandbox", EndpointID: m.EndpointID, Login: m.Login,
 		ControlKey: m.ControlKey, Currency: m.Currency, BaseURL: gatewayURL, Enabled: true, Address1: "1 Main St", City: "Riga",
@@ -325,6 +363,7 @@ const chaosPassword = "chaos-monkey-at-the-counter"
 type counterClient struct {
 	t    *testing.T
 	base string
+	user string
 	c    *http.Client
 	mu   sync.Mutex
 	csrf string
@@ -332,9 +371,9 @@ type counterClient struct {
 
 var reCSRFToken = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-func newCounterClient(t *testing.T, base string) *counterClient {
+func newCounterClient(t *testing.T, base, username string) *counterClient {
 	jar, _ := cookiejar.New(nil)
-	cc := &counterClient{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	cc := &counterClient{t: t, base: base, user: username, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if !cc.signIn() {
 		t.Fatal("cannot sign in")
@@ -344,7 +383,7 @@ func newCounterClient(t *testing.T, base string) *counterClient {
 
 func (cc *counterClient) signIn() bool {
 	cc.refreshToken("/login")
-	resp, err := cc.post("/login", url.Values{"username": {"staff"}, "password": {chaosPassword}})
+	resp, err := cc.post("/login", url.Values{"username": {cc.user}, "password": {chaosPassword}})
 	if err != nil {
 		return false
 	}
@@ -399,6 +438,108 @@ func (cc *counterClient) startSale(readerID uint, cents int64) bool {
 	}
 	time.Sleep(100 * time.Millisecond)
 	return false
+}
+
+// closeDay posts the Close Day button for an endpoint; it reports whether a close started (or
+// one was already running).
+func (cc *counterClient) closeDay(endpointID uint) bool {
+	resp, err := cc.post(fmt.Sprintf("/admin/closeday/%d", endpointID), url.Values{})
+	if err != nil {
+		return false
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+		cc.signIn()
+		return false
+	}
+	return resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/admin/closeday/c/")
+}
+
+// waitClosesSettled waits until no close is running or unanswered and every difference with
+// the gateway is explained (or given up on).
+func waitClosesSettled(t *testing.T, db *gorm.DB, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var open []models.CloseDay
+		db.Where("state IN ? OR (mismatch = ? AND explained = ? AND next_check_at IS NOT NULL)",
+			[]string{models.ClosePending, models.CloseSending, models.CloseUnknown}, true, false).Find(&open)
+		if len(open) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, c := range open {
+				t.Logf("close %d: %s mismatch %v explained %v: %s", c.ID, c.State, c.Mismatch, c.Explained, c.Error)
+			}
+			t.Fatalf("closes not settled after %s", within)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// reconcileCloses checks the books: every approved sale is in exactly one finished close, the
+// same one the gateway put it in; every close agrees with the gateway (code39 00) or its
+// difference is exactly the adjustments it lists; the last close agrees.
+func reconcileCloses(t *testing.T, db *gorm.DB, gw *sandbox.Gateway) {
+	t.Helper()
+	var closes []models.CloseDay
+	db.Order("id").Find(&closes)
+	byID := map[uint]models.CloseDay{}
+	finished := 0
+	var last *models.CloseDay
+	for i, c := range closes {
+		byID[c.ID] = c
+		if c.State == models.CloseFailed {
+			var n int64
+			db.Model(&models.Transaction{}).Where("close_day_id = ?", c.ID).Count(&n)
+			if n > 0 {
+				t.Errorf("failed close %d still holds %d payments", c.ID, n)
+			}
+			continue
+		}
+		finished++
+		last = &closes[i]
+		if c.Code39 == "00" && !c.Mismatch {
+			continue
+		}
+		var adj []models.CloseAdjustment
+		db.Where("close_day_id = ?", c.ID).Find(&adj)
+		var n int
+		var net int64
+		for _, a := range adj {
+			if a.Kind == models.AdjustAdded {
+				n, net = n+1, net+a.AmountMinor
+			} else {
+				n, net = n-1, net-a.AmountMinor
+			}
+		}
+		if !c.Explained || n != c.GwSaleCount-c.SaleCount || net != c.GwSaleSumMinor-c.SaleSumMinor {
+			t.Errorf("close %d (code39 %s): ours %d/%d, gateway %d/%d, explained %v by %d adjustments net %d/%d",
+				c.ID, c.Code39, c.SaleCount, c.SaleSumMinor, c.GwSaleCount, c.GwSaleSumMinor, c.Explained, len(adj), n, net)
+		}
+	}
+	if finished < 3 || len(closes) < 6 {
+		t.Errorf("%d closes, %d finished: the run did not close the day enough", len(closes), finished)
+	}
+	if last == nil || last.Code39 != "00" || last.Mismatch {
+		t.Errorf("the last close does not agree with the gateway: %+v", last)
+	}
+	var approved []models.Transaction
+	db.Where("kind = ? AND state = ?", models.KindSale, models.TxApproved).Find(&approved)
+	for _, tx := range approved {
+		if tx.CloseDayID == nil {
+			t.Errorf("approved sale %s is in no close", tx.ClientOrderID)
+			continue
+		}
+		c := byID[*tx.CloseDayID]
+		if c.State != models.CloseFinished && c.State != models.CloseLocked {
+			t.Errorf("approved sale %s is in close %d, which is %s", tx.ClientOrderID, c.ID, c.State)
+		}
+		o, ok := gw.Order(tx.ClientOrderID)
+		if !ok || o.CloseID == nil || fmt.Sprintf("%06d", *o.CloseID) != c.RRN {
+			t.Errorf("approved sale %s: our close %d (RRN %s), the gateway's %v", tx.ClientOrderID, c.ID, c.RRN, o.CloseID)
+		}
+	}
+	t.Logf("%d closes (%d finished); %d approved sales each in the close the gateway put it in", len(closes), finished, len(approved))
 }
 
 func waitHealthy(t *testing.T, base string) {

@@ -89,7 +89,7 @@ func TestTwoInstancesShareOnePostgreSQL(t *testing.T) {
 	counters := make([]*counterClient, len(insts))
 	screens := make([]*screen, len(insts))
 	for i, in := range insts {
-		counters[i] = newCounterClient(t, in.url)
+		counters[i] = newCounterClient(t, in.url, "staff")
 		screens[i] = openScreen(t, counters[i])
 	}
 

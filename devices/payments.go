@@ -38,7 +38,7 @@ const (
 	// may still receive it: the client's 60 s request timeout plus a margin. Until it has
 	// passed (and UnknownAnswers "not found" answers came), the counter is told not to take
 	// the payment again.
-	DefaultUnknownWindow = 3 * time.Minute
+	DefaultUnknownWindow = 2 * time.Minute
 	UnknownAnswers       = 3
 	// MaxAmountMinor bounds a single card-present payment (the gateway's field is 10 chars).
 	MaxAmountMinor = 99_999_999

@@ -3,6 +3,8 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -146,3 +148,35 @@ func TestReaderUpdateKeepsPresence(t *testing.T) {
 		t.Errorf("after an admin update on a stale copy: %+v", got)
 	}
 }
+
+func TestNeedsAttentionListsLateApprovalsFirst(t *testing.T) {
+	s := &models.Transactions{DB: openDB(t)}
+	ctx := context.Background()
+	mk := func(state models.TxState, review string) uint {
+		tx := models.Transaction{ClientOrderID: nextOrderID(), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
+			Kind: models.KindSale, AmountMinor: 100, Currency: "EUR", State: state, Review: review}
+		if err := s.Create(ctx, &tx, "test"); err != nil {
+			t.Fatal(err)
+		}
+		return tx.ID
+	}
+	review := mk(models.TxNeedsReview, "")
+	mk(models.TxApproved, "")
+	changed := mk(models.TxDeclined, models.ReviewStatusChanged)
+	late := mk(models.TxApproved, models.ReviewLateApproval)
+	got, err := s.NeedsAttention(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []uint
+	for _, tx := range got {
+		ids = append(ids, tx.ID)
+	}
+	if !slices.Equal(ids, []uint{late, changed, review}) {
+		t.Errorf("queue %v, want %v", ids, []uint{late, changed, review})
+	}
+}
+
+var orderSeq int
+
+func nextOrderID() string { orderSeq++; return fmt.Sprintf("PQ%d", orderSeq) }

@@ -74,8 +74,8 @@ func (s *Transactions) NeedsAttention(ctx context.Context, limit int) ([]Transac
 	}
 	var ts []Transaction
 	err := s.DB.WithContext(ctx).Where("review <> '' OR state = ?", TxNeedsReview).
-		Order(clause.Expr{SQL: "CASE review WHEN ? THEN 0 WHEN ? THEN 1 WHEN ? THEN 2 WHEN ? THEN 3 ELSE 4 END, id",
-			Vars: []any{ReviewLateApproval, ReviewStatusChanged, ReviewConfirm, ReviewResolution}}).
+		Order(clause.OrderBy{Expression: clause.Expr{SQL: "CASE review WHEN ? THEN 0 WHEN ? THEN 1 WHEN ? THEN 2 WHEN ? THEN 3 ELSE 4 END, id",
+			Vars: []any{ReviewLateApproval, ReviewStatusChanged, ReviewConfirm, ReviewResolution}, WithoutParentheses: true}}).
 		Limit(limit).Find(&ts).Error
 	if err != nil {
 		return nil, fmt.Errorf("models: payments needing attention: %w", err)

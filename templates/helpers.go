@@ -2,6 +2,7 @@ package templates
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
@@ -67,6 +68,9 @@ func cardLabel(t models.Transaction) string {
 	return b + " •••• " + t.CardLast4
 }
 
+// StateLabel is how staff read a payment's state (for flash messages written by web).
+func StateLabel(s models.TxState) string { return stateLabel(s) }
+
 // stateLabel is how staff read a payment's state.
 func stateLabel(s models.TxState) string {
 	switch s {
@@ -75,7 +79,7 @@ func stateLabel(s models.TxState) string {
 	case models.TxSending:
 		return "Sent to gateway"
 	case models.TxUnknown:
-		return "Checking outcome"
+		return "Outcome unknown — do not take the payment again yet"
 	case models.TxProcessing:
 		return "Processing"
 	case models.TxNeedsReview:
@@ -115,16 +119,109 @@ func closeStateLabel(c models.CloseDay) string {
 	case models.CloseUnknown:
 		return "Outcome unknown: asking again"
 	case models.CloseFinished:
-		if c.Mismatch {
+		switch {
+		case c.Mismatch && c.Explained:
+			return "Closed — difference explained"
+		case c.Mismatch:
 			return "Closed, totals differ"
 		}
 		return "Closed"
 	case models.CloseLocked:
 		return "Closed, gate still locked"
 	case models.CloseFailed:
-		return "Failed"
+		return closeFailure(c)
 	}
 	return c.State
+}
+
+// closeFailure says whether the bank refused a failed close or it failed on the way, with
+// the reason the close recorded.
+func closeFailure(c models.CloseDay) string {
+	const refused = "refused by the gateway"
+	switch {
+	case strings.HasPrefix(c.Error, refused):
+		return "Refused by the bank" + strings.TrimPrefix(c.Error, refused)
+	case c.Error != "":
+		return "Failed: " + c.Error
+	}
+	return "Failed"
+}
+
+// closeTrigger says who or what started a close and the business days it covers.
+func closeTrigger(c models.CloseDay) string {
+	days := c.DaysFrom
+	if c.DaysTo != "" && c.DaysTo != c.DaysFrom {
+		days = c.DaysFrom + " to " + c.DaysTo
+	}
+	switch c.Trigger {
+	case models.TriggerSchedule:
+		if c.DaysFrom != "" && c.DaysFrom != c.DaysTo && c.DaysTo != "" {
+			return "Scheduled close covering " + days
+		}
+		return "Scheduled close for " + dash(c.DaysTo)
+	case models.TriggerCatchUp:
+		if c.DaysFrom == c.DaysTo {
+			return "Catch-up close for " + dash(c.DaysTo)
+		}
+		return "Catch-up close covering " + days
+	}
+	if c.StartedBy == "" {
+		return "Closed by hand"
+	}
+	return "Closed by " + c.StartedBy
+}
+
+// closeDays is the business days a close covers, "—" for closes made before they were kept.
+func closeDays(c models.CloseDay) string {
+	switch {
+	case c.DaysFrom == "" && c.DaysTo == "":
+		return "—"
+	case c.DaysFrom == "" || c.DaysFrom == c.DaysTo:
+		return c.DaysTo
+	case c.DaysTo == "":
+		return c.DaysFrom
+	}
+	return c.DaysFrom + " to " + c.DaysTo
+}
+
+// adjustmentLabel says in plain words what an adjustment did to a close.
+func adjustmentLabel(kind string) string {
+	switch kind {
+	case models.AdjustAdded:
+		return "Added: the bank counted it in this close"
+	case models.AdjustRemoved:
+		return "Removed: the bank did not count it"
+	}
+	return kind
+}
+
+// attentionReason says in plain words why a payment needs someone, and what to do.
+func attentionReason(t models.Transaction) string {
+	switch t.Review {
+	case models.ReviewLateApproval:
+		return "The bank approved this payment after the counter was told it failed: the customer may have paid twice — refund one of the payments"
+	case models.ReviewStatusChanged:
+		return "The bank changed this payment's status after it was final: check the payment, then mark it as dealt with"
+	case models.ReviewConfirm:
+		return "The bank contradicted this payment's status: asking it to confirm"
+	case models.ReviewResolution:
+		return t.ResolveByName + " says the customer was charged: another manager or admin must approve it"
+	}
+	if t.State == models.TxNeedsReview {
+		return "No final answer from the bank after an hour: re-check or resolve"
+	}
+	return ""
+}
+
+// stateHint is the counter's line under a state that asks something of the cashier.
+func stateHint(s models.TxState) string {
+	switch s {
+	case models.TxUnknown:
+		return "We could not tell if the bank received this payment. We keep asking; do not take the payment again until this says Failed."
+	case models.TxNeedsReview:
+		return "No final answer from the bank: a manager must check it."
+	}
+	return ""
 }
 
 // barHeight scales a bar to at most 100 px against the tallest.

@@ -118,16 +118,12 @@ func (s *Server) closeDayTrigger(c *gin.Context) {
 	})
 }
 
-// closeDayShow handles "GET /admin/closeday/c/:id".
+// closeDayShow handles "GET /admin/closeday/c/:id": the close, what explains a difference with
+// the bank's totals, and what the previous close carried over.
 func (s *Server) closeDayShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
-		cl, err := s.closeQ.ByID(ctx, id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		ep, err := s.endpoints.ByID(ctx, cl.EndpointID)
+		v, err := closeView(ctx, s.closeQ, s.endpoints, id)
 		if err != nil {
 			fail(c, err)
 			return
@@ -137,8 +133,39 @@ func (s *Server) closeDayShow(c *gin.Context) {
 			fail(c, err)
 			return
 		}
-		s.render(c, http.StatusOK, "Close Day", templates.CloseDetailPage(cl, ep, covered))
+		prev, err := s.closeQ.Previous(ctx, v.Close)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		var prevAdj []models.CloseAdjustment
+		if prev != nil {
+			if prevAdj, err = s.closeQ.Adjustments(ctx, prev.ID); err != nil {
+				fail(c, err)
+				return
+			}
+		}
+		s.render(c, http.StatusOK, "Close Day", templates.CloseDetailPage(v, covered, prev, prevAdj))
 	})
+}
+
+// closeView loads close id as its page shows it: with its endpoint, and the adjustments once
+// they explain a difference.
+func closeView(ctx context.Context, closes CloseQueries, endpoints EndpointStore, id uint) (templates.CloseView, error) {
+	var v templates.CloseView
+	var err error
+	if v.Close, err = closes.ByID(ctx, id); err != nil {
+		return v, err
+	}
+	if v.Endpoint, err = endpoints.ByID(ctx, v.Close.EndpointID); err != nil {
+		return v, err
+	}
+	if v.Close.Explained {
+		if v.Adjustments, err = closes.Adjustments(ctx, id); err != nil {
+			return v, fmt.Errorf("web: close %d adjustments: %w", id, err)
+		}
+	}
+	return v, nil
 }
 
 func closeFilter(c *gin.Context) (templates.CloseHistoryFilter, models.CloseFilter) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
 	"github.com/example/mposportal/web"
@@ -48,6 +49,7 @@ type app struct {
 	server  *web.Server
 	logs    *syncBuffer
 	readers *devices.Readers
+	gw      *fakeGateway // answers the payments' status requests
 }
 
 const (
@@ -75,7 +77,8 @@ func newApp(t testing.TB, setup bool) *app {
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	t.Cleanup(stopLive)
 	go liveTx.Run(liveCtx)
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx}
+	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
+	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log, Pub: liveCloses}
@@ -91,7 +94,7 @@ func newApp(t testing.TB, setup bool) *app {
 	})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	a := &app{t: t, db: db, srv: srv, server: s, logs: logs, readers: readers}
+	a := &app{t: t, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw}
 	if setup {
 		ctx := context.Background()
 		users := &models.Users{DB: db}
@@ -185,4 +188,48 @@ type noGateway struct{}
 
 func (noGateway) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
 	return nil, errors.New("no gateway in handler tests")
+}
+
+// fakeGateway is the gateway as the payments' status checks see it: it answers a status
+// request with the answer set for the order, or fails as an unreachable gateway would. It
+// takes no payments.
+type fakeGateway struct {
+	mu     sync.Mutex
+	status map[string]*mapi.StatusResponse // by client_orderid
+	asked  []string                        // the orders asked about, in order
+}
+
+// answer sets the gateway's status answer for an order.
+func (g *fakeGateway) answer(clientOrderID string, st *mapi.StatusResponse) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.status[clientOrderID] = st
+}
+
+func (g *fakeGateway) questions() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.asked...)
+}
+
+func (g *fakeGateway) Gateway(context.Context, uint) (devices.Gateway, devices.Merchant, error) {
+	return g, devices.Merchant{Currency: "EUR"}, nil
+}
+
+func (g *fakeGateway) Sale(context.Context, mapi.OrderRequest) (*mapi.OrderResponse, error) {
+	return nil, errors.New("no sales in handler tests")
+}
+
+func (g *fakeGateway) Preauth(context.Context, mapi.OrderRequest) (*mapi.OrderResponse, error) {
+	return nil, errors.New("no preauths in handler tests")
+}
+
+func (g *fakeGateway) Status(_ context.Context, r mapi.StatusRequest) (*mapi.StatusResponse, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.asked = append(g.asked, r.ClientOrderID)
+	if st, ok := g.status[r.ClientOrderID]; ok {
+		return st, nil
+	}
+	return nil, errors.New("gateway unreachable in handler tests")
 }

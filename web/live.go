@@ -138,15 +138,22 @@ var _ devices.ClosePublisher = (*LiveCloses)(nil)
 
 // CloseChanged pushes close id's new state.
 func (l *LiveCloses) CloseChanged(id uint) {
-	ctx := context.Background()
-	c, err := l.Closes.ByID(ctx, id)
+	v, err := l.view(context.Background(), id)
 	if err != nil {
 		return
 	}
-	ep, _ := l.Endpoints.ByID(ctx, c.EndpointID)
-	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseRow(c, true))
-	l.Hub.BroadcastFirst(Choice{templates.TopicClose(c.ID), templates.CloseStatus(c, ep, true)},
-		Choice{templates.TopicCloses, templates.CloseStatus(c, ep, true)})
+	l.Hub.BroadcastComponent(templates.TopicCloses, templates.CloseRow(v.Close, true))
+	l.Hub.BroadcastFirst(Choice{templates.TopicClose(id), templates.CloseStatus(v, true)},
+		Choice{templates.TopicCloses, templates.CloseStatus(v, true)})
+}
+
+// view loads a close's live panel; a missing endpoint leaves its name blank, as before.
+func (l *LiveCloses) view(ctx context.Context, id uint) (templates.CloseView, error) {
+	v, err := closeView(ctx, l.Closes, l.Endpoints, id)
+	if err != nil && v.Close.ID == 0 {
+		return v, err
+	}
+	return v, nil
 }
 
 // ChangeFeed carries "row changed" hints between portal instances (models.Changes).
@@ -190,9 +197,8 @@ func (l Live) Snapshot(ctx context.Context, topic string) []templ.Component {
 			return l.Transactions.page(ctx, t)
 		}
 	case "close":
-		if c, err := l.Closes.Closes.ByID(ctx, uint(id)); err == nil {
-			ep, _ := l.Closes.Endpoints.ByID(ctx, c.EndpointID)
-			return []templ.Component{templates.CloseStatus(c, ep, true)}
+		if v, err := l.Closes.view(ctx, uint(id)); err == nil {
+			return []templ.Component{templates.CloseStatus(v, true)}
 		}
 	}
 	return nil

@@ -18,6 +18,9 @@ type PaymentService interface {
 	Start(ctx context.Context, in devices.StartInput) (models.Transaction, error)
 	Cancel(ctx context.Context, id uint, actor devices.Actor) (models.Transaction, error)
 	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (devices.CallbackOutcome, models.Transaction, error)
+	Recheck(ctx context.Context, id uint, why string) (models.Transaction, error)
+	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor devices.Actor) (models.Transaction, error)
+	Acknowledge(ctx context.Context, id uint, note string, actor devices.Actor) (models.Transaction, error)
 }
 
 // TxQueries reads payments for pages.
@@ -25,6 +28,7 @@ type TxQueries interface {
 	ByID(ctx context.Context, id uint) (models.Transaction, error)
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
 }
 
 func actor(c *gin.Context) devices.Actor {
@@ -90,19 +94,24 @@ func (s *Server) counterStart(c *gin.Context) {
 // txShow handles "GET /transactions/:id".
 func (s *Server) txShow(c *gin.Context) {
 	withID(c, func(id uint) {
-		ctx := c.Request.Context()
-		t, err := s.txQ.ByID(ctx, id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		evs, err := s.txQ.Events(ctx, id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		s.render(c, http.StatusOK, "Payment "+t.ClientOrderID, templates.TxPage(t, evs))
+		s.renderTx(c, http.StatusOK, id, templates.ReviewForm{})
 	})
+}
+
+// renderTx renders payment id's page, with the review form as submitted.
+func (s *Server) renderTx(c *gin.Context, status int, id uint, f templates.ReviewForm) {
+	ctx := c.Request.Context()
+	t, err := s.txQ.ByID(ctx, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	evs, err := s.txQ.Events(ctx, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, status, "Payment "+t.ClientOrderID, templates.TxPage(t, evs, f))
 }
 
 // txCancel handles "POST /transactions/:id/cancel": only while the reader waits for the card.

@@ -59,6 +59,10 @@ func (s *Server) routes(d Deps) {
 	auth.GET("/transactions.csv", s.transactionsCSV)
 	auth.GET("/transactions/:id", s.txShow)
 	auth.POST("/transactions/:id/cancel", s.txCancel)
+	auth.POST("/transactions/:id/recheck", s.txRecheck)
+	// Admins only, under the payment's own URL.
+	auth.POST("/transactions/:id/resolve", s.requireAdmin, s.txResolve)
+	auth.POST("/transactions/:id/acknowledge", s.requireAdmin, s.txAcknowledge)
 	auth.GET("/transactions/:id/receipt", s.txReceipt)
 
 	// Admins only.
@@ -93,14 +97,31 @@ func (s *Server) routes(d Deps) {
 	admin.POST("/readers/:id/replace", s.readerReplace)
 }
 
-// home handles "GET /".
+// home handles "GET /": what needs someone, then the preauths still holding funds. Admins
+// also see the closes of the last week that did not go through cleanly.
 func (s *Server) home(c *gin.Context) {
-	preauths, err := s.txQ.List(c.Request.Context(), models.TxFilter{Kind: models.KindPreauth, State: models.TxApproved, Limit: 100})
+	ctx := c.Request.Context()
+	var v templates.HomeView
+	var err error
+	v.Attention, err = s.txQ.NeedsAttention(ctx, 50)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "Home", templates.Home(currentUser(c), preauths, s.now()))
+	v.Preauths, err = s.txQ.List(ctx, models.TxFilter{Kind: models.KindPreauth, State: models.TxApproved, Limit: 100})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	u := currentUser(c)
+	if u.Role == models.RoleAdmin {
+		v.Problems, err = s.closeQ.Problems(ctx, s.now().AddDate(0, 0, -7))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	s.render(c, http.StatusOK, "Home", templates.Home(u, v, s.now()))
 }
 
 // apiMe handles "GET /api/me": who is signed in.
