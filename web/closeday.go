@@ -69,17 +69,32 @@ func (s *Server) closeDayIndex(c *gin.Context) {
 		return
 	}
 	all, _ := s.closeQ.List(ctx, models.CloseFilter{From: s.now().AddDate(0, 0, -30), Limit: 1000})
-	s.render(c, http.StatusOK, "Close Day", templates.CloseDayPage(pfs, recent, dailyBars(all)))
+	s.render(c, http.StatusOK, "Close Day", templates.CloseDayPage(pfs, recent, dailyBars(all, s.storeZone(ctx))))
 }
 
-// dailyBars sums the gateway's closed sale totals per day.
-func dailyBars(cs []models.CloseDay) []templates.ChartBar {
+// storeZone is the store's time zone for dates on the close pages: the first endpoint's (UTC
+// when none is set).
+func (s *Server) storeZone(ctx context.Context) *time.Location {
+	eps, err := s.endpoints.List(ctx)
+	if err != nil || len(eps) == 0 {
+		return time.UTC
+	}
+	return eps[0].Location()
+}
+
+// dailyBars sums the gateway's closed sale totals per business day: the last day a close
+// covers, or the store's date it was made on.
+func dailyBars(cs []models.CloseDay, loc *time.Location) []templates.ChartBar {
 	byDay := map[string]int64{}
 	for _, c := range cs {
-		if c.GwStatus == "" {
+		if c.GwStatus == "" || c.State == models.CloseFailed {
 			continue
 		}
-		byDay[c.CreatedAt.Local().Format("2006-01-02")] += c.GwSaleSumMinor
+		day := c.DaysTo
+		if day == "" {
+			day = c.CreatedAt.In(loc).Format("2006-01-02")
+		}
+		byDay[day] += c.GwSaleSumMinor
 	}
 	var bars []templates.ChartBar
 	for d, m := range byDay {
@@ -168,13 +183,14 @@ func closeView(ctx context.Context, closes CloseQueries, endpoints EndpointStore
 	return v, nil
 }
 
-func closeFilter(c *gin.Context) (templates.CloseHistoryFilter, models.CloseFilter) {
+// closeFilter reads the history filter; its dates are the store's (loc).
+func closeFilter(c *gin.Context, loc *time.Location) (templates.CloseHistoryFilter, models.CloseFilter) {
 	f := templates.CloseHistoryFilter{State: c.Query("state"), From: c.Query("from"), To: c.Query("to")}
 	q := models.CloseFilter{State: f.State, Limit: 500}
-	if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", f.From, loc); err == nil {
 		q.From = t
 	}
-	if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", f.To, loc); err == nil {
 		q.To = t.AddDate(0, 0, 1)
 	}
 	return f, q
@@ -182,19 +198,20 @@ func closeFilter(c *gin.Context) (templates.CloseHistoryFilter, models.CloseFilt
 
 // closeDayHistory handles "GET /admin/closeday/history".
 func (s *Server) closeDayHistory(c *gin.Context) {
-	f, q := closeFilter(c)
+	loc := s.storeZone(c.Request.Context())
+	f, q := closeFilter(c, loc)
 	cs, err := s.closeQ.List(c.Request.Context(), q)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	v := url.Values{"state": {f.State}, "from": {f.From}, "to": {f.To}}
-	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs), "/admin/closeday/history.csv?"+v.Encode()))
+	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc), "/admin/closeday/history.csv?"+v.Encode()))
 }
 
 // closeDayHistoryCSV handles "GET /admin/closeday/history.csv".
 func (s *Server) closeDayHistoryCSV(c *gin.Context) {
-	_, q := closeFilter(c)
+	_, q := closeFilter(c, s.storeZone(c.Request.Context()))
 	cs, err := s.closeQ.List(c.Request.Context(), q)
 	if err != nil {
 		fail(c, err)
@@ -204,11 +221,12 @@ func (s *Server) closeDayHistoryCSV(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="close-days.csv"`)
 	w := csv.NewWriter(c.Writer)
 	w.Write([]string{"created_at", "endpoint_id", "request_id", "state", "our_sale_count", "our_sale_sum", "gateway_sale_count",
-		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "started_by"})
+		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "explained", "adjustments", "adjustments_net", "trigger", "days_from", "days_to", "started_by", "error"})
 	for _, x := range cs {
 		w.Write([]string{x.CreatedAt.UTC().Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), x.RequestID, x.State,
 			strconv.Itoa(x.SaleCount), models.FormatMinor(x.SaleSumMinor), strconv.Itoa(x.GwSaleCount), models.FormatMinor(x.GwSaleSumMinor),
-			x.Code39, x.RRN, x.GateCloseDate, strconv.FormatBool(x.Mismatch), x.StartedBy})
+			x.Code39, x.RRN, x.GateCloseDate, strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
+			models.FormatMinor(x.AdjustMinor), x.Trigger, x.DaysFrom, x.DaysTo, x.StartedBy, csvSafe(x.Error)})
 	}
 	w.Flush()
 }
