@@ -280,7 +280,7 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 		next := now.Add(retryDelay(c.Attempts))
 		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, CloseMaxAttempts, err), &next
 	case errors.As(err, &verr):
-		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the gateway (code %s): %s", verr.Code, verr.Message), nil, &now
+		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the bank's gateway (code %s): %s", verr.Code, verr.Message), nil, &now
 		return s.fail(ctx, &c)
 	case errors.As(err, &gerr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("gateway error (code %s): %s", gerr.Code, gerr.Message), nil, &now

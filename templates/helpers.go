@@ -129,22 +129,12 @@ func closeStateLabel(c models.CloseDay) string {
 	case models.CloseLocked:
 		return "Closed, gate still locked"
 	case models.CloseFailed:
-		return closeFailure(c)
+		if strings.HasPrefix(c.Error, "refused") {
+			return "Refused by the bank"
+		}
+		return "Failed"
 	}
 	return c.State
-}
-
-// closeFailure says whether the bank refused a failed close or it failed on the way, with
-// the reason the close recorded.
-func closeFailure(c models.CloseDay) string {
-	const refused = "refused by the gateway"
-	switch {
-	case strings.HasPrefix(c.Error, refused):
-		return "Refused by the bank" + strings.TrimPrefix(c.Error, refused)
-	case c.Error != "":
-		return "Failed: " + c.Error
-	}
-	return "Failed"
 }
 
 // closeTrigger says who or what started a close and the business days it covers.

@@ -274,14 +274,14 @@ func TestStartPageListsWhatNeedsAttention(t *testing.T) {
 
 	// Admins also see the week's problem closes.
 	now := time.Now()
-	a.addClose(t, models.CloseDay{RequestID: "R-FAILED", State: models.CloseFailed, Error: "refused by the gateway (code 3): day already closed", CreatedAt: now})
+	a.addClose(t, models.CloseDay{RequestID: "R-FAILED", State: models.CloseFailed, Error: "refused by the bank's gateway (code 3): day already closed", CreatedAt: now})
 	a.addClose(t, models.CloseDay{RequestID: "R-OLD", State: models.CloseFailed, Error: "refused long ago", CreatedAt: now.AddDate(0, 0, -10)})
 	a.addClose(t, models.CloseDay{RequestID: "R-DIFF", State: models.CloseFinished, Mismatch: true, SaleCount: 2, GwSaleCount: 3, CreatedAt: now})
 	a.addClose(t, models.CloseDay{RequestID: "R-OK", State: models.CloseFinished, CreatedAt: now})
 	admin := a.browser().login("admin", adminPW)
 	_, body = admin.get("/")
 	closes := section(body, `data-testid="problem-closes"`)
-	for _, want := range []string{`href="/admin/closeday/c/1"`, "Refused by the bank (code 3): day already closed", "Its payments go into the next close",
+	for _, want := range []string{`href="/admin/closeday/c/1"`, "Refused by the bank", "day already closed", "Its payments go into the next close",
 		`href="/admin/closeday/c/3"`, "no payment explains it yet"} {
 		if !strings.Contains(closes, want) {
 			t.Errorf("the closes to check lack %q", want)
@@ -318,7 +318,7 @@ func TestClosePageShowsAdjustmentsAndFailure(t *testing.T) {
 	a := newApp(t, true)
 	late := a.addTx(t, "PLATE", 1500, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved})...)
 	failed := a.addClose(t, models.CloseDay{RequestID: "R-1", State: models.CloseFailed, Trigger: models.TriggerSchedule, DaysFrom: "2026-11-26", DaysTo: "2026-11-26",
-		StartedBy: "schedule", Error: "refused by the gateway (code 3): day already closed"})
+		StartedBy: "schedule", Error: "refused by the bank's gateway (code 3): day already closed"})
 	explained := a.addClose(t, models.CloseDay{RequestID: "R-2", State: models.CloseFinished, Trigger: models.TriggerCatchUp, DaysFrom: "2026-11-24", DaysTo: "2026-11-26",
 		Mismatch: true, Explained: true, AdjustCount: 1, AdjustMinor: 1500, SaleCount: 2, SaleSumMinor: 2000, GwSaleCount: 3, GwSaleSumMinor: 3500, Code39: "00"})
 	if err := a.db.Create(&models.CloseAdjustment{CloseDayID: explained.ID, TransactionID: late.ID, ClientOrderID: "PLATE", Kind: models.AdjustAdded,
@@ -334,7 +334,7 @@ func TestClosePageShowsAdjustmentsAndFailure(t *testing.T) {
 	if !strings.Contains(box, "day already closed") || !strings.Contains(box, "Its payments go into the next close.") {
 		t.Errorf("the failed close's box: %q", box)
 	}
-	if !strings.Contains(body, "Scheduled close for 2026-11-26") || !strings.Contains(body, "Refused by the bank (code 3)") {
+	if !strings.Contains(body, "Scheduled close for 2026-11-26") || !strings.Contains(body, "Refused by the bank") {
 		t.Error("the failed close lacks its trigger or its refused label")
 	}
 

@@ -115,3 +115,23 @@ func (g *Gateway) Ledger() ([]LedgerOrder, error) {
 	}
 	return out, nil
 }
+
+// adminFaults handles GET /sandbox/api/faults: the fault switches in force.
+func (g *Gateway) adminFaults(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, g.getFaults())
+}
+
+// adminSetFaults handles PUT /sandbox/api/faults: replaces the fault switches (a JSON Faults;
+// absent fields are off), for demos and browser tests of the portal against a misbehaving
+// gateway. The sandbox is a test gateway: it listens on loopback unless told otherwise.
+func (g *Gateway) adminSetFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		http.Error(w, "faults: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	g.SetFaults(f)
+	writeJSON(w, g.getFaults())
+}

@@ -59,7 +59,7 @@ func (g *Gateway) deliver(ctx context.Context, d delivery) {
 		g.finishDelivery(d, lease, nil, "superseded by a status change")
 		return
 	}
-	if g.blackedOut(o.ClientOrderID) {
+	if f := g.getFaults(); g.blackedOut(o.ClientOrderID) || (f.BlackoutAmount != 0 && f.BlackoutAmount == o.AmountMinor) {
 		// Not attempted and not counted: looked at again until the blackout ends.
 		next := g.now().Add(blackoutRecheck)
 		g.finishDelivery(d, lease, &next, d.LastError)

@@ -24,6 +24,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /sandbox/api/orders", g.adminOrders)
 	mux.HandleFunc("GET /sandbox/api/callbacks", g.adminCallbacks)
 	mux.HandleFunc("GET /sandbox/api/closes", g.adminCloses)
+	mux.HandleFunc("GET /sandbox/api/faults", g.adminFaults)
+	mux.HandleFunc("PUT /sandbox/api/faults", g.adminSetFaults)
 	return mux
 }
 

@@ -82,6 +82,11 @@ type Faults struct {
 	// the order is created after the delay even if the client has given up.
 	DelaySale      time.Duration
 	DelaySaleCount int
+	// BlackoutAmount: while set, every order of this amount (minor units) is cut off as by
+	// Blackout: status requests answer 502 and its callbacks are held until the switch is
+	// cleared. Tests that drive the portal through a browser use it, as they cannot know
+	// the order id in time.
+	BlackoutAmount int64
 }
 
 // Merchant is the sandbox's merchant account on one endpoint.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -323,5 +324,37 @@ func TestChangeStatusRefusals(t *testing.T) {
 	}
 	if _, ok := e.gw.Order("NO-SUCH-ORDER"); ok {
 		t.Error("Order found an unknown order")
+	}
+}
+
+func TestFaultsAdminAPIAndBlackoutByAmount(t *testing.T) {
+	env := start(t, fastConfig(t))
+	put := func(body string) int {
+		req, _ := http.NewRequest(http.MethodPut, env.srv.URL+"/sandbox/api/faults", strings.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := put(`{"Nonsense": 1}`); code != http.StatusBadRequest {
+		t.Errorf("unknown switch: %d", code)
+	}
+	if code := put(`{"BlackoutAmount": 1234}`); code != http.StatusOK {
+		t.Fatalf("set faults: %d", code)
+	}
+	req := env.request(1234, "visa")
+	if _, err := env.client.Sale(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.client.Status(context.Background(), mapi.StatusRequest{ClientOrderID: req.ClientOrderID}); !mapi.IsUnknownOutcome(err) {
+		t.Errorf("status of a blacked-out amount: %v, want a 502", err)
+	}
+	if code := put(`{}`); code != http.StatusOK {
+		t.Fatalf("clear faults: %d", code)
+	}
+	if _, err := env.client.Status(context.Background(), mapi.StatusRequest{ClientOrderID: req.ClientOrderID}); err != nil {
+		t.Errorf("status after the switch is cleared: %v", err)
 	}
 }

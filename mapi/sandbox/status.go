@@ -50,6 +50,10 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validation("8", "Order not found"), clientOrderID)
 		return
 	}
+	if f := g.getFaults(); f.BlackoutAmount != 0 && f.BlackoutAmount == o.AmountMinor {
+		http.Error(w, "bad gateway", http.StatusBadGateway)
+		return
+	}
 	status, stage := o.Status, o.Stage
 	if sn := get("by-request-sn"); sn != "" {
 		var rq request
