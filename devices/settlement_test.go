@@ -41,6 +41,21 @@ func (e *payEnv) startHeld(amount int64, hold func(order string)) models.Transac
 	return tx
 }
 
+// waitGateway waits (on a deadline) until the gateway holds the order in status.
+func (e *payEnv) waitGateway(order, status string) {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if o, ok := e.gw.Order(order); ok && o.Status == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the gateway never had %s %s", order, status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func covered(t *testing.T, s *devices.CloseDays, id uint) int {
 	t.Helper()
 	ts, err := s.Store.Covered(context.Background(), id)
@@ -277,6 +292,7 @@ func TestDifferenceIsExplainedAndTheNextCloseAgrees(t *testing.T) {
 	e.approvedSales(1000)
 	hidden := e.startHeld(2000, e.gw.Blackout)
 	e.waitState(hidden.ID, models.TxProcessing, false)
+	e.waitGateway(hidden.ClientOrderID, "approved")
 	s := e.closer()
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseFinished)
@@ -314,7 +330,7 @@ func TestSweepLearnsLostApprovalsBeforeTheClose(t *testing.T) {
 	e.gw.SetFaults(sandbox.Faults{CallbacksOff: true})
 	tx := e.start(1500, models.KindSale, "visa")
 	e.waitState(tx.ID, models.TxProcessing, false)
-	time.Sleep(100 * time.Millisecond) // the sandbox approves after 20 ms; no callback comes
+	e.waitGateway(tx.ClientOrderID, "approved") // no callback comes
 	s := e.closer()
 	c, _ := s.Trigger(context.Background(), manual)
 	if c = waitClose(t, s, c.ID, models.CloseFinished); c.Mismatch || c.SaleCount != 1 {
@@ -332,6 +348,7 @@ func TestNeedsReviewAsksFirstAndKeepsAsking(t *testing.T) {
 	a := e.startHeld(1100, e.gw.Blackout)
 	e.waitState(a.ID, models.TxProcessing, false)
 	e.now.Add(devices.CheckDeadline + time.Minute)
+	e.waitGateway(a.ClientOrderID, "approved")
 	e.gw.EndBlackout(a.ClientOrderID)
 	e.poll()
 	if got, _ := e.tx.ByID(context.Background(), a.ID); got.State != models.TxApproved || got.Review != "" {
@@ -347,6 +364,7 @@ func TestNeedsReviewAsksFirstAndKeepsAsking(t *testing.T) {
 	if got.State != models.TxNeedsReview || got.NextCheckAt == nil {
 		t.Fatalf("at the deadline: %s next %v", got.State, got.NextCheckAt)
 	}
+	e.waitGateway(b.ClientOrderID, "approved")
 	e.gw.EndBlackout(b.ClientOrderID)
 	if got, err := e.pay.Recheck(context.Background(), b.ID, "re-checked by ann"); err != nil || got.State != models.TxApproved {
 		t.Errorf("re-check now: %s %v", got.State, err)
