@@ -32,6 +32,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "reader" {
+		if err := runReader(ctx, os.Args[2:], os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "mposportal:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "mposportal:", err)
 		os.Exit(1)
@@ -169,11 +176,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer batch.Close()
 	txStore := &models.Transactions{DB: db, Batch: batch}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
-	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
+	liveReaders.Tx = txStore
+	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore, ReaderChanged: liveReaders.ReaderChanged}
 	closeStore := &models.CloseDays{DB: db}
 	auditLog := &models.Audit{DB: db}
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
+	readers.Waiting = payments // a reader that goes away ends the payment waiting on it
 	defer payments.Close()
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Pub: shared,

@@ -106,6 +106,10 @@ type Gate interface {
 // ErrReaderOffline is returned when a reader has no live connection.
 var ErrReaderOffline = errors.New("reader is offline")
 
+// ErrAlreadyStarted comes with the payment that the same counter form (its one-time key)
+// already started: the caller shows that payment instead of a new one.
+var ErrAlreadyStarted = errors.New("this form already started a payment")
+
 // StartError is a refusal to start a payment, with a message for the person at the counter.
 type StartError struct{ Field, Message string }
 
@@ -147,6 +151,9 @@ func (p *Payments) now() time.Time {
 
 // StartInput is what the counter screen submits.
 type StartInput struct {
+	// StartKey is the counter form's one-time key: the same key starts one payment, however
+	// often (or however concurrently) the form is submitted.
+	StartKey    string
 	ReaderID    uint
 	Kind        models.TxKind
 	AmountMinor int64
@@ -157,6 +164,16 @@ type StartInput struct {
 // Start creates a payment and asks its reader for a card.
 func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
 	var t models.Transaction
+	if len(in.StartKey) > 64 {
+		return t, &StartError{"", "This form is not valid any more: reload the page."}
+	}
+	if in.StartKey != "" {
+		if prev, err := p.Tx.ByStartKey(ctx, in.StartKey); err == nil {
+			return prev, ErrAlreadyStarted // the same form again: a double tap, a retry, the back button
+		} else if !errors.Is(err, models.ErrNotFound) {
+			return t, err
+		}
+	}
 	switch {
 	case in.Kind != models.KindSale && in.Kind != models.KindPreauth:
 		return t, &StartError{"kind", "choose Sale or Preauth"}
@@ -176,9 +193,12 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	}
 	switch {
 	case !r.Enabled:
-		return t, &StartError{"reader", fmt.Sprintf("reader %s is disabled", r.Label)}
+		return t, &StartError{"reader", fmt.Sprintf("%s is disabled: choose another reader.", r.Label)}
 	case !r.Online:
-		return t, &StartError{"reader", fmt.Sprintf("reader %s is offline", r.Label)}
+		return t, &StartError{"reader", fmt.Sprintf("%s is offline: choose another reader.", r.Label)}
+	}
+	if busy := p.busy(ctx, r); busy != nil {
+		return t, busy
 	}
 	if p.Gate != nil {
 		closing, err := p.Gate.Closing(ctx, r.EndpointID)
@@ -199,10 +219,25 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 		ClientOrderID: NewClientOrderID(), EndpointID: r.EndpointID, ReaderID: r.ID, ReaderSerial: r.Serial,
 		Kind: in.Kind, AmountMinor: in.AmountMinor, Currency: merchant.Currency, Description: strings.TrimSpace(in.Description),
 		State: models.TxWaitingCard, StartedByID: in.Actor.ID, StartedByName: in.Actor.Name,
-		BusinessDay: BusinessDay(p.now(), merchant.TimeZone),
+		BusinessDay: BusinessDay(p.now(), merchant.TimeZone), ReaderLabel: r.Label,
+	}
+	if in.StartKey != "" {
+		t.StartKey = &in.StartKey
 	}
 	if err := p.Tx.Create(ctx, &t, fmt.Sprintf("%s of %s %s started by %s on %s", t.Kind, t.Amount(), t.Currency, in.Actor.Name, r.Label)); err != nil {
-		return t, err
+		if !errors.Is(err, models.ErrConflict) {
+			return t, err
+		}
+		// Another submit of the same form won the race, or another payment took the reader.
+		if in.StartKey != "" {
+			if prev, kerr := p.Tx.ByStartKey(ctx, in.StartKey); kerr == nil {
+				return prev, ErrAlreadyStarted
+			}
+		}
+		if busy := p.busy(ctx, r); busy != nil {
+			return models.Transaction{}, busy
+		}
+		return models.Transaction{}, err
 	}
 	msg := PresentCard{Type: TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
 		Currency: t.Currency, TimeoutSeconds: int(CardTimeout / time.Second)}
@@ -217,6 +252,30 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	}
 	p.publish(t.ID)
 	return t, nil
+}
+
+// busy refuses a start on a reader that is waiting for a card for another payment.
+func (p *Payments) busy(ctx context.Context, r PaymentReader) *StartError {
+	w, err := p.Tx.WaitingOn(ctx, r.ID)
+	if err != nil {
+		return nil
+	}
+	return &StartError{"reader", fmt.Sprintf("%s is busy with %s %s: cancel that payment or choose another reader.", r.Label, w.Amount(), w.Currency)}
+}
+
+// EndWaiting ends the payment waiting for a card on a reader that can no longer read it,
+// at once and with the true reason (a disabled, unpaired, replaced or disconnected reader),
+// instead of letting it run into the card timeout. Nothing was sent to the gateway.
+func (p *Payments) EndWaiting(ctx context.Context, readerID uint, reason string) {
+	t, err := p.Tx.WaitingOn(ctx, readerID)
+	if err != nil {
+		return
+	}
+	res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
+		ErrorMessage: reason + ": nothing was charged", Detail: reason + "; nothing was sent to the gateway"})
+	if err == nil && res.Changed {
+		_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
+	}
 }
 
 // Cancel withdraws a payment that is still waiting for its card.

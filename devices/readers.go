@@ -40,7 +40,21 @@ type Readers struct {
 	Store *models.Readers
 	Link  *Link // live connections, to close them when a reader is disabled or unpaired
 	Pub   ReaderPublisher
-	Now   func() time.Time
+	// Waiting ends a payment still waiting for its card on a reader that can no longer read
+	// it (disabled, unpaired, replaced, gone offline). nil in tests of the fleet alone.
+	Waiting WaitingEnder
+	Now     func() time.Time
+}
+
+// WaitingEnder ends what waits on a reader.
+type WaitingEnder interface {
+	EndWaiting(ctx context.Context, readerID uint, reason string)
+}
+
+func (s *Readers) endWaiting(ctx context.Context, r models.Reader, what string) {
+	if s.Waiting != nil {
+		s.Waiting.EndWaiting(context.WithoutCancel(ctx), r.ID, fmt.Sprintf("%s %s before a card was read", r.Label, what))
+	}
 }
 
 // ReaderPublisher is told when a reader's row changed (for live screens).
@@ -210,6 +224,9 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor s
 	if !enabled && s.Link != nil {
 		s.Link.Close(r.Serial, "the reader was disabled")
 	}
+	if !enabled {
+		s.endWaiting(ctx, r, "was disabled")
+	}
 	s.publish(r.ID)
 	return r, nil
 }
@@ -227,6 +244,7 @@ func (s *Readers) Unpair(ctx context.Context, id uint, actor string) (models.Rea
 	if s.Link != nil {
 		s.Link.Close(r.Serial, "the reader was unpaired")
 	}
+	s.endWaiting(ctx, r, "was unpaired")
 	s.publish(r.ID)
 	return r, nil
 }
@@ -256,6 +274,7 @@ func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string)
 	if s.Link != nil {
 		s.Link.Close(old.Serial, "the reader was replaced")
 	}
+	s.endWaiting(ctx, old, "was replaced")
 	s.publish(old.ID)
 	s.publish(succ.ID)
 	return succ, code, nil
@@ -287,6 +306,7 @@ func (s *Readers) Disconnected(ctx context.Context, r models.Reader, why string)
 	if err := s.Store.SetOffline(ctx, r.ID, why); err == nil {
 		s.publish(r.ID)
 	}
+	s.endWaiting(ctx, r, "went offline")
 }
 
 // SweepPresence marks offline every reader silent for longer than PresenceTimeout (a
@@ -303,6 +323,7 @@ func (s *Readers) SweepPresence(ctx context.Context) (int, error) {
 		if err := s.Store.SetOffline(ctx, r.ID, fmt.Sprintf("no heartbeat for %s", PresenceTimeout)); err != nil {
 			return 0, err
 		}
+		s.endWaiting(ctx, r, "went offline")
 		s.publish(r.ID)
 	}
 	return len(stale), nil

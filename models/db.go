@@ -165,6 +165,18 @@ var migrations = []migration{
 	{"2026-11-24 usernames are stored lower-case", func(tx *gorm.DB) error {
 		return tx.Exec("UPDATE users SET username = LOWER(username)").Error
 	}},
+	{"2026-11-27 one payment waiting for a card per reader", func(tx *gorm.DB) error {
+		// Payments left waiting side by side on one reader by the old code: nothing of them
+		// reached the gateway, so all but the newest end here (the watchdog would fail them).
+		if err := tx.Exec(`UPDATE transactions SET state = ?, error_message = ?, next_check_at = NULL
+			WHERE state = ? AND id NOT IN (SELECT MAX(id) FROM transactions WHERE state = ? GROUP BY reader_id)`,
+			TxFailed, "ended at upgrade: another payment was waiting on the same reader", TxWaitingCard, TxWaitingCard).Error; err != nil {
+			return err
+		}
+		// A partial unique index, the same on SQLite and PostgreSQL: at most one payment per
+		// reader waits for a card, whatever instance or code path inserts it.
+		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_tx_reader_waiting ON transactions (reader_id) WHERE state = 'waiting_card'`).Error
+	}},
 }
 
 // All is every model the portal stores, for AutoMigrate.

@@ -56,7 +56,11 @@ type Transaction struct {
 	Checks         int        // status requests made so far
 	CloseDayID     *uint      `gorm:"index"`         // the close that covered this payment
 	BusinessDay    string     `gorm:"size:10;index"` // the store's date (endpoint time zone) the payment was started on
-	NotFound       int        // "order not found" answers while the outcome was unknown
+	ReaderLabel    string     `gorm:"size:64"`       // the reader's label when the payment was taken ("Counter 2")
+	// StartKey is the counter form's one-time key: a repeated or concurrent submit of the same
+	// form finds this payment instead of starting another.
+	StartKey *string `gorm:"size:64;uniqueIndex"`
+	NotFound int     // "order not found" answers while the outcome was unknown
 	// Review, when set, puts a final payment on the "needs attention" queue (Review* reasons).
 	Review     string `gorm:"size:24;index"`
 	ReviewNote string `gorm:"size:255"`
@@ -180,7 +184,10 @@ func (s *Transactions) now() time.Time {
 	return time.Now()
 }
 
-// Create stores a new payment and its first timeline line.
+// Create stores a new payment and its first timeline line. A payment waiting for its card
+// holds its reader: a second one on the same reader is refused by the database
+// (idx_tx_reader_waiting), whichever instance starts it, as ErrConflict, like a repeated
+// start key.
 func (s *Transactions) Create(ctx context.Context, t *Transaction, detail string) error {
 	return s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
 		if err := db.Create(t).Error; err != nil {
@@ -201,6 +208,37 @@ func (s *Transactions) ByID(ctx context.Context, id uint) (Transaction, error) {
 		return t, fmt.Errorf("models: transaction %d: %w", id, translate(err))
 	}
 	return t, nil
+}
+
+// ByStartKey loads the payment a counter form with this one-time key started.
+func (s *Transactions) ByStartKey(ctx context.Context, key string) (Transaction, error) {
+	var t Transaction
+	if err := s.DB.WithContext(ctx).Where("start_key = ?", key).First(&t).Error; err != nil {
+		return t, fmt.Errorf("models: transaction with start key: %w", translate(err))
+	}
+	return t, nil
+}
+
+// WaitingOn returns the payment waiting for a card on a reader, if any.
+func (s *Transactions) WaitingOn(ctx context.Context, readerID uint) (Transaction, error) {
+	var t Transaction
+	if err := s.DB.WithContext(ctx).Where("reader_id = ? AND state = ?", readerID, TxWaitingCard).First(&t).Error; err != nil {
+		return t, fmt.Errorf("models: payment waiting on reader %d: %w", readerID, translate(err))
+	}
+	return t, nil
+}
+
+// BusyReaders lists the readers that are waiting for a card.
+func (s *Transactions) BusyReaders(ctx context.Context) (map[uint]Transaction, error) {
+	var ts []Transaction
+	if err := s.DB.WithContext(ctx).Where("state = ?", TxWaitingCard).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("models: busy readers: %w", err)
+	}
+	out := make(map[uint]Transaction, len(ts))
+	for _, t := range ts {
+		out[t.ReaderID] = t
+	}
+	return out, nil
 }
 
 // ByClientOrderID loads one payment by our order id.

@@ -32,6 +32,7 @@ type User struct {
 	Role         Role   `gorm:"size:16;not null"`
 	Disabled     bool   `gorm:"not null;default:false"`
 	LastLoginAt  *time.Time
+	LastReaderID uint // the reader this user last took a payment on: the counter offers it first
 }
 
 // PasswordCost is the bcrypt cost for new hashes. Tests lower it to keep the suite fast.
@@ -159,4 +160,9 @@ func (s *Users) ActiveAdmins(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.DB.WithContext(ctx).Model(&User{}).Where("role = ? AND disabled = ?", RoleAdmin, false).Count(&n).Error
 	return n, err
+}
+
+// SetLastReader remembers the reader a user last took a payment on.
+func (s *Users) SetLastReader(ctx context.Context, userID, readerID uint) error {
+	return s.DB.WithContext(ctx).Model(&User{}).Where("id = ?", userID).Update("last_reader_id", readerID).Error
 }

@@ -5,7 +5,7 @@ package static
 
 import "embed"
 
-// FS holds app.css and vendor/.
+// FS holds app.css, clock.js (the payment screens' live clocks) and vendor/.
 //
-//go:embed app.css vendor
+//go:embed app.css clock.js vendor
 var FS embed.FS

@@ -222,3 +222,50 @@ func barHeight(b ChartBar, all []ChartBar) int {
 	}
 	return int(b.Minor * 100 / top)
 }
+
+// CardTimeout is how long a reader waits for the card (devices.CardTimeout; templates do not
+// import the domain's services).
+const CardTimeout = 60 * time.Second
+
+// Available reports whether a reader can be chosen at the counter: online, enabled and not
+// waiting for a card for another payment (busy names that payment).
+func Available(r models.Reader, busy string) bool {
+	return r.Online && r.Enabled && !r.Retired && busy == ""
+}
+
+func unixMillis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
+// readerName is the reader a payment runs on, as the counter calls it.
+func readerName(t models.Transaction) string {
+	if t.ReaderLabel != "" {
+		return t.ReaderLabel + " (" + t.ReaderSerial + ")"
+	}
+	return t.ReaderSerial
+}
+
+func kindLabel(k models.TxKind) string {
+	if k == models.KindPreauth {
+		return "Preauth"
+	}
+	return "Sale"
+}
+
+// sinceSent is when the payment's request went to the bank (or, before that, its start).
+func sinceSent(t models.Transaction) time.Time {
+	if t.SentAt != nil {
+		return *t.SentAt
+	}
+	return t.UpdatedAt
+}
+
+// progressLine says in plain words where a payment on its way to the bank stands, and what
+// happens next: never a gateway stage name.
+func progressLine(t models.Transaction) string {
+	switch {
+	case t.State == models.TxSending:
+		return "Card read. Sending the payment to the bank…"
+	case t.GatewayStatus == "unknown":
+		return "The bank has not decided yet: we keep asking every 5 s. Do not take the payment again."
+	}
+	return "Sent to the bank, waiting for its answer: we keep asking every 5 s. Do not take the payment again; if the bank has not answered within an hour, a manager checks it."
+}

@@ -18,6 +18,7 @@ import (
 type LiveReaders struct {
 	Hub     *Hub
 	Readers ReaderQueries
+	Tx      TxQueries // which readers wait for a card (busy at the counter)
 }
 
 var _ devices.ReaderPublisher = (*LiveReaders)(nil)
@@ -32,7 +33,13 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 	// a table row and a div must not share a message.
 	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderRow(r, true))
 	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderHealth(r, true))
-	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderChoiceStatus(r, true))
+	busy := ""
+	if l.Tx != nil {
+		if w, err := l.Tx.WaitingOn(context.Background(), id); err == nil {
+			busy = w.Amount() + " " + w.Currency
+		}
+	}
+	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderChoiceStatus(r, busy, true))
 }
 
 // LiveTransactions pushes a changed payment's list row and its page's panels to every open
@@ -41,6 +48,9 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 type LiveTransactions struct {
 	Hub *Hub
 	Tx  TxQueries
+	// ReaderChanged, when set, is told when a payment took or freed its reader (waiting for a
+	// card), so counters show the reader busy or free again.
+	ReaderChanged func(id uint)
 
 	once      sync.Once
 	mu        sync.Mutex
@@ -111,6 +121,12 @@ func (l *LiveTransactions) push(ctx context.Context, id uint) {
 		l.Hub.BroadcastComponent(templates.TopicTxRows, templates.TxRow(t, true))
 	}
 	// The payment's own page, only if someone has it open.
+	if l.ReaderChanged != nil {
+		switch t.State {
+		case models.TxWaitingCard, models.TxSending, models.TxCancelled, models.TxFailed:
+			l.ReaderChanged(t.ReaderID)
+		}
+	}
 	topic := templates.TopicTx(t.ID)
 	if !l.Hub.Wants(topic) {
 		return

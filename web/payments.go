@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -25,6 +27,8 @@ type PaymentService interface {
 
 // TxQueries reads payments for pages.
 type TxQueries interface {
+	BusyReaders(ctx context.Context) (map[uint]models.Transaction, error)
+	WaitingOn(ctx context.Context, readerID uint) (models.Transaction, error)
 	ByID(ctx context.Context, id uint) (models.Transaction, error)
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
@@ -39,10 +43,23 @@ func actor(c *gin.Context) devices.Actor {
 // counter handles "GET /counter": the tablet screen to take a payment.
 func (s *Server) counter(c *gin.Context) {
 	f := templates.CounterForm{Kind: "sale"}
-	fmt.Sscan(c.Query("reader"), &f.ReaderID)
+	if _, err := fmt.Sscan(c.Query("reader"), &f.ReaderID); err != nil {
+		f.ReaderID = currentUser(c).LastReaderID // only the reader this user used last is offered first
+	}
 	s.renderCounter(c, http.StatusOK, f)
 }
 
+// newStartKey is a counter form's one-time key.
+func newStartKey() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// renderCounter renders the counter form. A form shown again after a refusal keeps its key
+// (its submit has not started anything); a fresh form gets a new one.
 func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterForm) {
 	ctx := c.Request.Context()
 	rs, err := s.readerQ.List(ctx, models.ReaderFilter{})
@@ -50,13 +67,17 @@ func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterFo
 		fail(c, err)
 		return
 	}
-	if f.ReaderID == 0 {
-		for _, r := range rs {
-			if r.Online && r.Enabled {
-				f.ReaderID = r.ID
-				break
-			}
-		}
+	waiting, err := s.txQ.BusyReaders(ctx)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	f.Busy = map[uint]string{}
+	for id, t := range waiting {
+		f.Busy[id] = t.Amount() + " " + t.Currency
+	}
+	if f.StartKey == "" {
+		f.StartKey = newStartKey()
 	}
 	recent, err := s.txQ.List(ctx, models.TxFilter{Limit: 5})
 	if err != nil {
@@ -68,17 +89,25 @@ func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterFo
 
 // counterStart handles "POST /counter": starts the payment and shows it.
 func (s *Server) counterStart(c *gin.Context) {
-	f := templates.CounterForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Description: c.PostForm("description")}
+	f := templates.CounterForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Description: c.PostForm("description"),
+		StartKey: c.PostForm("start_key")}
 	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
-	in := devices.StartInput{ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description, Actor: actor(c)}
+	in := devices.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description, Actor: actor(c)}
 	var err error
 	in.AmountMinor, err = devices.ParseAmount(f.Amount)
 	var se *devices.StartError
 	if err == nil {
 		var t models.Transaction
 		t, err = s.payments.Start(c.Request.Context(), in)
-		if err == nil {
+		switch {
+		case errors.Is(err, devices.ErrAlreadyStarted):
+			redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
+			return
+		case err == nil:
 			s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
+			if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
+				s.log.Warn("remember the last reader", "error", err)
+			}
 			redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
 			return
 		}

@@ -20,6 +20,7 @@ import (
 
 // UserStore is what the web layer needs of the user table.
 type UserStore interface {
+	SetLastReader(ctx context.Context, userID, readerID uint) error
 	Count(ctx context.Context) (int64, error)
 	Create(ctx context.Context, u *models.User) error
 	ByID(ctx context.Context, id uint) (models.User, error)

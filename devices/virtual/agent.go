@@ -135,6 +135,10 @@ func (a *Agent) session(ctx context.Context) error {
 			Tx               string `json:"tx"`
 			HeartbeatSeconds int    `json:"heartbeat_seconds"`
 			Message          string `json:"message"`
+			Kind             string `json:"kind"`
+			Amount           string `json:"amount"`
+			Currency         string `json:"currency"`
+			Status           string `json:"status"`
 		}
 		// The portal speaks only when there is something to do; heartbeats go out from their own
 		// goroutine, and ctx closes the connection to end this read.
@@ -148,10 +152,16 @@ func (a *Agent) session(ctx context.Context) error {
 			}
 			go a.heartbeats(ctx, send, heartbeat/2)
 		case "present_card":
+			card, mode := a.next()
+			a.Log.Info("present card", "serial", a.Reader.Serial, "kind", msg.Kind, "amount", msg.Amount+" "+msg.Currency,
+				"card", card.Label, "entry", string(mode))
 			tctx, tcancel := context.WithCancel(ctx)
 			pending.Store(msg.Tx, tcancel)
 			go a.tap(tctx, msg.Tx, send)
+		case "result":
+			a.Log.Info("payment result", "serial", a.Reader.Serial, "status", msg.Status, "message", msg.Message)
 		case "cancel":
+			a.Log.Info("payment cancelled", "serial", a.Reader.Serial)
 			if c, ok := pending.LoadAndDelete(msg.Tx); ok {
 				c.(context.CancelFunc)()
 			}

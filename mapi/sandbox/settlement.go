@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 )
 
 // Admin hooks for settlement and reconciliation tests: per-order blackouts, reconciliation
@@ -138,4 +140,22 @@ func (g *Gateway) requeueCallback(tx *gorm.DB, o order) error {
 	}
 	g.kick()
 	return nil
+}
+
+// LoadTestReader reads one provisioned test reader's key material from a sandbox state file,
+// read-only, so that a virtual reader can be driven from another process while the sandbox
+// runs (go run . reader).
+func LoadTestReader(path, serial string) (TestReader, error) {
+	db, err := gorm.Open(sqlite.Open("file:"+path+"?mode=ro&_busy_timeout=5000"), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return TestReader{}, fmt.Errorf("sandbox: open %s: %w", path, err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	var r reader
+	if err := db.Where("serial = ?", serial).First(&r).Error; err != nil {
+		return TestReader{}, fmt.Errorf("sandbox: test reader %s in %s: %w", serial, path, err)
+	}
+	return r.testReader(), nil
 }
