@@ -88,9 +88,9 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 		res, _ := p.apply(ctx, id, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
 		return res.Tx, err
 	}
-	prefix := "status "
+	prefix := "status check: "
 	if why != "" {
-		prefix = why + ": status "
+		prefix = why + ": "
 	}
 	// Without an order id (the sale timed out) ask by client_orderid alone (§9).
 	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID})
@@ -111,10 +111,7 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 	case err == nil:
 		u := statusUpdate(st)
 		u.Gateway, u.Override = true, true
-		u.Detail = prefix + string(st.Status)
-		if st.OrderStage != "" {
-			u.Detail += " (" + st.OrderStage + ")"
-		}
+		u.Detail = prefix + "the bank says " + models.BankStatus(string(st.Status))
 		if pastDeadline && !u.State.Final() {
 			// One last answer was asked for and it is still not final: a person must look.
 			u.State = models.TxNeedsReview
@@ -236,7 +233,7 @@ func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key strin
 		Source: "callback", State: models.StateFromGateway(string(cb.Status)), GatewayStatus: string(cb.Status),
 		GatewayOrderID: cb.OrderID, ApprovalCode: cb.ApprovalCode, RRN: cb.ProcessorRRN, CardBrand: cb.CardType,
 		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
-		Detail: "callback " + string(cb.Status), Gateway: true,
+		Detail: "the bank's notice: " + models.BankStatus(string(cb.Status)), Gateway: true,
 		Check: func(t models.Transaction) error {
 			switch {
 			case t.EndpointID != endpointID:

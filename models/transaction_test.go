@@ -12,9 +12,12 @@ import (
 	"github.com/example/mposportal/models"
 )
 
+// newTx starts a payment waiting for its card, each on a reader of its own (one payment waits
+// per reader).
 func newTx(t *testing.T, s *models.Transactions, id string) models.Transaction {
 	t.Helper()
-	tx := models.Transaction{ClientOrderID: id, EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001", Kind: models.KindSale,
+	readerSeq++
+	tx := models.Transaction{ClientOrderID: id, EndpointID: 1, ReaderID: readerSeq, ReaderSerial: "SBX-0001", Kind: models.KindSale,
 		AmountMinor: 1042, Currency: "EUR", State: models.TxWaitingCard}
 	if err := s.Create(context.Background(), &tx, "started"); err != nil {
 		t.Fatal(err)
@@ -180,3 +183,5 @@ func TestNeedsAttentionListsLateApprovalsFirst(t *testing.T) {
 var orderSeq int
 
 func nextOrderID() string { orderSeq++; return fmt.Sprintf("PQ%d", orderSeq) }
+
+var readerSeq uint

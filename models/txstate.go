@@ -148,3 +148,24 @@ func StateFromGateway(status string) TxState {
 	}
 	return TxProcessing
 }
+
+// BankStatus says a gateway status (§7.1) in the words a merchant reads.
+func BankStatus(status string) string {
+	switch status {
+	case "approved":
+		return "approved"
+	case "declined":
+		return "declined"
+	case "filtered":
+		return "declined by its fraud filter"
+	case "error":
+		return "failed"
+	case "processing":
+		return "still processing"
+	case "unknown":
+		return "not decided yet"
+	case "":
+		return "nothing yet"
+	}
+	return "an unfamiliar status (" + status + "): a manager should check it"
+}

@@ -269,3 +269,24 @@ func progressLine(t models.Transaction) string {
 	}
 	return "Sent to the bank, waiting for its answer: we keep asking every 5 s. Do not take the payment again; if the bank has not answered within an hour, a manager checks it."
 }
+
+// sourceLabel says where a timeline line came from.
+func sourceLabel(s string) string {
+	switch s {
+	case "reader":
+		return "Reader"
+	case "request":
+		return "Our request"
+	case "response":
+		return "Bank's answer"
+	case "callback":
+		return "Bank's notice"
+	case "poll":
+		return "Status check"
+	case "user":
+		return "Staff"
+	case "system":
+		return "Portal"
+	}
+	return s
+}
