@@ -33,6 +33,9 @@ type User struct {
 	Disabled     bool   `gorm:"not null;default:false"`
 	LastLoginAt  *time.Time
 	LastReaderID uint // the reader this user last took a payment on: the counter offers it first
+	// SessionEpoch is stamped into each session at sign-in; raising it ends every session of
+	// the user (a password reset).
+	SessionEpoch int `gorm:"not null;default:0"`
 }
 
 // PasswordCost is the bcrypt cost for new hashes. Tests lower it to keep the suite fast.

@@ -5,7 +5,8 @@ package static
 
 import "embed"
 
-// FS holds app.css, clock.js (the payment screens' live clocks) and vendor/.
+// FS holds app.css, app.js (the portal's own behaviour: no script is inline, so the
+// Content-Security-Policy can forbid inline script) and vendor/.
 //
-//go:embed app.css clock.js vendor
+//go:embed app.css app.js vendor
 var FS embed.FS

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
 
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/templates"
@@ -30,7 +31,8 @@ func (s *Server) loadUser(c *gin.Context) {
 		return
 	}
 	u, err := s.users.ByID(ctx, uint(id))
-	if err != nil || u.Disabled {
+	if err != nil || u.Disabled || s.sessions.GetInt(ctx, "session_epoch") != u.SessionEpoch {
+		// Gone, disabled, or every session of the user was ended (a password reset).
 		s.sessions.Destroy(ctx)
 		c.Next()
 		return
@@ -163,6 +165,7 @@ func (s *Server) signIn(c *gin.Context, u *models.User) {
 		s.log.Error("session renew", "error", err)
 	}
 	s.sessions.Put(ctx, "user_id", int(u.ID))
+	s.sessions.Put(ctx, "session_epoch", u.SessionEpoch)
 	c.Set(userKey, u)
 }
 
@@ -180,8 +183,12 @@ func (s *Server) loginShow(c *gin.Context) {
 func (s *Server) loginPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	username := strings.ToLower(strings.TrimSpace(c.PostForm("username")))
+	if len(username) > 64 {
+		username = username[:64] // no such user: usernames are at most 32 characters; kept short for the log
+	}
 	f := templates.LoginForm{Username: username, Next: safeNext(c.PostForm("next"))}
-	keys := []string{"ip:" + c.ClientIP(), "user:" + username}
+	ip := c.ClientIP()
+	keys := []string{"ipuser:" + ip + "|" + username, "ip:" + ip, "user:" + username}
 	if wait := s.throttle.blocked(keys...); wait > 0 {
 		f.Error = fmt.Sprintf("Too many failed sign-in attempts. Try again in %d seconds.", int(wait.Seconds())+1)
 		s.render(c, http.StatusTooManyRequests, "Sign in", templates.LoginPage(f))
@@ -199,7 +206,7 @@ func (s *Server) loginPost(c *gin.Context) {
 		s.render(c, http.StatusUnauthorized, "Sign in", templates.LoginPage(f))
 		return
 	}
-	s.throttle.reset("user:" + username)
+	s.throttle.reset("ipuser:" + ip + "|" + username)
 	now := s.now()
 	u.LastLoginAt = &now
 	if err := s.users.Update(ctx, &u); err != nil {
@@ -213,7 +220,14 @@ func (s *Server) loginPost(c *gin.Context) {
 
 // safeNext keeps post-login redirects on this site.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	// Browsers drop tabs and newlines from URLs and read a backslash as a slash, so "/\t/evil"
+	// or "/\\evil" would leave the portal: only a plain local path is followed.
+	if next == "" || len(next) > 512 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
+		strings.ContainsAny(next, "\\\t\r\n ") || strings.ContainsFunc(next, unicode.IsControl) {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

@@ -50,7 +50,7 @@ func TestLoginThrottling(t *testing.T) {
 	b := a.browser()
 	// An unknown user gets exactly the wrong-password answer.
 	_, unknown := b.post("/login", url.Values{"username": {"nobody"}, "password": {"guess"}})
-	for i := 1; i < 5; i++ {
+	for i := 1; i <= 5; i++ {
 		resp, body := b.post("/login", url.Values{"username": {"admin"}, "password": {"guess"}})
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Invalid username or password.") {
 			t.Fatalf("attempt %d: %d", i, resp.StatusCode)

@@ -60,6 +60,14 @@ func TestDeviceChannel(t *testing.T) {
 		t.Fatalf("browser socket: %v", err)
 	}
 	defer screen.Close()
+	// The screen's socket joins the hub after the handshake: wait (on a deadline) until it
+	// has, so the reader's update below cannot pass it by.
+	for deadline := time.Now().Add(5 * time.Second); a.server.Hub().Clients() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the screen never joined the hub")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 
 	c, _, err := a.dialDevice(cred)
 	if err != nil {

@@ -53,9 +53,11 @@ func (s *Server) handleErrors(c *gin.Context) {
 		status, msg = http.StatusUnprocessableEntity, ve.Error()
 	}
 	if status >= 500 {
-		s.log.Error("request failed", slog.Any("error", err), slog.String("method", c.Request.Method), slog.String("path", c.FullPath()))
+		s.log.Error("request failed", slog.Any("error", err), slog.String("method", methodLabel(c.Request.Method)), slog.String("path", c.FullPath()))
 	}
 	switch {
+	case machinePath(c.Request.URL.Path):
+		c.String(status, msg) // no session there, so no page
 	case isAPI(c.Request.URL.Path):
 		c.JSON(status, gin.H{"error": msg})
 	case c.GetHeader("HX-Request") == "true":

@@ -2,6 +2,7 @@ package web
 
 import (
 	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,8 @@ func (s *Server) observe(m *metrics) gin.HandlerFunc {
 		}
 		status := c.Writer.Status()
 		d := time.Since(start)
-		m.requests.WithLabelValues(c.Request.Method, route, strconv.Itoa(status)).Inc()
+		method := methodLabel(c.Request.Method)
+		m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 		m.duration.WithLabelValues(route).Observe(d.Seconds())
 		if strings.HasPrefix(route, "/static/") || route == "/healthz" || route == "/metrics" {
 			return
@@ -50,7 +52,25 @@ func (s *Server) observe(m *metrics) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(c.Request.Context(), level, "http", "method", c.Request.Method, "path", c.Request.URL.Path,
+		s.log.Log(c.Request.Context(), level, "http", "method", method, "path", truncate(c.Request.URL.Path, 200),
 			"status", status, "duration_ms", d.Milliseconds(), "ip", c.ClientIP())
 	}
+}
+
+// methodLabel is a request's method for metrics and logs: anyone can send any method name, so
+// only the standard ones are kept and the rest count as "other" (a bounded label set).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// truncate keeps at most n bytes of s for a log line.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

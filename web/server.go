@@ -134,11 +134,17 @@ func New(d Deps) *Server {
 // browser cookies, so they skip the session and CSRF layers (which would set cookies and cost a
 // token per request for nothing); everything else goes through them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if p := r.URL.Path; strings.HasPrefix(p, "/callbacks/") || strings.HasPrefix(p, "/devices/") {
+	if machinePath(r.URL.Path) {
 		s.Engine.ServeHTTP(w, r)
 		return
 	}
 	s.handler.ServeHTTP(w, r)
+}
+
+// machinePath reports whether a path is for machines (the gateway's callbacks, the readers'
+// device channel): no session, and errors as plain text rather than pages.
+func machinePath(p string) bool {
+	return strings.HasPrefix(p, "/callbacks/") || strings.HasPrefix(p, "/devices/")
 }
 
 // csrfFailed answers a state-changing request without a valid CSRF token: 403, nothing done.

@@ -1,16 +1,21 @@
 package web
 
 import (
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// throttle slows down password guessing. Each key (a client address, a username) may fail
-// five times in a row; after that one more attempt is allowed every 30 seconds. Successful
-// sign-ins reset the username's key. State is per instance and in memory: enough to make
-// guessing slow, and it forgets keys idle for an hour.
+// throttle slows down password guessing without letting anyone lock a user out from elsewhere.
+// Keys are kinds of "who is trying": an address and username together ("ipuser:") may fail
+// five times, an address on any usernames ("ip:") twenty, a username from all addresses
+// together ("user:") fifty; after that one more attempt per key is allowed every 30 seconds.
+// One address alone never exhausts a username's budget (its own key refills no faster), so
+// the right password from another address still signs in. A successful sign-in resets its
+// address-and-username key. State is per instance and in memory: enough to make guessing slow,
+// and it forgets keys idle for an hour.
 type throttle struct {
 	mu   sync.Mutex
 	now  func() time.Time
@@ -22,10 +27,18 @@ type throttleEntry struct {
 	seen time.Time
 }
 
-const (
-	throttleBurst = 5
-	throttleEvery = 30 * time.Second
-)
+const throttleEvery = 30 * time.Second
+
+// burstFor is how many failures a key may have in a row.
+func burstFor(key string) int {
+	switch {
+	case strings.HasPrefix(key, "ipuser:"), strings.HasPrefix(key, "pair:"): // pairing codes: per address
+		return 5
+	case strings.HasPrefix(key, "ip:"):
+		return 20
+	}
+	return 50
+}
 
 func newThrottle(now func() time.Time) *throttle {
 	return &throttle{now: now, keys: map[string]*throttleEntry{}}
@@ -63,7 +76,7 @@ func (t *throttle) failed(keys ...string) {
 	for _, k := range keys {
 		e, ok := t.keys[k]
 		if !ok {
-			e = &throttleEntry{lim: rate.NewLimiter(rate.Every(throttleEvery), throttleBurst)}
+			e = &throttleEntry{lim: rate.NewLimiter(rate.Every(throttleEvery), burstFor(k))}
 			t.keys[k] = e
 		}
 		e.seen = now

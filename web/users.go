@@ -194,11 +194,15 @@ func (s *Server) userPassword(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		u.SessionEpoch++ // the old password's sessions end
 		if err := s.users.Update(ctx, &u); err != nil {
 			fail(c, err)
 			return
 		}
-		s.record(c, "user.password_reset", u.Username, "")
+		if me := currentUser(c); me != nil && me.ID == u.ID {
+			s.signIn(c, &u) // an admin resetting their own password stays signed in here
+		}
+		s.record(c, "user.password_reset", u.Username, "every session of the user was ended")
 		s.flash(c, fmt.Sprintf("Password of %s reset.", u.Username))
 		redirect(c, "/admin/users")
 	})

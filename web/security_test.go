@@ -1,0 +1,149 @@
+package web_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var (
+	reInlineScript  = regexp.MustCompile(`<script(?:\s[^>]*)?>`)
+	reEventHandler  = regexp.MustCompile(`\son[a-z]+\s*=`)
+	reInlineStyleEl = regexp.MustCompile(`<style[\s>]`)
+)
+
+// Every response carries the security headers, and no page has inline script, an event
+// handler attribute or an inline style element: the Content-Security-Policy forbids them, so
+// one would break the page in the browser.
+func TestSecurityHeadersAndNoInlineScript(t *testing.T) {
+	a := newApp(t, true)
+	admin := a.browser().login("admin", adminPW)
+	a.addTx(t, "PSEC1", 1000, "sale")
+	for _, path := range []string{"/", "/counter", "/transactions", "/transactions/1", "/transactions/1/receipt", "/admin/closeday",
+		"/admin/closeday/history", "/admin/readers", "/admin/users", "/admin/endpoints", "/admin/audit", "/admin/callbacks"} {
+		resp, body := admin.get(path)
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d", path, resp.StatusCode)
+			continue
+		}
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") == "" ||
+			h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+		for _, m := range reInlineScript.FindAllString(body, -1) {
+			if !strings.Contains(m, "src=") {
+				t.Errorf("%s: inline script %q", path, m)
+			}
+		}
+		if m := reEventHandler.FindString(body); m != "" {
+			t.Errorf("%s: event handler attribute %q", path, m)
+		}
+		if reInlineStyleEl.MatchString(body) {
+			t.Errorf("%s: inline style element", path)
+		}
+	}
+	resp, _ := a.browser().get("/static/app.js")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") == "no-store" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("static file: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, dir := range []string{"/static/", "/static/vendor/"} {
+		if resp, _ := a.browser().get(dir); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s lists the directory: %d", dir, resp.StatusCode)
+		}
+	}
+}
+
+// Anonymous requests outside the pages (readers' and the gateway's paths, made-up methods)
+// get plain errors, never a panic, and add nothing unbounded to /metrics or the log.
+func TestAnonymousOddRequestsAreBounded(t *testing.T) {
+	a := newApp(t, true)
+	for _, tc := range []struct {
+		method, path string
+		want         int
+	}{
+		{"GET", "/devices/x", http.StatusNotFound},
+		{"GET", "/devices/pair", http.StatusMethodNotAllowed},
+		{"PUT", "/devices/pair", http.StatusMethodNotAllowed},
+		{"DELETE", "/callbacks/mapi/1", http.StatusMethodNotAllowed},
+	} {
+		req, _ := http.NewRequest(tc.method, a.srv.URL+tc.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+	}
+	for i := range 50 {
+		method := strings.Repeat("X", 2000) + string(rune('A'+i%26)) + strings.Repeat("Y", i)
+		req, _ := http.NewRequest(method, a.srv.URL+"/callbacks/mapi/1", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	if strings.Contains(a.logs.String(), "panic") {
+		t.Error("a request panicked")
+	}
+	if strings.Contains(a.logs.String(), strings.Repeat("X", 100)) {
+		t.Error("a made-up method reached the log whole")
+	}
+	resp, body := a.browser().get("/metrics")
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "XXXX") || len(body) > 200_000 {
+		t.Errorf("/metrics carries made-up methods (%d bytes)", len(body))
+	}
+}
+
+// After sign-in the browser only ever goes to a page of this portal, whatever next says.
+func TestLoginNextStaysOnThePortal(t *testing.T) {
+	a := newApp(t, true)
+	for next, want := range map[string]string{
+		"/transactions?state=approved": "/transactions?state=approved",
+		"/\t/127.0.0.1:38099/pwned":    "/",
+		"/\\evil.example":              "/",
+		"//evil.example/x":             "/",
+		"https://evil.example/":        "/",
+		"/\n/evil.example":             "/",
+		"/%09/evil.example":            "/%09/evil.example", // stays a path on this site
+	} {
+		b := a.browser()
+		b.get("/login")
+		resp, _ := b.post("/login", url.Values{"username": {"staff"}, "password": {staffPW}, "next": {next}})
+		if got := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || got != want {
+			t.Errorf("next %q: %d to %q, want %q", next, resp.StatusCode, got, want)
+		}
+	}
+}
+
+// A password reset ends every session of that user: the old one is signed out at its next
+// request; the new password signs in.
+func TestPasswordResetEndsTheUsersSessions(t *testing.T) {
+	a := newApp(t, true)
+	staff := a.browser().login("staff", staffPW)
+	if resp, _ := staff.get("/transactions"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("signed in: %d", resp.StatusCode)
+	}
+	admin := a.browser().login("admin", adminPW)
+	admin.get("/admin/users/2")
+	if resp, _ := admin.post("/admin/users/2/password", url.Values{"password": {"Brand-New-Pass-7"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reset: %d", resp.StatusCode)
+	}
+	if resp, _ := staff.get("/transactions"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Errorf("the old session after the reset: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := admin.get("/admin/users"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the admin who reset it: %d", resp.StatusCode)
+	}
+	again := a.browser().login("staff", "Brand-New-Pass-7")
+	if resp, _ := again.get("/transactions"); resp.StatusCode != http.StatusOK {
+		t.Errorf("signing in with the new password: %d", resp.StatusCode)
+	}
+}
