@@ -10,7 +10,9 @@ import (
 func TestThrottleCannotLockAUserOutFromOneAddress(t *testing.T) {
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	th := newThrottle(func() time.Time { return now })
-	keys := func(ip, user string) []string { return []string{"ipuser:" + ip + "|" + user, "ip:" + ip, "user:" + user} }
+	keys := func(ip, user string) []string {
+		return []string{"ipuser:" + ip + "|" + user, "ip:" + ip, "user:" + user}
+	}
 	// The attacker tries every 5 seconds for an hour; it gets about one guess per 30 s.
 	guesses := 0
 	for range 720 {
