@@ -85,6 +85,7 @@ func TestBrowserCounterGuidesOnADrivenReader(t *testing.T) {
 		t.Errorf("countdown %q", countdown)
 	}
 	screenshot(t, ctx, "counter-waiting-768")
+	noCSPViolations(t, ctx)
 	err = chromedp.Run(ctx,
 		chromedp.WaitVisible(`[data-testid="tx-status"][data-state="processing"]`, chromedp.ByQuery),
 		chromedp.Poll(`document.querySelector('[data-testid="tx-hint"]') && document.querySelector('[data-testid="tx-hint"]').textContent.indexOf('has not decided yet') >= 0`, nil,
@@ -132,4 +133,15 @@ func TestBrowserCounterGuidesOnADrivenReader(t *testing.T) {
 		t.Error("a reader that went away stays chosen")
 	}
 	screenshot(t, ctx, "counter-reader-gone-768")
+	noCSPViolations(t, ctx)
+	// The policy holds: an inline script injected into the page is blocked and reported.
+	var ran bool
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`window.__injected = false; var s = document.createElement('script'); s.textContent = 'window.__injected = true'; document.body.appendChild(s)`, nil),
+		chromedp.Poll(`window.__csp.length > 0`, nil, chromedp.WithPollingTimeout(5*time.Second)),
+		chromedp.Evaluate(`window.__injected`, &ran),
+	)
+	if err != nil || ran {
+		t.Errorf("an injected inline script ran (%v) or was not reported: %v", ran, err)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/dukpt"
@@ -122,6 +123,15 @@ func browserCtx(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelB := chromedp.NewContext(actx)
 	ctx, cancelC := context.WithTimeout(ctx, 90*time.Second)
+	// Every page this browser opens records Content-Security-Policy violations
+	// (cspViolations reads them).
+	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(`window.__csp = [];
+			document.addEventListener('securitypolicyviolation', function (e) { window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });`).Do(ctx)
+		return err
+	})); err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
 	t.Cleanup(func() {
 		cancelC()
 		cancelB()
@@ -129,6 +139,19 @@ func browserCtx(t *testing.T) context.Context {
 		os.RemoveAll(profile)
 	})
 	return ctx
+}
+
+// noCSPViolations fails the test if the current page reported a Content-Security-Policy
+// violation (a blocked inline script, style or connection).
+func noCSPViolations(t *testing.T, ctx context.Context) {
+	t.Helper()
+	var v []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.__csp || []`, &v)); err != nil {
+		t.Fatal(err)
+	}
+	if len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %v", v)
+	}
 }
 
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -340,6 +363,7 @@ func TestBrowserCounterSaleLive(t *testing.T) {
 		t.Fatalf("10.42: %s, want approved", state)
 	}
 	screenshot(t, counter, "counter-approved-768")
+	noCSPViolations(t, counter)
 	if err := chromedp.Run(list, chromedp.WaitVisible(`tr[data-state="approved"]`, chromedp.ByQuery)); err != nil {
 		t.Errorf("the second browser did not see the row turn approved: %v", err)
 	}
@@ -424,6 +448,7 @@ func TestBrowserCloseDay(t *testing.T) {
 		t.Error("a matching close is flagged as a mismatch")
 	}
 	screenshot(t, ctx, "closeday-result-768")
+	noCSPViolations(t, ctx)
 	var rowText string
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(p.URL+"/admin/closeday/history"),

@@ -184,4 +184,5 @@ func TestBrowserNeedsReviewQueueAndRefusedClose(t *testing.T) {
 		t.Errorf("next close: ours %q, the bank's %q, mismatch shown %d", ourSum, gwSum, mismatch)
 	}
 	screenshot(t, ctx, "close-after-refusal-768")
+	noCSPViolations(t, ctx)
 }
