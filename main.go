@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -64,6 +65,9 @@ type Config struct {
 	// PublicURL is the portal's address as the gateway reaches it, for callback URLs; default
 	// http://<Addr>.
 	PublicURL string
+
+	// CallbackRetention is how long the callback log is kept (anyone can send callbacks).
+	CallbackRetention time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -84,10 +88,24 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&cfg.SandboxAnyCallbackPort, "sandbox-any-callback-port", env("SANDBOX_ANY_CALLBACK_PORT", "") == "1", "let the sandbox call back on any port (SANDBOX_ANY_CALLBACK_PORT=1)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("PORTAL_PUBLIC_URL", ""), "the portal's URL as the gateway reaches it, for callbacks (PORTAL_PUBLIC_URL)")
 	fs.StringVar(&cfg.SandboxPublicURL, "sandbox-public-url", env("SANDBOX_PUBLIC_URL", ""), "the sandbox's base URL as clients see it (SANDBOX_PUBLIC_URL)")
+	retentionDays := fs.Int("callback-retention-days", wholeNumber(env("PORTAL_CALLBACK_RETENTION_DAYS", ""), 90),
+		"days the callback log is kept (PORTAL_CALLBACK_RETENTION_DAYS)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
 	}
+	if *retentionDays < 1 {
+		return cfg, fmt.Errorf("-callback-retention-days must be at least 1")
+	}
+	cfg.CallbackRetention = time.Duration(*retentionDays) * 24 * time.Hour
 	return cfg, nil
+}
+
+// wholeNumber reads a whole number from an environment value, or def when it is empty or not one.
+func wholeNumber(v string, def int) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return n
+	}
+	return def
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
@@ -193,6 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	defer closeDays.Wait()
 
 	sessions := &models.SessionStore{DB: db}
+	callbackLog := &models.Callbacks{DB: db, Batch: batch}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvHandler := web.New(web.Deps{
@@ -207,7 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
-		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
+		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
 		CloseDays: closeDays, Closes: closeStore,
 	})
 
@@ -219,13 +238,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
+		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,
 	}
 	for _, job := range background {
 		wg.Add(1)
 		go func() { defer wg.Done(); job(ctx) }()
 	}
 
-	srv := &http.Server{Handler: srvHandler, ReadHeaderTimeout: 10 * time.Second}
+	srv := portalServer(srvHandler, serverTimeouts{})
 	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
 
 	errc := make(chan error, 1)
@@ -246,4 +266,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	return nil
+}
+
+// serverTimeouts bound how long a client may take; zero fields take the defaults.
+type serverTimeouts struct{ header, read, write, idle time.Duration }
+
+// portalServer is the portal's HTTP server. A client must send its headers within 10 s and
+// its whole request within 30 s (a body trickled at a byte a second is cut off, so slow
+// clients cannot hold connections), answers may take 60 s, and idle keep-alive connections
+// close after 2 minutes; headers are at most 64 KB. Websockets are not cut by these: the live
+// hub and the device channel set their own deadlines once upgraded, and keep them alive with
+// pings and heartbeats.
+func portalServer(h http.Handler, t serverTimeouts) *http.Server {
+	def := func(d, v time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return v
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: def(t.header, 10*time.Second), ReadTimeout: def(t.read, 30*time.Second),
+		WriteTimeout: def(t.write, 60*time.Second), IdleTimeout: def(t.idle, 2*time.Minute), MaxHeaderBytes: 64 << 10}
 }

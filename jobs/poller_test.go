@@ -116,3 +116,17 @@ func TestStatusPollerRunStopsWithContext(t *testing.T) {
 		t.Fatal("Run did not return after its context was cancelled")
 	}
 }
+
+func TestRetentionPrunesWhatIsOlderThanKeep(t *testing.T) {
+	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	var asked []time.Time
+	r := &jobs.Retention{Name: "callback log", Keep: 90 * 24 * time.Hour, Now: func() time.Time { return now },
+		Log: slog.New(slog.DiscardHandler), Prune: func(_ context.Context, before time.Time) (int64, error) {
+			asked = append(asked, before)
+			return 3, nil
+		}}
+	r.RunOnce(context.Background())
+	if len(asked) != 1 || !asked[0].Equal(now.Add(-90*24*time.Hour)) {
+		t.Errorf("pruned before %v, want 90 days before now", asked)
+	}
+}

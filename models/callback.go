@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -40,6 +41,11 @@ func (s *Callbacks) Record(ctx context.Context, d CallbackDelivery) error {
 	} else {
 		d.At = time.Now().UTC()
 	}
+	// Anyone can send a callback: every field is cut to its column's size before it is
+	// stored (SQLite would keep it whole), so a forged one cannot grow the database.
+	d.RemoteIP, d.ClientOrderID, d.OrderID = clip(d.RemoteIP, 64), clip(d.ClientOrderID, 128), clip(d.OrderID, 32)
+	d.Status, d.Type, d.Amount = clip(d.Status, 20), clip(d.Type, 16), clip(d.Amount, 16)
+	d.Outcome, d.Detail = clip(d.Outcome, 20), clip(d.Detail, 255)
 	err := s.Batch.Insert(ctx, s.DB, &d)
 	if err != nil {
 		return fmt.Errorf("models: callback log: %w", err)
@@ -59,4 +65,34 @@ func (s *Callbacks) List(ctx context.Context, outcome string, beforeID uint, lim
 	var ds []CallbackDelivery
 	err := q.Find(&ds).Error
 	return ds, err
+}
+
+// DefaultCallbackRetention is how long the callback log is kept.
+const DefaultCallbackRetention = 90 * 24 * time.Hour
+
+// Prune deletes callback log lines older than before, in batches; it returns how many.
+func (s *Callbacks) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res := s.DB.WithContext(ctx).Where("id IN (?)",
+			s.DB.Model(&CallbackDelivery{}).Select("id").Where("at < ?", before.UTC()).Limit(5000)).Delete(&CallbackDelivery{})
+		if res.Error != nil {
+			return total, fmt.Errorf("models: prune callback log: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 5000 {
+			return total, nil
+		}
+	}
+}
+
+// clip cuts s to at most n bytes, on a UTF-8 boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

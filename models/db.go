@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -63,6 +64,26 @@ func translate(err error) error {
 	return err
 }
 
+// ownerOnly creates the SQLite file readable by its owner only (the merchant's ledger: users'
+// password hashes, the gateway's control key), or tightens an existing one; SQLite gives its
+// -wal and -shm files the same mode.
+func ownerOnly(path string) error {
+	if strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("models: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("models: %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
 // Open opens the database: PostgreSQL for a postgres:// URL, otherwise the SQLite file at dsn.
 func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) {
 	if now == nil {
@@ -97,6 +118,9 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 	//   write cannot deadlock on the lock upgrade.
 	// One open connection: SQLite has one writer anyway, and a single connection makes every
 	// transaction serial, which the state machine's read-modify-write relies on.
+	if err := ownerOnly(dsn); err != nil {
+		return nil, err
+	}
 	db, err := gorm.Open(sqlite.Open("file:"+dsn+"?_journal_mode=WAL&_foreign_keys=on&_busy_timeout=10000&_txlock=immediate"), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("models: open sqlite %s: %w", dsn, err)

@@ -45,12 +45,14 @@ func (e Endpoint) Location() *time.Location {
 	return time.UTC
 }
 
-// MaskSecret shows only the first and last four characters of a secret.
+// MaskSecret shows at most a quarter of a secret: its first and last characters, up to four
+// each (a 10-character key shows one at each end).
 func MaskSecret(k string) string {
-	if len(k) <= 8 {
+	show := min(4, len(k)/8)
+	if show == 0 || len(k) <= 8 {
 		return "••••••••"
 	}
-	return k[:4] + "••••••••" + k[len(k)-4:]
+	return k[:show] + "••••••••" + k[len(k)-show:]
 }
 
 // MaskedKey is the control key as the UI may show it.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/example/mposportal/models"
 )
@@ -70,5 +72,37 @@ func TestMaskedKeyHidesTheMiddle(t *testing.T) {
 	}
 	if models.MaskSecret("12345678") != "••••••••" {
 		t.Errorf("a short secret is shown: %q", models.MaskSecret("12345678"))
+	}
+	// A 10-character key shows one character at each end, not 8 of its 10.
+	if m := models.MaskSecret("ABCDEFGHIJ"); m != "A••••••••J" {
+		t.Errorf("a 10-character key masked as %q", m)
+	}
+}
+
+func TestCallbackLogIsBoundedAndPruned(t *testing.T) {
+	db := openDB(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	log := &models.Callbacks{DB: db, Now: func() time.Time { return now }}
+	huge := strings.Repeat("é", 450_000) // 900,000 bytes
+	if err := log.Record(ctx, models.CallbackDelivery{ClientOrderID: huge, OrderID: huge, Status: huge, Type: huge, Amount: huge,
+		Detail: huge, RemoteIP: huge, Outcome: "forged"}); err != nil {
+		t.Fatal(err)
+	}
+	var d models.CallbackDelivery
+	db.First(&d)
+	if len(d.ClientOrderID) > 128 || len(d.Detail) > 255 || len(d.Amount) > 16 || !utf8.ValidString(d.ClientOrderID) {
+		t.Errorf("stored lengths %d %d %d", len(d.ClientOrderID), len(d.Detail), len(d.Amount))
+	}
+	now = now.Add(100 * 24 * time.Hour)
+	log.Record(ctx, models.CallbackDelivery{ClientOrderID: "P1", Outcome: "applied"})
+	n, err := log.Prune(ctx, now.Add(-models.DefaultCallbackRetention))
+	if err != nil || n != 1 {
+		t.Errorf("pruned %d, %v; want the one older than 90 days", n, err)
+	}
+	var left int64
+	db.Model(&models.CallbackDelivery{}).Count(&left)
+	if left != 1 {
+		t.Errorf("%d lines left, want 1", left)
 	}
 }

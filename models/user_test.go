@@ -3,6 +3,8 @@ package models_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/example/mposportal/models"
@@ -70,5 +72,26 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	db.Table("schema_migrations").Count(&n)
 	if n != 2 {
 		t.Errorf("schema_migrations has %d rows after two runs, want 2 (one per step)", n)
+	}
+}
+
+func TestDatabaseFileIsOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "portal.db")
+	db, err := models.Open(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(db)
+	if err := models.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want -rw-------", filepath.Base(p), st.Mode().Perm())
+		}
 	}
 }

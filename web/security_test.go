@@ -1,11 +1,15 @@
 package web_test
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var (
@@ -145,5 +149,35 @@ func TestPasswordResetEndsTheUsersSessions(t *testing.T) {
 	again := a.browser().login("staff", "Brand-New-Pass-7")
 	if resp, _ := again.get("/transactions"); resp.StatusCode != http.StatusOK {
 		t.Errorf("signing in with the new password: %d", resp.StatusCode)
+	}
+}
+
+// Request bodies are bounded: a 300 MB multipart body to the anonymous pairing endpoint is
+// refused at once with 413, and a form larger than the portal's own is refused too.
+func TestRequestBodiesAreBounded(t *testing.T) {
+	a := newApp(t, true)
+	// Announce 300 MB and send only the start: the answer must come without the rest.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /devices/pair HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: %d\r\n\r\n%s",
+		300<<20, strings.Repeat("x", 8<<10))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 413 ") {
+		t.Errorf("300 MB pairing body: %q %v, want 413", status, err)
+	}
+	b := a.browser().login("staff", staffPW)
+	b.get("/counter")
+	resp, _ := b.post("/counter", url.Values{"description": {strings.Repeat("d", 100<<10)}, "amount": {"1.00"}})
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 100 KB counter form: %d, want 413", resp.StatusCode)
+	}
+	var n int64
+	a.db.Table("transactions").Count(&n)
+	if n != 0 {
+		t.Errorf("%d payments after refused bodies", n)
 	}
 }

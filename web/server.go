@@ -134,11 +134,30 @@ func New(d Deps) *Server {
 // browser cookies, so they skip the session and CSRF layers (which would set cookies and cost a
 // token per request for nothing); everything else goes through them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Bodies are bounded before anything reads them: a larger one is refused at once (413),
+	// before a session, a form parser or a multipart spool sees it.
+	limit := bodyLimit(r.URL.Path)
+	if r.ContentLength > limit {
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+	}
 	if machinePath(r.URL.Path) {
 		s.Engine.ServeHTTP(w, r)
 		return
 	}
 	s.handler.ServeHTTP(w, r)
+}
+
+// bodyLimit is the largest request body a path accepts: a pairing form is a serial and a
+// code; the portal's own forms are small; nothing uploads files.
+func bodyLimit(path string) int64 {
+	if strings.HasPrefix(path, "/devices/") || strings.HasPrefix(path, "/callbacks/") {
+		return 4 << 10
+	}
+	return 64 << 10
 }
 
 // machinePath reports whether a path is for machines (the gateway's callbacks, the readers'
