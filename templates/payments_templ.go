@@ -46,7 +46,7 @@ func CounterPage(readers []models.Reader, f CounterForm, recent []models.Transac
 			templ_7745c5c3_Var1 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = Live(TopicReaders, TopicTxRows, TopicTxNew).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = Live(TopicReaderChoices, TopicTxRows, TopicTxNew).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

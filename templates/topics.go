@@ -10,11 +10,22 @@ import (
 // page subscribes to what it shows, so a tablet on the counter is not sent every timeline
 // line of every payment.
 const (
-	TopicReaders = "readers" // reader rows, health and counter choices
+	TopicReaders       = "readers"        // the admins' reader rows and health
+	TopicReaderChoices = "reader-choices" // the counter's reader choices: available or not
 	TopicTxRows  = "tx-rows" // updates of payment rows already on the page
 	TopicTxNew   = "tx-new"  // new payments, inserted at the top of the list
 	TopicCloses  = "closes"  // close-day rows and statuses
 )
+
+// StaffTopic reports whether staff (not only admins) may receive a topic: the counter's reader
+// choices and payments; reader administration and Close Day are for admins.
+func StaffTopic(topic string) bool {
+	switch topic {
+	case TopicReaderChoices, TopicTxRows, TopicTxNew:
+		return true
+	}
+	return strings.HasPrefix(topic, "tx:")
+}
 
 // TopicTx is one payment's page: its status, details and timeline.
 func TopicTx(id uint) string { return "tx:" + strconv.FormatUint(uint64(id), 10) }

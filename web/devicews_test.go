@@ -252,3 +252,52 @@ func TestPaymentPageSocketStartsWithThePresentState(t *testing.T) {
 		t.Fatalf("first message %q, %v; want the approved status", msg, err)
 	}
 }
+
+// The live socket authorises every topic kind per role, like the route matrix: staff get the
+// counter's reader choices and payments, never reader administration or Close Day, whatever
+// they subscribe to (a named topic, or none meaning "everything").
+func TestLiveTopicsAreAuthorisedPerRole(t *testing.T) {
+	a := newApp(t, true)
+	kinds := map[string]bool{ // topic kind → staff may see it
+		templates.TopicReaders: false, templates.TopicReaderChoices: true, templates.TopicTxRows: true,
+		templates.TopicTxNew: true, templates.TopicCloses: false, templates.TopicTx(1): true, templates.TopicClose(1): false,
+	}
+	u, _ := url.Parse(a.srv.URL)
+	for _, role := range []struct {
+		user, pw string
+		admin    bool
+	}{{"staff", staffPW, false}, {"admin", adminPW, true}} {
+		b := a.browser().login(role.user, role.pw)
+		h := http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}}
+		for topic, staffMay := range kinds {
+			for _, query := range []string{"?topics=" + topic, ""} {
+				before := a.server.Hub().Clients()
+				c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws"+query, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				waitClients(t, a, func(n int) bool { return n > before })
+				a.server.Hub().Broadcast(topic, []byte("fragment of "+topic))
+				c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				_, m, err := c.ReadMessage()
+				got := err == nil && string(m) == "fragment of "+topic
+				if want := role.admin || staffMay; got != want {
+					t.Errorf("%s subscribed %q: received %q = %v, want %v", role.user, query, topic, got, want)
+				}
+				c.Close()
+				waitClients(t, a, func(n int) bool { return n <= before })
+			}
+		}
+	}
+}
+
+// waitClients waits (on a deadline) until the hub's client count satisfies ok.
+func waitClients(t *testing.T, a *app, ok func(int) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(a.server.Hub().Clients()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hub has %d clients", a.server.Hub().Clients())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
 )
@@ -31,12 +33,13 @@ type Hub struct {
 type hubClient struct {
 	send   chan *websocket.PreparedMessage
 	conn   *websocket.Conn
-	topics map[string]bool // what the page shows (templates.Topic…); nil takes everything
+	topics map[string]bool // what the page shows (templates.Topic…); nil takes everything it may see
+	admin  bool            // staff see only templates.StaffTopic topics
 }
 
-// wants reports whether the client's page shows topic.
+// wants reports whether the client's page shows topic and its user may see it.
 func (c *hubClient) wants(topic string) bool {
-	return c.topics == nil || c.topics[topic]
+	return (c.admin || templates.StaffTopic(topic)) && (c.topics == nil || c.topics[topic])
 }
 
 // parseTopics reads the "topics" query of a socket: at most maxTopics names of letters,
@@ -181,7 +184,9 @@ func (h *Hub) ws(c *gin.Context) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn, topics: parseTopics(c.Query("topics"))}
+	u := currentUser(c)
+	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn, topics: parseTopics(c.Query("topics")),
+		admin: u != nil && u.Role == models.RoleAdmin}
 	h.mu.Lock()
 	h.clients[cl] = struct{}{}
 	h.mu.Unlock()
@@ -196,6 +201,9 @@ func (h *Hub) snapshot(ctx context.Context, cl *hubClient) {
 		return
 	}
 	for topic := range cl.topics {
+		if !cl.wants(topic) {
+			continue // not this user's to see
+		}
 		for _, c := range h.Snapshot(ctx, topic) {
 			b, err := h.render(ctx, c)
 			var pm *websocket.PreparedMessage

@@ -39,7 +39,7 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 			busy = w.Amount() + " " + w.Currency
 		}
 	}
-	l.Hub.BroadcastComponent(templates.TopicReaders, templates.ReaderChoiceStatus(r, busy, true))
+	l.Hub.BroadcastComponent(templates.TopicReaderChoices, templates.ReaderChoiceStatus(r, busy, true))
 }
 
 // LiveTransactions pushes a changed payment's list row and its page's panels to every open
