@@ -12,9 +12,9 @@ import (
 const (
 	TopicReaders       = "readers"        // the admins' reader rows and health
 	TopicReaderChoices = "reader-choices" // the counter's reader choices: available or not
-	TopicTxRows  = "tx-rows" // updates of payment rows already on the page
-	TopicTxNew   = "tx-new"  // new payments, inserted at the top of the list
-	TopicCloses  = "closes"  // close-day rows and statuses
+	TopicTxRows        = "tx-rows"        // updates of payment rows already on the page
+	TopicTxNew         = "tx-new"         // new payments, inserted at the top of the list
+	TopicCloses        = "closes"         // close-day rows and statuses
 )
 
 // StaffTopic reports whether staff (not only admins) may receive a topic: the counter's reader
