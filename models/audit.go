@@ -34,6 +34,10 @@ func (a *Audit) Record(ctx context.Context, e AuditEvent) error {
 	} else {
 		e.At = time.Now().UTC()
 	}
+	// Names and details can come from what a visitor typed (a username at sign-in): each is cut
+	// to its column's size.
+	e.ActorName, e.Action, e.Subject = clip(e.ActorName, 64), clip(e.Action, 64), clip(e.Subject, 128)
+	e.Detail, e.RemoteIP = clip(e.Detail, 1024), clip(e.RemoteIP, 64)
 	if err := a.DB.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("models: audit %s: %w", e.Action, err)
 	}

@@ -38,23 +38,34 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 		}
 		c.JSON(status, gin.H{"outcome": outcome})
 	}
+	// An address that keeps sending callbacks that fail verification is slowed down, and
+	// what it sends is no longer logged: only the gateway's callbacks verify.
+	badKey := "callback:" + c.ClientIP()
+	if s.throttle.blocked(badKey) > 0 {
+		c.JSON(http.StatusTooManyRequests, gin.H{"outcome": "throttled"})
+		return
+	}
+	refuse := func(status int, outcome, detail string) {
+		s.throttle.failed(badKey)
+		answer(status, outcome, detail)
+	}
 	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
 	if err != nil {
-		answer(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
+		refuse(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
 		return
 	}
 	d.EndpointID = uint(id)
 	ep, err := s.endpoints.ByID(ctx, uint(id))
 	if err != nil {
-		answer(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
+		refuse(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
 		return
 	}
 	outcome, _, err := s.payments.ApplyCallback(ctx, ep.ID, ep.ControlKey, q)
 	switch {
 	case errors.Is(err, mapi.ErrBadControl), errors.Is(err, mapi.ErrBadCallback):
-		answer(http.StatusForbidden, "forged", err.Error())
+		refuse(http.StatusForbidden, "forged", err.Error())
 	case errors.Is(err, devices.ErrCallbackMismatch):
-		answer(http.StatusForbidden, "mismatch", err.Error())
+		refuse(http.StatusForbidden, "mismatch", err.Error())
 	case err != nil:
 		s.log.Error("callback", "error", err, "order", d.ClientOrderID)
 		answer(http.StatusInternalServerError, "error", "not stored; the gateway will retry")

@@ -181,3 +181,25 @@ func TestRequestBodiesAreBounded(t *testing.T) {
 		t.Errorf("%d payments after refused bodies", n)
 	}
 }
+
+// Forged callbacks from one address are logged up to a point, then answered 429 and no
+// longer stored: an anonymous sender cannot grow the callback log without bound.
+func TestForgedCallbacksAreRateLimited(t *testing.T) {
+	a := newApp(t, true)
+	codes := map[int]int{}
+	for i := range 60 {
+		q := url.Values{"status": {"approved"}, "orderid": {"1"}, "merchant_order": {fmt.Sprint("P", i)}, "control": {"bad"},
+			"amount": {"1.00"}, "type": {"sale"}}
+		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes[resp.StatusCode]++
+	}
+	var logged int64
+	a.db.Table("callback_deliveries").Count(&logged)
+	if codes[http.StatusForbidden] != 30 || codes[http.StatusTooManyRequests] != 30 || logged != 30 {
+		t.Errorf("answers %v, %d logged; want 30 refused and logged, then 30 throttled", codes, logged)
+	}
+}

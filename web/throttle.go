@@ -36,6 +36,8 @@ func burstFor(key string) int {
 		return 5
 	case strings.HasPrefix(key, "ip:"):
 		return 20
+	case strings.HasPrefix(key, "callback:"): // callbacks that fail verification, per address
+		return 30
 	}
 	return 50
 }
