@@ -381,21 +381,9 @@ func TestBrowserCounterSaleLive(t *testing.T) {
 // amount on the keypad, and waits (without reloading) for a final state.
 func takePayment(t *testing.T, ctx context.Context, p *portal, amount string) (state, text string) {
 	t.Helper()
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(p.URL+"/counter"),
-		chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
-		chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
-		chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
-	)
-	for _, k := range amount {
-		if err != nil {
-			break
-		}
-		err = chromedp.Run(ctx, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
-	}
+	err := startOnCounter(ctx, p, amount)
 	if err == nil {
 		err = chromedp.Run(ctx,
-			chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery),
 			chromedp.WaitVisible(`[data-testid="tx-status"]`, chromedp.ByQuery),
 			// The state arrives over the websocket.
 			chromedp.WaitVisible(`[data-testid="tx-status"]:not([data-state="waiting_card"]):not([data-state="sending"]):not([data-state="processing"])`, chromedp.ByQuery),
@@ -407,6 +395,26 @@ func takePayment(t *testing.T, ctx context.Context, p *portal, amount string) (s
 		t.Fatalf("payment of %s: %v\n%s", amount, err, p.logs.String())
 	}
 	return state, text
+}
+
+// startOnCounter starts a sale on demo reader SBX-0001 from the counter screen, typing the
+// amount on the keypad.
+func startOnCounter(ctx context.Context, p *portal, amount string) error {
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/counter"),
+		chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
+	)
+	for _, k := range amount {
+		if err == nil {
+			err = chromedp.Run(ctx, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
+		}
+	}
+	if err == nil {
+		err = chromedp.Run(ctx, chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery))
+	}
+	return err
 }
 
 func TestBrowserCloseDay(t *testing.T) {

@@ -55,21 +55,10 @@ func waitSandboxOrder(t *testing.T, p *portal, status string) {
 // state.
 func startPaymentNoWait(t *testing.T, ctx context.Context, p *portal, amount string) uint {
 	t.Helper()
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(p.URL+"/counter"),
-		chromedp.WaitVisible(`[data-testid="choice-SBX-0001"] [data-testid="reader-online"]`, chromedp.ByQuery),
-		chromedp.Click(`[data-testid="choice-SBX-0001"]`, chromedp.ByQuery),
-		chromedp.Click(`[data-testid="amount"]`, chromedp.ByQuery),
-	)
-	for _, k := range amount {
-		if err == nil {
-			err = chromedp.Run(ctx, chromedp.Click(`button.key[data-key="`+string(k)+`"]`, chromedp.ByQuery))
-		}
-	}
 	var loc string
+	err := startOnCounter(ctx, p, amount)
 	if err == nil {
 		err = chromedp.Run(ctx,
-			chromedp.Click(`[data-testid="start"]`, chromedp.ByQuery),
 			chromedp.WaitVisible(`[data-testid="tx-status"][data-state="processing"]`, chromedp.ByQuery),
 			chromedp.Location(&loc),
 		)
