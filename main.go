@@ -33,12 +33,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if len(os.Args) > 1 && os.Args[1] == "reader" {
-		if err := runReader(ctx, os.Args[2:], os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, "mposportal:", err)
-			os.Exit(1)
+	if len(os.Args) > 1 {
+		cmds := map[string]func(context.Context, []string, io.Writer) error{"reader": runReader, "backup": runBackup, "restore": runRestore}
+		if cmd, ok := cmds[os.Args[1]]; ok {
+			if err := cmd(ctx, os.Args[2:], os.Stdout); err != nil {
+				fmt.Fprintln(os.Stderr, "mposportal:", err)
+				os.Exit(1)
+			}
+			return
 		}
-		return
 	}
 	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "mposportal:", err)
@@ -68,6 +71,12 @@ type Config struct {
 
 	// CallbackRetention is how long the callback log is kept (anyone can send callbacks).
 	CallbackRetention time.Duration
+
+	// The daily backup of the embedded database: local time "HH:MM" (or "off"), folder
+	// (default <data>/backups) and how many to keep.
+	BackupAt   string
+	BackupDir  string
+	BackupKeep int
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -88,10 +97,21 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&cfg.SandboxAnyCallbackPort, "sandbox-any-callback-port", env("SANDBOX_ANY_CALLBACK_PORT", "") == "1", "let the sandbox call back on any port (SANDBOX_ANY_CALLBACK_PORT=1)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("PORTAL_PUBLIC_URL", ""), "the portal's URL as the gateway reaches it, for callbacks (PORTAL_PUBLIC_URL)")
 	fs.StringVar(&cfg.SandboxPublicURL, "sandbox-public-url", env("SANDBOX_PUBLIC_URL", ""), "the sandbox's base URL as clients see it (SANDBOX_PUBLIC_URL)")
+	fs.StringVar(&cfg.BackupAt, "backup-time", env("PORTAL_BACKUP_TIME", "03:00"), `daily backup of the embedded database, local "HH:MM", or "off" (PORTAL_BACKUP_TIME)`)
+	fs.StringVar(&cfg.BackupDir, "backup-dir", env("PORTAL_BACKUP_DIR", ""), "folder for the daily backups; default <data>/backups (PORTAL_BACKUP_DIR)")
+	fs.IntVar(&cfg.BackupKeep, "backup-keep", wholeNumber(env("PORTAL_BACKUP_KEEP", ""), 14), "daily backups to keep (PORTAL_BACKUP_KEEP)")
 	retentionDays := fs.Int("callback-retention-days", wholeNumber(env("PORTAL_CALLBACK_RETENTION_DAYS", ""), 90),
 		"days the callback log is kept (PORTAL_CALLBACK_RETENTION_DAYS)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
+	}
+	if cfg.BackupAt != "off" {
+		if _, err := time.Parse("15:04", cfg.BackupAt); err != nil {
+			return cfg, fmt.Errorf(`-backup-time %q: use HH:MM or "off"`, cfg.BackupAt)
+		}
+	}
+	if cfg.BackupKeep < 1 {
+		return cfg, fmt.Errorf("-backup-keep must be at least 1")
 	}
 	if *retentionDays < 1 {
 		return cfg, fmt.Errorf("-callback-retention-days must be at least 1")
@@ -126,6 +146,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "portal.db")
+		// One portal per embedded database: a second one, or a restore, is refused while
+		// this one runs.
+		release, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	db, err := models.Open(dsn, time.Now, logger.With("component", "db"))
 	if err != nil {
@@ -240,6 +267,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,
 	}
+	if !models.IsPostgres(dsn) && cfg.BackupAt != "off" {
+		dir := cfg.BackupDir
+		if dir == "" {
+			dir = filepath.Join(cfg.DataDir, "backups")
+		}
+		backups := &jobs.Backups{DBPath: dsn, Dir: dir, At: cfg.BackupAt, Keep: cfg.BackupKeep, Log: jobsLog,
+			Report: backupReport(reg, auditLog, logger)}
+		background = append(background, backups.Run)
+	}
 	for _, job := range background {
 		wg.Add(1)
 		go func() { defer wg.Done(); job(ctx) }()
@@ -286,4 +322,29 @@ func portalServer(h http.Handler, t serverTimeouts) *http.Server {
 	}
 	return &http.Server{Handler: h, ReadHeaderTimeout: def(t.header, 10*time.Second), ReadTimeout: def(t.read, 30*time.Second),
 		WriteTimeout: def(t.write, 60*time.Second), IdleTimeout: def(t.idle, 2*time.Minute), MaxHeaderBytes: 64 << 10}
+}
+
+// backupReport records each daily backup in the audit log and in /metrics (last success time,
+// size and duration; failures).
+func backupReport(reg prometheus.Registerer, audit *models.Audit, log *slog.Logger) func(context.Context, models.BackupInfo, []string, error) {
+	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_backup_last_success_timestamp_seconds", Help: "When the last backup succeeded."})
+	size := prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_backup_last_size_bytes", Help: "Size of the last successful backup."})
+	took := prometheus.NewGauge(prometheus.GaugeOpts{Name: "portal_backup_last_duration_seconds", Help: "How long the last successful backup took."})
+	failed := prometheus.NewCounter(prometheus.CounterOpts{Name: "portal_backup_failures_total", Help: "Backups that failed."})
+	reg.MustRegister(last, size, took, failed)
+	return func(ctx context.Context, info models.BackupInfo, pruned []string, err error) {
+		e := models.AuditEvent{ActorName: "schedule", Action: "backup.taken", Subject: filepath.Base(info.Path)}
+		if err != nil {
+			failed.Inc()
+			e.Action, e.Detail = "backup.failed", err.Error()
+		} else {
+			last.SetToCurrentTime()
+			size.Set(float64(info.Size))
+			took.Set(info.Duration.Seconds())
+			e.Detail = fmt.Sprintf("%d bytes in %s; %d older backups removed", info.Size, info.Duration.Round(time.Millisecond), len(pruned))
+		}
+		if err := audit.Record(context.WithoutCancel(ctx), e); err != nil {
+			log.Error("backup audit", "error", err)
+		}
+	}
 }

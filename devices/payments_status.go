@@ -70,17 +70,8 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 		return t, nil // nothing of it ever reached the gateway
 	}
 	now := p.now()
-	if t.State == models.TxWaitingCard {
-		if force {
-			return t, nil
-		}
-		// The watchdog: no card read and no card error reached any instance in time.
-		res, err := p.apply(ctx, id, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
-			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; nothing was sent to the gateway"})
-		if err == nil && res.Changed {
-			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
-		}
-		return res.Tx, err
+	if t.State == models.TxWaitingCard && force {
+		return t, nil
 	}
 	gw, _, err := p.Gateways.Gateway(ctx, t.EndpointID)
 	if err != nil {
@@ -101,6 +92,9 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 		next = now.Add(ReviewEvery) // a person is on it: keep asking, slowly
 	}
 	var verr *mapi.ValidationError
+	if t.State == models.TxWaitingCard {
+		return p.cardWatchdog(ctx, t, st, err, next)
+	}
 	switch {
 	case err == nil && !sameOrder(t, st):
 		// An answer about another order (a gateway or proxy fault) must not touch this one.
@@ -134,6 +128,39 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 			u.Detail += fmt.Sprintf("; no final status %s after the request: needs review, asking every %s", CheckDeadline, ReviewEvery)
 		}
 		res, _ := p.apply(ctx, id, u)
+		return res.Tx, err
+	}
+}
+
+// cardWatchdog settles a payment still waiting for its card past the card timeout: no card
+// read and no card error reached any instance in time. The gateway is asked first: normally
+// it has no such order and the payment fails (nothing was charged); but a card read that was
+// never recorded (a database restored from a backup taken mid-payment) shows up there, and
+// then the gateway's status is taken.
+func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time) (models.Transaction, error) {
+	var verr *mapi.ValidationError
+	switch {
+	case err == nil && sameOrder(t, st):
+		u := statusUpdate(st)
+		sent := next.Add(-CheckEvery) // now: the polling deadline counts from here
+		u.Source, u.Gateway, u.Override, u.CountCheck, u.NextCheckAt, u.SentAt = "poll", true, true, true, &next, &sent
+		u.Detail = "no card read was recorded, but the bank has the payment: it says " + models.BankStatus(string(st.Status))
+		res, err := p.apply(ctx, t.ID, u)
+		return res.Tx, err
+	case errors.As(err, &verr) && verr.Code == "8":
+		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
+			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; the bank has no such payment"})
+		if err == nil && res.Changed {
+			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
+		}
+		return res.Tx, err
+	default:
+		// The bank could not be asked: ask again rather than guess.
+		if err == nil {
+			err = fmt.Errorf("%w: status answer names order %s/%s, ours %s", ErrCallbackMismatch, st.MerchantOrderID, st.OrderID, t.ClientOrderID)
+		}
+		res, _ := p.apply(ctx, t.ID, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next,
+			Detail: "card timeout passed; asking the bank whether it has the payment failed: " + err.Error()})
 		return res.Tx, err
 	}
 }

@@ -489,3 +489,28 @@ func TestExplainDifference(t *testing.T) {
 		}
 	}
 }
+
+// A payment still "waiting for card" whose order the gateway has (its card read was never
+// recorded: a database restored from a backup taken mid-payment) takes the gateway's status
+// at the card watchdog instead of failing as "not charged".
+func TestCardWatchdogAsksTheGatewayFirst(t *testing.T) {
+	e := newPayEnv(t, "")
+	e.gw.SetFaults(sandbox.Faults{CallbacksOff: true})
+	tx, err := e.pay.Start(context.Background(), devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, AmountMinor: 1042,
+		Actor: devices.Actor{ID: 1, Name: "sam"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.expect(devices.TypePresentCard)
+	req := e.request(1042)
+	req.ClientOrderID = tx.ClientOrderID
+	if _, err := e.client.Sale(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	e.waitGateway(tx.ClientOrderID, "approved")
+	e.now.Add(devices.CardTimeout + time.Minute)
+	e.poll()
+	if got, _ := e.tx.ByID(context.Background(), tx.ID); got.State != models.TxApproved || got.GatewayOrderID == "" {
+		t.Errorf("past the card timeout with the order at the gateway: %s (order %q), want approved", got.State, got.GatewayOrderID)
+	}
+}

@@ -319,6 +319,11 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 				to, changed, overridden = u.State, true, true
 			case errors.Is(err, ErrFinalConflict):
 				res.Conflict = err
+			case errors.Is(err, ErrIllegalTransition) && u.Gateway && u.Override && t.State == TxWaitingCard && u.State.Valid():
+				// Our own status request found the payment at the gateway although no card read
+				// was recorded here (a database restored from a backup taken mid-payment): the
+				// gateway's status is taken. A callback alone cannot do this.
+				to, changed = u.State, true
 			case err != nil:
 				return fmt.Errorf("models: transaction %s: %w", t.ClientOrderID, err)
 			}
