@@ -242,7 +242,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvHandler := web.New(web.Deps{
-		Users: &models.Users{DB: db}, Audit: auditLog, Endpoints: endpoints, Sessions: sessions,
+		Users: &models.Users{DB: db}, Audit: auditLog, Endpoints: endpoints, Sessions: sessions, SessionList: sessions,
 		Health: func(ctx context.Context) error {
 			sqlDB, err := db.DB()
 			if err != nil {

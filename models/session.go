@@ -64,3 +64,10 @@ func (s *SessionStore) Cleanup(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// Live returns the sessions that have not expired.
+func (s *SessionStore) Live(ctx context.Context) ([]Session, error) {
+	var ss []Session
+	err := s.DB.WithContext(ctx).Where("expiry > ?", s.now().UTC()).Order("expiry DESC").Limit(10000).Find(&ss).Error
+	return ss, err
+}

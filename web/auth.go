@@ -166,6 +166,10 @@ func (s *Server) signIn(c *gin.Context, u *models.User) {
 	}
 	s.sessions.Put(ctx, "user_id", int(u.ID))
 	s.sessions.Put(ctx, "session_epoch", u.SessionEpoch)
+	// Shown on the user's sessions page, to tell their devices apart.
+	s.sessions.Put(ctx, "signed_in_at", s.now().Unix())
+	s.sessions.Put(ctx, "ip", c.ClientIP())
+	s.sessions.Put(ctx, "ua", truncate(c.Request.UserAgent(), 120))
 	c.Set(userKey, u)
 }
 

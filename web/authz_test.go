@@ -61,6 +61,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /logout":                    {"/logout", url.Values{}, want{redir, redir, redir}, false},
 		"GET /":                           {"/", nil, want{redir, ok, ok}, false},
 		"GET /api/me":                     {"/api/me", nil, want{unauth, ok, ok}, false},
+		"GET /account":                    {"/account", nil, want{redir, ok, ok}, false},
+		"POST /account/signout-others":    {"/account/signout-others", url.Values{}, want{unauth, redir, redir}, false},
 		"GET /admin/users":                {"/admin/users", nil, want{redir, forbidden, ok}, false},
 		"POST /admin/users":               {"/admin/users", newUser, want{unauth, forbidden, redir}, true},
 		"GET /admin/users/:id":            {"/admin/users/" + staffID, nil, want{redir, forbidden, ok}, false},

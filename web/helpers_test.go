@@ -84,9 +84,10 @@ func newApp(t testing.TB, setup bool) *app {
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log, Pub: liveCloses}
 	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
+	sessionStore := &models.SessionStore{DB: db}
 	s := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
-		Sessions: &models.SessionStore{DB: db}, Log: log, Metrics: reg, Gatherer: reg,
+		Sessions: sessionStore, SessionList: sessionStore, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},

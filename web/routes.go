@@ -51,6 +51,8 @@ func (s *Server) routes(d Deps) {
 	auth := e.Group("/", s.requireSetup, s.loadUser, s.requireLogin)
 	auth.GET("/", s.home)
 	auth.GET("/api/me", s.apiMe)
+	auth.GET("/account", s.account)
+	auth.POST("/account/signout-others", s.signOutOthers)
 	if d.Hub != nil {
 		auth.GET("/ws", d.Hub.ws)
 	}

@@ -203,3 +203,54 @@ func TestForgedCallbacksAreRateLimited(t *testing.T) {
 		t.Errorf("answers %v, %d logged; want 30 refused and logged, then 30 throttled", codes, logged)
 	}
 }
+
+// A user sees where they are signed in and can end every other session; this one goes on.
+func TestUserSeesSessionsAndSignsOutEverywhereElse(t *testing.T) {
+	a := newApp(t, true)
+	tablet := a.browser().login("staff", staffPW)
+	laptop := a.browser().login("staff", staffPW)
+	a.browser().login("admin", adminPW) // someone else's session is not listed
+	_, page := laptop.get("/account")
+	if n := strings.Count(page, `data-testid="session"`); n != 2 || !strings.Contains(page, "This device") || !strings.Contains(page, "Another device") {
+		t.Errorf("the sessions page lists %d sessions:\n%s", n, page)
+	}
+	if resp, _ := laptop.post("/account/signout-others", url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere else: %d", resp.StatusCode)
+	}
+	if resp, _ := tablet.get("/transactions"); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("the other session after signing out everywhere else: %d", resp.StatusCode)
+	}
+	resp, page := laptop.get("/account")
+	if resp.StatusCode != http.StatusOK || strings.Count(page, `data-testid="session"`) != 1 {
+		t.Errorf("this session after signing out the others: %d, %d listed", resp.StatusCode, strings.Count(page, `data-testid="session"`))
+	}
+}
+
+// FuzzLoginForm posts arbitrary sign-in forms: the portal never fails (5xx), never signs in
+// without the password, and never sends the browser off the portal.
+func FuzzLoginForm(f *testing.F) {
+	a := newApp(f, true)
+	f.Add("staff", staffPW, "/transactions")
+	f.Add("admin", "wrong", "//evil.example")
+	f.Add("STAFF ", staffPW, "/\t/evil.example")
+	f.Add(strings.Repeat("u", 5000), "p", "https://evil.example")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, user, pw, next string) {
+		a.t = t // the helpers report to this input's test
+		b := a.browser()
+		b.get("/login")
+		resp, _ := b.post("/login", url.Values{"username": {user}, "password": {pw}, "next": {next}})
+		if resp.StatusCode >= 500 {
+			t.Fatalf("sign-in with %q: %d", user, resp.StatusCode)
+		}
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode == http.StatusSeeOther {
+			if pw != staffPW && pw != adminPW {
+				t.Fatalf("signed in as %q without the password", user)
+			}
+			if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") || strings.ContainsAny(loc, "\\\t\r\n") {
+				t.Fatalf("next %q sent the browser to %q", next, loc)
+			}
+		}
+	})
+}

@@ -51,6 +51,7 @@ type Deps struct {
 	Audit        AuditLog
 	Endpoints    EndpointStore
 	Sessions     scs.Store
+	SessionList  SessionLister                   // nil: the sessions page lists none
 	Health       func(ctx context.Context) error // readiness of the database
 	Log          *slog.Logger
 	Metrics      prometheus.Registerer
@@ -86,6 +87,7 @@ type Server struct {
 	closeQ      CloseQueries
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
+	sessionList SessionLister
 	now         func() time.Time
 	hub         *Hub
 }
@@ -108,7 +110,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}
