@@ -174,4 +174,14 @@ func TestBrowserNeedsReviewQueueAndRefusedClose(t *testing.T) {
 	}
 	screenshot(t, ctx, "close-after-refusal-768")
 	noCSPViolations(t, ctx)
+	// Where the admin is signed in, from the start page (the top bar's name is hidden on a tablet).
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/"),
+		chromedp.Click(`[data-testid="tile-account"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="session"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("sessions page: %v", err)
+	}
+	screenshot(t, ctx, "account-768")
 }
