@@ -23,15 +23,8 @@ func TestBrowserCounterGuidesOnADrivenReader(t *testing.T) {
 	p := startPortal(t, "-sandbox-any-callback-port")
 	ctx := browserCtx(t)
 	setupAdmin(t, ctx, p)
-	var code string
+	code := registerReader(t, ctx, p, "SBX-0004", "Terrace", "Patio")
 	err := chromedp.Run(ctx,
-		chromedp.Navigate(p.URL+"/admin/readers/new"),
-		chromedp.WaitVisible(`[data-testid="reader-form"]`, chromedp.ByQuery),
-		fill(`input[name=serial]`, "SBX-0004"),
-		fill(`input[name=label]`, "Terrace"),
-		chromedp.Click(`[data-testid="reader-register"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="pairing-code"]`, chromedp.ByQuery),
-		chromedp.Text(`[data-testid="pairing-code"]`, &code, chromedp.ByQuery),
 		chromedp.Navigate(p.URL+"/counter"),
 		chromedp.WaitVisible(`[data-testid="choice-SBX-0004"] input[disabled]`, chromedp.ByQuery), // offline: cannot be chosen
 	)

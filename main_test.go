@@ -275,16 +275,8 @@ func TestBrowserRegisterPairReaderGoesOnlineLive(t *testing.T) {
 	p := startPortal(t)
 	ctx := browserCtx(t)
 	setupAdmin(t, ctx, p)
-	var code string
+	code := registerReader(t, ctx, p, "sbx 0005", "Counter 5", "Back office")
 	err := chromedp.Run(ctx,
-		chromedp.Navigate(p.URL+"/admin/readers/new"),
-		chromedp.WaitVisible(`[data-testid="reader-form"]`, chromedp.ByQuery),
-		fill(`input[name=serial]`, "sbx 0005"),
-		fill(`input[name=label]`, "Counter 5"),
-		fill(`input[name=location]`, "Back office"),
-		chromedp.Click(`[data-testid="reader-register"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="pairing-code"]`, chromedp.ByQuery),
-		chromedp.Text(`[data-testid="pairing-code"]`, &code, chromedp.ByQuery),
 		chromedp.Navigate(p.URL+"/admin/readers"),
 		chromedp.WaitVisible(`[data-testid="reader-SBX-0005"] [data-testid="reader-offline"]`, chromedp.ByQuery),
 	)
@@ -314,6 +306,27 @@ func TestBrowserRegisterPairReaderGoesOnlineLive(t *testing.T) {
 		t.Errorf("firmware cell %q", fw)
 	}
 	screenshot(t, ctx, "readers-768")
+}
+
+// registerReader registers a reader through the admin's form and returns the pairing code
+// it shows.
+func registerReader(t *testing.T, ctx context.Context, p *portal, serial, label, location string) string {
+	t.Helper()
+	var code string
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/readers/new"),
+		chromedp.WaitVisible(`[data-testid="reader-form"]`, chromedp.ByQuery),
+		fill(`input[name=serial]`, serial),
+		fill(`input[name=label]`, label),
+		fill(`input[name=location]`, location),
+		chromedp.Click(`[data-testid="reader-register"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="pairing-code"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="pairing-code"]`, &code, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("register %s: %v\n%s", serial, err, p.logs.String())
+	}
+	return code
 }
 
 // login signs in through the login page.

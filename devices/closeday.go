@@ -340,7 +340,7 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 	if err := s.save(ctx, c); err != nil {
 		return err
 	}
-	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", dashed(c.Code39), dashed(c.RRN),
+	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", models.Dash(c.Code39), models.Dash(c.RRN),
 		c.SaleCount, models.FormatMinor(c.SaleSumMinor), c.GwSaleCount, models.FormatMinor(c.GwSaleSumMinor))
 	if !c.Mismatch {
 		s.audit(ctx, *c, "closeday.finished", detail)
@@ -349,13 +349,6 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 	s.audit(ctx, *c, "closeday.mismatch", detail+"; looking for the payments that explain the difference")
 	s.reconcile(ctx, c)
 	return nil
-}
-
-func dashed(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
 }
 
 // reconcile looks for the payments that explain a closed day's difference with the gateway:

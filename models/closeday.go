@@ -440,7 +440,7 @@ func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Tr
 				return fmt.Errorf("models: close %d: payment %s moved meanwhile: %w", c.ID, t.ClientOrderID, ErrConflict)
 			}
 			n, net = n+1, net+t.AmountMinor
-			if err := line(t, AdjustAdded, fmt.Sprintf("counted by the gateway in close %s (RRN %s) although we learned its approval later: added to that close", c.RequestID, dash(c.RRN))); err != nil {
+			if err := line(t, AdjustAdded, fmt.Sprintf("counted by the gateway in close %s (RRN %s) although we learned its approval later: added to that close", c.RequestID, Dash(c.RRN))); err != nil {
 				return err
 			}
 		}
@@ -487,7 +487,8 @@ func (s *CloseDays) Lease(ctx context.Context, id uint, now, until time.Time) (b
 	return res.RowsAffected == 1, res.Error
 }
 
-func dash(s string) string {
+// Dash stands in for a blank value in text a person reads.
+func Dash(s string) string {
 	if s == "" {
 		return "—"
 	}

@@ -49,12 +49,7 @@ func whenMillis(t time.Time) string {
 	return t.Local().Format("2006-01-02 15:04:05.000")
 }
 
-func dash(s string) string {
-	if s == "" {
-		return "—"
-	}
-	return s
-}
+func dash(s string) string { return models.Dash(s) }
 
 // cardLabel is what may be shown of a card: brand and last four, never more.
 func cardLabel(t models.Transaction) string {
