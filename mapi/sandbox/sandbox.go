@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -172,6 +173,12 @@ func Open(cfg Config) (*Gateway, error) {
 	}
 	// WAL so the admin API can read while the worker writes; one connection because SQLite
 	// has one writer anyway and this way no request ever sees SQLITE_BUSY.
+	// The state holds the merchant's control key: readable by its owner only (SQLite gives the
+	// -wal and -shm files the database's mode).
+	if f, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+		os.Chmod(cfg.Path, 0o600)
+	}
 	dsn := "file:" + cfg.Path + "?_journal_mode=WAL&_busy_timeout=5000&_foreign_keys=on&_txlock=immediate"
 	db, err := gorm.Open(sqlite.Open(dsn), &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return cfg.Now().UTC() }})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -356,5 +357,16 @@ func TestFaultsAdminAPIAndBlackoutByAmount(t *testing.T) {
 	}
 	if _, err := env.client.Status(context.Background(), mapi.StatusRequest{ClientOrderID: req.ClientOrderID}); err != nil {
 		t.Errorf("status after the switch is cleared: %v", err)
+	}
+}
+
+func TestStateFileIsOwnerOnly(t *testing.T) {
+	env := start(t, fastConfig(t))
+	st, err := os.Stat(env.cfg.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("sandbox state is %v, want -rw-------", st.Mode().Perm())
 	}
 }
