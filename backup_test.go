@@ -63,7 +63,7 @@ func TestBackupWhilePaymentsFlowAndRestore(t *testing.T) {
 		}
 		go ag.Run(ctx)
 	}
-	counter := newCounterClient(t, urlA, "staff")
+	counter := newCounterClient(t, urlA, "staff", nil)
 	const total = 200
 	var started atomic.Int64
 	var wg sync.WaitGroup

@@ -96,11 +96,13 @@ func TestChaosReconciliation(t *testing.T) {
 	}
 
 	// The counter: one signed-in staff session starting sales on every reader at once.
-	counter := newCounterClient(t, portalURL, "staff")
+	counter := newCounterClient(t, portalURL, "staff", nil)
 	total := *chaosSales
 	// The back office closes the day several times during the run, with the close's request
 	// refused, its answer lost, or lost before it reached the gateway.
-	office := newCounterClient(t, portalURL, "admin")
+	ph := newPhone()
+	ph.add("admin", chaosTOTP, 0)
+	office := newCounterClient(t, portalURL, "admin", ph)
 	closeFaults := []func(*sandbox.Faults){
 		func(f *sandbox.Faults) { f.RefuseCloseDay = 1 },
 		func(f *sandbox.Faults) { f.CloseDay5xxAfter = 1 },
@@ -334,7 +336,11 @@ func seedChaosPortal(t *testing.T, dsn, gatewayURL string, gw *sandbox.Gateway) 
 	if err := (&models.Users{DB: db}).Create(ctx, &models.User{Username: "staff", Name: "Staff", Role: models.RoleStaff, PasswordHash: h}); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&models.Users{DB: db}).Create(ctx, &models.User{Username: "admin", Name: "Admin", Role: models.RoleAdmin, PasswordHash: h}); err != nil {
+	admin := models.User{Username: "admin", Name: "Admin", Role: models.RoleAdmin, PasswordHash: h}
+	if err := (&models.Users{DB: db}).Create(ctx, &admin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&models.SecondFactors{DB: db}).Enrol(ctx, admin.ID, chaosTOTP, 0, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	m := gw.Merchant()
@@ -356,24 +362,29 @@ func seedChaosPortal(t *testing.T, dsn, gatewayURL string, gw *sandbox.Gateway) 
 	return ids, codes
 }
 
-const chaosPassword = "chaos-monkey-at-the-counter"
+const (
+	chaosPassword = "chaos-monkey-at-the-counter"
+	chaosTOTP     = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" // the admin's authenticator secret
+)
 
 // counterClient is the counter's browser: a session, its CSRF token, and sales started with
 // the same form the counter page posts.
 type counterClient struct {
-	t    *testing.T
-	base string
-	user string
-	c    *http.Client
-	mu   sync.Mutex
-	csrf string
+	t     *testing.T
+	phone *phone // for a user who signs in with a code
+	base  string
+	user  string
+	c     *http.Client
+	mu    sync.Mutex
+	csrf  string
 }
 
 var reCSRFToken = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-func newCounterClient(t *testing.T, base, username string) *counterClient {
+// newCounterClient signs username in; ph is their authenticator, nil for staff without one.
+func newCounterClient(t *testing.T, base, username string, ph *phone) *counterClient {
 	jar, _ := cookiejar.New(nil)
-	cc := &counterClient{t: t, base: base, user: username, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	cc := &counterClient{t: t, phone: ph, base: base, user: username, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if !cc.signIn() {
 		t.Fatal("cannot sign in")
@@ -386,6 +397,15 @@ func (cc *counterClient) signIn() bool {
 	resp, err := cc.post("/login", url.Values{"username": {cc.user}, "password": {chaosPassword}})
 	if err != nil {
 		return false
+	}
+	if resp.Header.Get("Location") == "/login/code" {
+		if cc.phone == nil || !cc.phone.has(cc.user) {
+			cc.t.Fatalf("%s is asked for a code the test does not have", cc.user)
+		}
+		cc.refreshToken("/login/code")
+		if resp, err = cc.post("/login/code", url.Values{"code": {cc.phone.code(cc.t, cc.user)}}); err != nil {
+			return false
+		}
 	}
 	cc.refreshToken("/counter")
 	return resp.StatusCode == http.StatusSeeOther

@@ -56,6 +56,9 @@ type Config struct {
 	DatabaseURL  string // postgres://… to use PostgreSQL; empty: SQLite in DataDir
 	LogJSON      bool
 	CookieSecure bool // portal served over HTTPS (behind a TLS proxy): Secure cookies
+	// SecondFactorOptional lets administrators and managers sign in with a password alone
+	// (off: they set up an authenticator app at their first sign-in).
+	SecondFactorOptional bool
 
 	// The embedded sandbox gateway. SandboxAddr "off" runs without it (a real gateway is then
 	// configured in the portal's gateway settings).
@@ -93,6 +96,7 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env("DATABASE_URL", ""), "postgres://… for PostgreSQL; default SQLite in the data dir (DATABASE_URL)")
 	fs.BoolVar(&cfg.LogJSON, "log-json", env("PORTAL_LOG_JSON", "") == "1", "log as JSON (PORTAL_LOG_JSON=1)")
 	fs.BoolVar(&cfg.CookieSecure, "cookie-secure", env("PORTAL_COOKIE_SECURE", "") == "1", "mark cookies Secure, for HTTPS (PORTAL_COOKIE_SECURE=1)")
+	fs.BoolVar(&cfg.SecondFactorOptional, "second-factor-optional", env("PORTAL_SECOND_FACTOR_OPTIONAL", "") == "1", "let administrators and managers sign in without an authenticator app (PORTAL_SECOND_FACTOR_OPTIONAL=1)")
 	fs.StringVar(&cfg.SandboxAddr, "sandbox-addr", env("SANDBOX_ADDR", "127.0.0.1:8081"), `embedded sandbox gateway listen address, or "off" (SANDBOX_ADDR)`)
 	fs.BoolVar(&cfg.SandboxAnyCallbackPort, "sandbox-any-callback-port", env("SANDBOX_ANY_CALLBACK_PORT", "") == "1", "let the sandbox call back on any port (SANDBOX_ANY_CALLBACK_PORT=1)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("PORTAL_PUBLIC_URL", ""), "the portal's URL as the gateway reaches it, for callbacks (PORTAL_PUBLIC_URL)")
@@ -255,6 +259,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
 		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
 		CloseDays: closeDays, Closes: closeStore,
+		SecondFactors: &models.SecondFactors{DB: db}, SecondFactorOptional: cfg.SecondFactorOptional,
 	})
 
 	jobsLog := logger.With("component", "jobs")

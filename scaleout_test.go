@@ -89,7 +89,7 @@ func TestTwoInstancesShareOnePostgreSQL(t *testing.T) {
 	counters := make([]*counterClient, len(insts))
 	screens := make([]*screen, len(insts))
 	for i, in := range insts {
-		counters[i] = newCounterClient(t, in.url, "staff")
+		counters[i] = newCounterClient(t, in.url, "staff", nil)
 		screens[i] = openScreen(t, counters[i])
 	}
 

@@ -17,8 +17,9 @@ import (
 type Role string
 
 const (
-	RoleAdmin Role = "admin" // manages users, readers, endpoints, close day
-	RoleStaff Role = "staff" // takes payments, views transactions
+	RoleAdmin   Role = "admin"   // manages users, readers, endpoints, close day
+	RoleManager Role = "manager" // also captures, releases and refunds
+	RoleStaff   Role = "staff"   // takes payments, views transactions
 )
 
 // User is a person who signs in to the portal.
@@ -36,6 +37,35 @@ type User struct {
 	// SessionEpoch is stamped into each session at sign-in; raising it ends every session of
 	// the user (a password reset).
 	SessionEpoch int `gorm:"not null;default:0"`
+	// The second factor (secondfactor.go): the authenticator app's secret, when it was set up,
+	// and the last time step whose code was accepted (a code works once).
+	TOTPSecret    string     `gorm:"column:totp_secret;size:64;not null;default:''"`
+	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
+	TOTPLastStep  int64      `gorm:"column:totp_last_step;not null;default:0"`
+}
+
+// Name is the role as the portal's pages say it.
+func (r Role) Name() string {
+	switch r {
+	case RoleAdmin:
+		return "Administrator"
+	case RoleManager:
+		return "Manager"
+	}
+	return "Staff"
+}
+
+// AtLeast reports whether the role may do what min may: staff < manager < admin.
+func (r Role) AtLeast(min Role) bool { return r.rank() >= min.rank() }
+
+func (r Role) rank() int {
+	switch r {
+	case RoleAdmin:
+		return 2
+	case RoleManager:
+		return 1
+	}
+	return 0
 }
 
 // PasswordCost is the bcrypt cost for new hashes. Tests lower it to keep the suite fast.
@@ -150,10 +180,22 @@ func (s *Users) List(ctx context.Context) ([]User, error) {
 	return us, err
 }
 
-// Update saves a user.
+// Update saves what administrators and the user change: name, role, access, password and
+// session epoch. The second factor and the sign-in bookkeeping have their own writes, which a
+// copy loaded earlier must not undo.
 func (s *Users) Update(ctx context.Context, u *User) error {
-	if err := s.DB.WithContext(ctx).Save(u).Error; err != nil {
+	if err := s.DB.WithContext(ctx).Select("name", "role", "disabled", "password_hash", "session_epoch", "updated_at").Save(u).Error; err != nil {
 		return fmt.Errorf("models: update user %q: %w", u.Username, translate(err))
+	}
+	return nil
+}
+
+// SignedIn records a sign-in's time, and only that: a whole-row save from a copy loaded
+// before the second factor was checked would undo what the check wrote.
+func (s *Users) SignedIn(ctx context.Context, u *User, at time.Time) error {
+	u.LastLoginAt = &at
+	if err := s.DB.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Update("last_login_at", at).Error; err != nil {
+		return fmt.Errorf("models: sign-in of %q: %w", u.Username, err)
 	}
 	return nil
 }

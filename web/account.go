@@ -54,7 +54,7 @@ func (s *Server) userSessions(ctx context.Context, u *models.User) ([]templates.
 	return out, nil
 }
 
-// account handles "GET /account": where the user is signed in.
+// account handles "GET /account": where the user is signed in, and their two-step sign-in.
 func (s *Server) account(c *gin.Context) {
 	u := currentUser(c)
 	views, err := s.userSessions(c.Request.Context(), u)
@@ -62,7 +62,12 @@ func (s *Server) account(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "Your sessions", templates.AccountPage(u, views))
+	left, err := s.secondFactors.RecoveryLeft(c.Request.Context(), u.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.render(c, http.StatusOK, "Your account", templates.AccountPage(u, views, left))
 }
 
 // signOutOthers handles "POST /account/signout-others": every other session of the user ends

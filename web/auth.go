@@ -65,7 +65,11 @@ func (s *Server) requireSetup(c *gin.Context) {
 
 // requireLogin lets signed-in users through; others go to the login page (401 under /api).
 func (s *Server) requireLogin(c *gin.Context) {
-	if currentUser(c) != nil {
+	if u := currentUser(c); u != nil {
+		if s.needsSecondFactor(u) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
+			s.secondFactorFirst(c, u)
+			return
+		}
 		c.Next()
 		return
 	}
@@ -78,6 +82,22 @@ func (s *Server) requireLogin(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request.URL.RequestURI()))
+	c.Abort()
+}
+
+// secondFactorFirst stops a session that has not passed the second factor its user now needs
+// (the first administrator, just created; a role raised since signing in; an authenticator set
+// up from another device): set one up, or enter a code, before anything else.
+func (s *Server) secondFactorFirst(c *gin.Context, u *models.User) {
+	if c.Request.Method != http.MethodGet || isAPI(c.Request.URL.Path) {
+		fail(c, errStatus(http.StatusForbidden, "Finish two-step sign-in first."))
+		return
+	}
+	if u.HasSecondFactor() {
+		s.beginSecondFactor(c, u, c.Request.URL.RequestURI())
+	} else {
+		redirect(c, "/second-factor")
+	}
 	c.Abort()
 }
 
@@ -211,9 +231,12 @@ func (s *Server) loginPost(c *gin.Context) {
 		return
 	}
 	s.throttle.reset("ipuser:" + ip + "|" + username)
-	now := s.now()
-	u.LastLoginAt = &now
-	if err := s.users.Update(ctx, &u); err != nil {
+	if s.needsSecondFactor(&u) {
+		s.record(c, "user.password_ok", u.Username, "second factor next")
+		s.beginSecondFactor(c, &u, f.Next)
+		return
+	}
+	if err := s.users.SignedIn(ctx, &u, s.now()); err != nil {
 		fail(c, err)
 		return
 	}

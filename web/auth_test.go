@@ -28,6 +28,14 @@ func TestFirstRunLeadsToSetup(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("setup: %d", resp.StatusCode)
 	}
+	// An administrator sets up two-step sign-in before anything else.
+	if resp, _ = b.get("/"); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/second-factor" {
+		t.Fatalf("after setup: %d to %q, want the two-step set-up", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ = b.post("/admin/users", url.Values{"username": {"carol"}, "name": {"Carol"}, "role": {"admin"}, "password": {"Carol-Pass-1"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a form posted before the set-up: %d, want 403", resp.StatusCode)
+	}
+	b.enrol()
 	resp, body = b.get("/")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Welcome, Root") {
 		t.Errorf("after setup the admin is signed in: %d", resp.StatusCode)

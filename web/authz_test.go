@@ -19,7 +19,7 @@ func (a *app) snapshot() string {
 	eps, _ := (&models.Endpoints{DB: a.db}).List(ctx)
 	var b strings.Builder
 	for _, u := range users {
-		fmt.Fprintf(&b, "%s|%s|%s|%v|%s\n", u.Username, u.Name, u.Role, u.Disabled, u.PasswordHash)
+		fmt.Fprintf(&b, "%s|%s|%s|%v|%s|%v|%d\n", u.Username, u.Name, u.Role, u.Disabled, u.PasswordHash, u.HasSecondFactor(), u.SessionEpoch)
 	}
 	for _, e := range eps {
 		fmt.Fprintf(&b, "%s|%s|%s|%s|%v\n", e.EndpointID, e.Login, e.ControlKey, e.BaseURL, e.Enabled)
@@ -51,14 +51,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 		want  want
 		write bool // a write that only an admin may make
 	}{
-		"GET /healthz":                    {"/healthz", nil, want{ok, ok, ok}, false},
-		"GET /metrics":                    {"/metrics", nil, want{ok, ok, ok}, false},
-		"GET /static/*filepath":           {"/static/app.css", nil, want{ok, ok, ok}, false},
-		"GET /setup":                      {"/setup", nil, want{redir, redir, redir}, false},
-		"POST /setup":                     {"/setup", url.Values{"username": {"mallory"}, "name": {"M"}, "password": {"Mallory-Pass-1"}, "password2": {"Mallory-Pass-1"}}, want{http.StatusConflict, http.StatusConflict, http.StatusConflict}, true},
-		"GET /login":                      {"/login", nil, want{ok, redir, redir}, false},
-		"POST /login":                     {"/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, want{unauth, unauth, unauth}, false},
-		"POST /logout":                    {"/logout", url.Values{}, want{redir, redir, redir}, false},
+		"GET /healthz":          {"/healthz", nil, want{ok, ok, ok}, false},
+		"GET /metrics":          {"/metrics", nil, want{ok, ok, ok}, false},
+		"GET /static/*filepath": {"/static/app.css", nil, want{ok, ok, ok}, false},
+		"GET /setup":            {"/setup", nil, want{redir, redir, redir}, false},
+		"POST /setup":           {"/setup", url.Values{"username": {"mallory"}, "name": {"M"}, "password": {"Mallory-Pass-1"}, "password2": {"Mallory-Pass-1"}}, want{http.StatusConflict, http.StatusConflict, http.StatusConflict}, true},
+		"GET /login":            {"/login", nil, want{ok, redir, redir}, false},
+		"POST /login":           {"/login", url.Values{"username": {"admin"}, "password": {"wrong"}}, want{unauth, unauth, unauth}, false},
+		"POST /logout":          {"/logout", url.Values{}, want{redir, redir, redir}, false},
+		// The second sign-in step answers only a half-way sign-in; the set-up page anyone signed in.
+		"GET /login/code":                           {"/login/code", nil, want{redir, redir, redir}, false},
+		"POST /login/code":                          {"/login/code", url.Values{"code": {"123456"}}, want{redir, redir, redir}, false},
+		"GET /second-factor":                        {"/second-factor", nil, want{redir, ok, ok}, false},
+		"POST /second-factor":                       {"/second-factor", url.Values{"code": {"123456"}}, want{redir, redir, redir}, false},
+		"POST /admin/users/:id/second-factor/reset": {"/admin/users/1/second-factor/reset", url.Values{}, want{unauth, forbidden, redir}, true},
 		"GET /":                           {"/", nil, want{redir, ok, ok}, false},
 		"GET /api/me":                     {"/api/me", nil, want{unauth, ok, ok}, false},
 		"GET /account":                    {"/account", nil, want{redir, ok, ok}, false},

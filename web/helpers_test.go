@@ -13,13 +13,16 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
 	"github.com/example/mposportal/web"
+	"github.com/pquerna/otp/totp"
 	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 )
@@ -44,6 +47,8 @@ func (s *syncBuffer) String() string {
 
 type app struct {
 	t       testing.TB
+	clock   *testClock
+	secrets sync.Map // username → authenticator secret, for the users who set one up
 	db      *gorm.DB
 	srv     *httptest.Server
 	server  *web.Server
@@ -56,11 +61,32 @@ const (
 	adminPW = "Admin-Pass-1"
 	staffPW = "Staff-Pass-1"
 	testKey = "B17F59B4-A7DC-41B4-8FF9-37D986B43D20"
+	// adminTOTP is the admin's authenticator secret: their sign-ins need its codes.
+	adminTOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 )
+
+// testClock is the portal's clock in handler tests: the real time, moved on by tests that need
+// a later authenticator code (each code signs in once).
+type testClock struct{ offset atomic.Int64 }
+
+func (c *testClock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// advance moves the clock on by d.
+func (c *testClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// totpCode is the authenticator's code for secret at the app's time.
+func (a *app) totpCode(secret string) string {
+	a.t.Helper()
+	code, err := totp.GenerateCode(secret, a.clock.now())
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return code
+}
 
 // newApp builds the real web layer on a fresh SQLite file. With setup, it has an admin
 // "admin", a staff user "staff" and one endpoint.
-func newApp(t testing.TB, setup bool) *app {
+func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	t.Helper()
 	db := testdb.Open(t)
 	logs := &syncBuffer{}
@@ -85,17 +111,25 @@ func newApp(t testing.TB, setup bool) *app {
 	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}
-	s := web.New(web.Deps{
+	clock := &testClock{}
+	factors := &models.SecondFactors{DB: db}
+	d := web.Deps{
+		Now: clock.now, SecondFactors: factors,
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
 		Sessions: sessionStore, SessionList: sessionStore, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
 		CloseDays: closeDays, Closes: closeStore,
-	})
+	}
+	for _, o := range opts {
+		o(&d)
+	}
+	s := web.New(d)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	a := &app{t: t, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw}
+	a := &app{t: t, clock: clock, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw}
+	a.secrets.Store("admin", adminTOTP)
 	if setup {
 		ctx := context.Background()
 		users := &models.Users{DB: db}
@@ -107,6 +141,9 @@ func newApp(t testing.TB, setup bool) *app {
 			if err := users.Create(ctx, &models.User{Username: u.name, Name: strings.ToUpper(u.name[:1]) + u.name[1:], Role: u.role, PasswordHash: h}); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if _, err := factors.Enrol(ctx, 1, adminTOTP, 0, clock.now()); err != nil {
+			t.Fatal(err)
 		}
 		eps := &models.Endpoints{DB: db}
 		defer func() {
@@ -181,7 +218,40 @@ func (b *browser) login(user, pw string) *browser {
 	if resp.StatusCode != http.StatusSeeOther {
 		b.a.t.Fatalf("login %s: %d %s", user, resp.StatusCode, body)
 	}
+	switch resp.Header.Get("Location") {
+	case "/login/code":
+		// The second step: the next code (the last one may have been used already).
+		secret, ok := b.a.secrets.Load(user)
+		if !ok {
+			b.a.t.Fatalf("login %s: asked for a code, but the test knows no secret", user)
+		}
+		b.a.clock.advance(models.TOTPPeriod)
+		b.get("/login/code")
+		resp, body = b.post("/login/code", url.Values{"code": {b.a.totpCode(secret.(string))}})
+		if resp.StatusCode != http.StatusSeeOther {
+			b.a.t.Fatalf("login %s, code step: %d %s", user, resp.StatusCode, body)
+		}
+	case "/second-factor":
+		b.a.secrets.Store(user, b.enrol())
+	}
 	return b
+}
+
+var reSecret = regexp.MustCompile(`data-secret="([A-Z2-7]+)"`)
+
+// enrol sets up an authenticator on the set-up page as a user would and returns its secret.
+func (b *browser) enrol() string {
+	b.a.t.Helper()
+	_, page := b.get("/second-factor")
+	m := reSecret.FindStringSubmatch(page)
+	if m == nil {
+		b.a.t.Fatalf("no secret on the set-up page:\n%s", page)
+	}
+	resp, body := b.post("/second-factor", url.Values{"code": {b.a.totpCode(m[1])}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="recovery-code"`) {
+		b.a.t.Fatalf("set-up: %d %s", resp.StatusCode, body)
+	}
+	return m[1]
 }
 
 // noGateway answers every close as a gateway that cannot be reached would.

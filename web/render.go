@@ -36,6 +36,9 @@ func (s *Server) chrome(c *gin.Context) templates.Chrome {
 	ch := templates.Chrome{CSRFToken: nosurf.Token(c.Request), Path: c.Request.URL.Path}
 	if u, ok := c.Get(userKey); ok {
 		ch.User = u.(*models.User)
+		if s.needsSecondFactor(ch.User) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
+			ch.User = nil // half signed in (setting up the second factor): no navigation yet
+		}
 	}
 	if s.sessions != nil {
 		ch.Flash = s.sessions.PopString(c.Request.Context(), "flash")

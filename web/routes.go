@@ -46,6 +46,10 @@ func (s *Server) routes(d Deps) {
 	pub.GET("/login", s.loginShow)
 	pub.POST("/login", s.loginPost)
 	pub.POST("/logout", s.logout)
+	pub.GET("/login/code", s.codeShow)
+	pub.POST("/login/code", s.codePost)
+	pub.GET("/second-factor", s.enrolShow)
+	pub.POST("/second-factor", s.enrolPost)
 
 	// Signed in: staff and admins.
 	auth := e.Group("/", s.requireSetup, s.loadUser, s.requireLogin)
@@ -77,6 +81,7 @@ func (s *Server) routes(d Deps) {
 	admin.POST("/users/:id/disable", s.userSetDisabled(true))
 	admin.POST("/users/:id/enable", s.userSetDisabled(false))
 	admin.POST("/users/:id/password", s.userPassword)
+	admin.POST("/users/:id/second-factor/reset", s.userSecondFactorReset)
 	admin.GET("/endpoints", s.endpointsIndex)
 	admin.GET("/endpoints/new", s.endpointNew)
 	admin.POST("/endpoints", s.endpointSave)

@@ -27,6 +27,7 @@ type UserStore interface {
 	ByUsername(ctx context.Context, name string) (models.User, error)
 	List(ctx context.Context) ([]models.User, error)
 	Update(ctx context.Context, u *models.User) error
+	SignedIn(ctx context.Context, u *models.User, at time.Time) error
 	ActiveAdmins(ctx context.Context) (int64, error)
 }
 
@@ -67,6 +68,10 @@ type Deps struct {
 	CloseDays    CloseDayService
 	Closes       CloseQueries
 	Now          func() time.Time
+	// SecondFactors keeps authenticator secrets; SecondFactorOptional lets admins and managers
+	// sign in without one (off by default).
+	SecondFactors        SecondFactorStore
+	SecondFactorOptional bool
 }
 
 // Server is the portal's HTTP handler.
@@ -90,13 +95,17 @@ type Server struct {
 	sessionList SessionLister
 	now         func() time.Time
 	hub         *Hub
+
+	secondFactors        SecondFactorStore
+	secondFactorOptional bool
 }
 
 // Hub is the live-update hub (tests publish through it).
 func (s *Server) Hub() *Hub { return s.hub }
 
-// New builds the portal: Gin engine and routes, wrapped (outermost first) in cross-origin
-// protection, the session manager and CSRF tokens.
+// New builds the portal: Gin engine and routes, wrapped (outermost first) in the session
+// manager and CSRF protection. nosurf is the one CSRF mechanism: a state-changing request must
+// come from this site (Sec-Fetch-Site, else Origin, else Referer) and carry the form's token.
 func New(d Deps) *Server {
 	if d.Now == nil {
 		d.Now = time.Now
@@ -110,7 +119,8 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList}
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
+		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}
@@ -128,7 +138,7 @@ func New(d Deps) *Server {
 	csrf.SetFailureHandler(http.HandlerFunc(s.csrfFailed))
 	// Readers pair with a code, not a browser session: no CSRF token to carry.
 	csrf.ExemptPath("/devices/pair")
-	s.handler = http.NewCrossOriginProtection().Handler(sm.LoadAndSave(csrf))
+	s.handler = sm.LoadAndSave(csrf)
 	return s
 }
 

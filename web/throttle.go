@@ -11,7 +11,7 @@ import (
 // throttle slows down password guessing without letting anyone lock a user out from elsewhere.
 // Keys are kinds of "who is trying": an address and username together ("ipuser:") may fail
 // five times, an address on any usernames ("ip:") twenty, a username from all addresses
-// together ("user:") fifty; after that one more attempt per key is allowed every 30 seconds.
+// together ("user:") fifty, and a user's second-factor codes ("mfa:") five; after that one more attempt per key is allowed every 30 seconds.
 // One address alone never exhausts a username's budget (its own key refills no faster), so
 // the right password from another address still signs in. A successful sign-in resets its
 // address-and-username key. State is per instance and in memory: enough to make guessing slow,
@@ -32,7 +32,8 @@ const throttleEvery = 30 * time.Second
 // burstFor is how many failures a key may have in a row.
 func burstFor(key string) int {
 	switch {
-	case strings.HasPrefix(key, "ipuser:"), strings.HasPrefix(key, "pair:"): // pairing codes: per address
+	case strings.HasPrefix(key, "ipuser:"), strings.HasPrefix(key, "pair:"), // pairing codes: per address
+		strings.HasPrefix(key, "mfa:"): // second-factor codes: per user, after the right password
 		return 5
 	case strings.HasPrefix(key, "ip:"):
 		return 20

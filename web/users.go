@@ -38,10 +38,10 @@ func (s *Server) renderUsers(c *gin.Context, status int, f templates.UserForm) {
 
 func parseRole(v string) (models.Role, string) {
 	switch models.Role(v) {
-	case models.RoleAdmin, models.RoleStaff:
+	case models.RoleAdmin, models.RoleManager, models.RoleStaff:
 		return models.Role(v), ""
 	}
-	return models.RoleStaff, "Choose staff or admin."
+	return models.RoleStaff, "Choose staff, manager or administrator."
 }
 
 // userCreate handles "POST /admin/users".
