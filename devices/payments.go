@@ -49,6 +49,8 @@ type Gateway interface {
 	Sale(ctx context.Context, r mapi.OrderRequest) (*mapi.OrderResponse, error)
 	Preauth(ctx context.Context, r mapi.OrderRequest) (*mapi.OrderResponse, error)
 	Status(ctx context.Context, r mapi.StatusRequest) (*mapi.StatusResponse, error)
+	Capture(ctx context.Context, r mapi.MoneyRequest) (*mapi.OrderResponse, error)
+	Return(ctx context.Context, r mapi.MoneyRequest) (*mapi.OrderResponse, error)
 }
 
 // Merchant is what an endpoint contributes to a sale request besides credentials.

@@ -143,7 +143,10 @@ func (p *Payments) applied(res models.TxResult, err error, u models.TxUpdate) (m
 		}
 	}
 	p.publish(res.Tx.ID)
-	if res.Changed && res.Tx.State.Final() {
+	if res.Tx.ParentID != nil {
+		p.publish(*res.Tx.ParentID) // the payment shows what remains
+	}
+	if res.Changed && res.Tx.State.Final() && !res.Tx.Kind.Operation() {
 		p.tellReader(res.Tx)
 	}
 	return res, nil

@@ -62,6 +62,9 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 	if err != nil {
 		return t, err
 	}
+	if t.Kind.Operation() {
+		return p.checkOperation(ctx, t, force, why)
+	}
 	if t.State.Final() && !force && t.Review != models.ReviewConfirm {
 		res, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
 		return res.Tx, err
@@ -83,8 +86,10 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 	if why != "" {
 		prefix = why + ": "
 	}
-	// Without an order id (the sale timed out) ask by client_orderid alone (§9).
-	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID})
+	// Without an order id (the sale timed out) ask by client_orderid alone (§9). With our
+	// request's serial-number, the answer is about the sale or preauth itself even after a
+	// capture or refund became the order's latest transaction (§13.4).
+	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID, ByRequestSN: t.RequestSerial})
 	now = p.now()
 	next := now.Add(CheckEvery)
 	pastDeadline := !t.State.Final() && t.State != models.TxNeedsReview && t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline
@@ -238,6 +243,9 @@ const (
 	CallbackDuplicate CallbackOutcome = "duplicate" // nothing new (repeated or late)
 	CallbackConflict  CallbackOutcome = "conflict"  // contradicted a final status; kept for review
 	CallbackUnknown   CallbackOutcome = "unknown_order"
+	// CallbackNotWaiting: a capture or reversal callback for a payment with no such
+	// operation waiting (§13.4): answered 200 and changes nothing.
+	CallbackNotWaiting CallbackOutcome = "not_waiting"
 )
 
 // ErrCallbackMismatch is returned when a correctly signed callback, or a status answer, does not match our payment
@@ -254,6 +262,9 @@ func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key strin
 	cb, err := mapi.VerifyCallback(q, key)
 	if err != nil {
 		return "", models.Transaction{}, err
+	}
+	if cb.Type == "capture" || cb.Type == "reversal" {
+		return p.operationCallback(ctx, endpointID, cb)
 	}
 	// One lookup, inside the update's transaction: the checks see the row the update changes.
 	u := models.TxUpdate{

@@ -115,15 +115,33 @@ func (s *CloseDays) now() time.Time {
 
 // CloseTotals are our counts since the previous close.
 type CloseTotals struct {
-	SaleCount     int
-	SaleSumMinor  int64
-	InFlight      int
-	OpenPreauths  int
-	PreauthsMinor int64
+	SaleCount        int
+	SaleSumMinor     int64
+	ReversalCount    int
+	ReversalSumMinor int64
+	InFlight         int
+	OpenPreauths     int
+	PreauthsMinor    int64
 }
 
+// openSales are the approved sales and captures in no close: the gateway counts a capture as
+// a sale of the captured amount (§13.4).
 func (s *CloseDays) openSales(db *gorm.DB, endpointID uint) *gorm.DB {
-	return db.Model(&Transaction{}).Where("endpoint_id = ? AND kind = ? AND state = ? AND close_day_id IS NULL", endpointID, KindSale, TxApproved)
+	return db.Model(&Transaction{}).Where("endpoint_id = ? AND kind IN ? AND state = ? AND close_day_id IS NULL",
+		endpointID, []TxKind{KindSale, KindCapture}, TxApproved)
+}
+
+// openReversals are the approved refunds and releases in no close: the gateway reports both
+// as reversals (Decision 7).
+func (s *CloseDays) openReversals(db *gorm.DB, endpointID uint) *gorm.DB {
+	return db.Model(&Transaction{}).Where("endpoint_id = ? AND kind IN ? AND state = ? AND close_day_id IS NULL",
+		endpointID, []TxKind{KindRefund, KindRelease}, TxApproved)
+}
+
+// openPreauths are approved preauths still holding funds: neither captured nor released.
+func openPreauths(db *gorm.DB) *gorm.DB {
+	return db.Where("kind = ? AND state = ? AND NOT EXISTS (SELECT 1 FROM transactions op WHERE op.parent_id = transactions.id AND op.kind IN ? AND op.state = ?)",
+		KindPreauth, TxApproved, []TxKind{KindCapture, KindRelease}, TxApproved)
 }
 
 // Totals counts what the next close would cover.
@@ -138,13 +156,17 @@ func (s *CloseDays) Totals(ctx context.Context, endpointID uint) (CloseTotals, e
 		return t, fmt.Errorf("models: close totals: %w", err)
 	}
 	t.SaleCount, t.SaleSumMinor = row.N, row.Sum
+	if err := s.openReversals(db, endpointID).Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&row).Error; err != nil {
+		return t, fmt.Errorf("models: close totals: %w", err)
+	}
+	t.ReversalCount, t.ReversalSumMinor = row.N, row.Sum
 	var inflight int64
 	final := []TxState{TxApproved, TxDeclined, TxFiltered, TxError, TxCancelled, TxFailed}
 	if err := db.Model(&Transaction{}).Where("endpoint_id = ? AND state NOT IN ?", endpointID, final).Count(&inflight).Error; err != nil {
 		return t, err
 	}
 	t.InFlight = int(inflight)
-	if err := db.Model(&Transaction{}).Where("endpoint_id = ? AND kind = ? AND state = ?", endpointID, KindPreauth, TxApproved).
+	if err := openPreauths(db.Model(&Transaction{}).Where("endpoint_id = ?", endpointID)).
 		Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&row).Error; err != nil {
 		return t, err
 	}
@@ -245,7 +267,14 @@ func (s *CloseDays) Snapshot(ctx context.Context, c *CloseDay) error {
 		}
 		now := s.now()
 		c.SaleCount, c.SaleSumMinor, c.State, c.SentAt = row.N, row.Sum, CloseSending, &now
+		if err := s.openReversals(tx, c.EndpointID).Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&row).Error; err != nil {
+			return err
+		}
+		c.ReversalCount, c.ReversalMinor = row.N, row.Sum
 		if err := s.openSales(tx, c.EndpointID).Update("close_day_id", c.ID).Error; err != nil {
+			return err
+		}
+		if err := s.openReversals(tx, c.EndpointID).Update("close_day_id", c.ID).Error; err != nil {
 			return err
 		}
 		return tx.Save(c).Error

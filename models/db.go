@@ -201,6 +201,13 @@ var migrations = []migration{
 		// reader waits for a card, whatever instance or code path inserts it.
 		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_tx_reader_waiting ON transactions (reader_id) WHERE state = 'waiting_card'`).Error
 	}},
+	{"2026-11-27 one money operation at a time per payment", func(tx *gorm.DB) error {
+		// A capture, release or refund whose outcome is open holds its payment: a second one
+		// is refused by the database, whichever instance starts it, so what remains to refund
+		// is always computed from settled operations.
+		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_tx_parent_open ON transactions (parent_id)
+			WHERE parent_id IS NOT NULL AND state IN ('sending', 'processing', 'unknown_outcome', 'needs_review')`).Error
+	}},
 }
 
 // All is every model the portal stores, for AutoMigrate.

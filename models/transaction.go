@@ -18,7 +18,31 @@ type TxKind string
 const (
 	KindSale    TxKind = "sale"
 	KindPreauth TxKind = "preauth"
+	// Money after the sale: each is its own record under the payment it acts on (ParentID).
+	KindCapture TxKind = "capture" // takes (part of) an approved preauth's held funds
+	KindRelease TxKind = "release" // lets an uncaptured preauth's hold go: nothing is charged
+	KindRefund  TxKind = "refund"  // gives back (part of) an approved sale or capture
 )
+
+// Operation reports whether the kind acts on an earlier payment rather than on a card.
+func (k TxKind) Operation() bool { return k == KindCapture || k == KindRelease || k == KindRefund }
+
+// Wire is the gateway's word for the kind in callbacks and status answers (Decision 7): a
+// refund and a release are both "reversal".
+func (k TxKind) Wire() string {
+	if k == KindRefund || k == KindRelease {
+		return "reversal"
+	}
+	return string(k)
+}
+
+// Sign is +1 for money taken and -1 for money given back, for signed amounts in lists.
+func (k TxKind) Sign() int64 {
+	if k == KindRefund {
+		return -1
+	}
+	return 1
+}
 
 // Transaction is one card payment started at the counter. The clear card number never reaches
 // the portal; the only card data kept is what a receipt may show.
@@ -69,6 +93,11 @@ type Transaction struct {
 	ResolveByID   uint
 	ResolveByName string `gorm:"size:64"`
 	ResolveReason string `gorm:"size:255"`
+	// ParentID is, for a capture, release or refund, the payment it acts on; its wire order
+	// ids are the parent's (ParentOrderID and GatewayOrderID) and RequestSerial is its own
+	// capture/return request's serial-number, by which its status is asked.
+	ParentID      *uint  `gorm:"index"`
+	ParentOrderID string `gorm:"size:64"`
 }
 
 // NeedsAttention reports whether someone must look at the payment.

@@ -19,7 +19,9 @@ type TxFilter struct {
 	MaxMinor int64
 	Search   string // client order id, gateway order id, last four, approval code or RRN
 	BeforeID uint   // keyset: rows with a smaller id (newest first)
-	Limit    int
+	// OpenPreauths keeps the approved preauths still holding funds (not captured or released).
+	OpenPreauths bool
+	Limit        int
 }
 
 // List returns payments newest first. Pagination is by id (keyset), so a page costs the same
@@ -31,6 +33,9 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 	}
 	if f.Kind != "" {
 		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.OpenPreauths {
+		q = openPreauths(q)
 	}
 	if f.ReaderID != 0 {
 		q = q.Where("reader_id = ?", f.ReaderID)

@@ -239,8 +239,15 @@ func readerName(t models.Transaction) string {
 }
 
 func kindLabel(k models.TxKind) string {
-	if k == models.KindPreauth {
+	switch k {
+	case models.KindPreauth:
 		return "Preauth"
+	case models.KindCapture:
+		return "Capture"
+	case models.KindRelease:
+		return "Release"
+	case models.KindRefund:
+		return "Refund"
 	}
 	return "Sale"
 }

@@ -110,6 +110,16 @@ func (s *Server) requireAdmin(c *gin.Context) {
 	c.Next()
 }
 
+// requireManager lets managers and administrators through (captures, releases, refunds);
+// staff get 403 and nothing behind it runs.
+func (s *Server) requireManager(c *gin.Context) {
+	if u := currentUser(c); u == nil || !u.Role.AtLeast(models.RoleManager) {
+		fail(c, errForbidden)
+		return
+	}
+	c.Next()
+}
+
 // record writes an audit event for the current request.
 func (s *Server) record(c *gin.Context, action, subject, detail string) {
 	e := models.AuditEvent{Action: action, Subject: subject, Detail: detail, RemoteIP: c.ClientIP()}

@@ -97,8 +97,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /transactions/:id/cancel": {"/transactions/1/cancel", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
 		"GET /transactions/:id/receipt": {"/transactions/1/receipt", nil, want{redir, http.StatusNotFound, http.StatusNotFound}, false},
 		// Anyone signed in may ask the bank again; only admins resolve or clear a flag.
-		"POST /transactions/:id/recheck":     {"/transactions/1/recheck", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
-		"POST /transactions/:id/resolve":     {"/transactions/1/resolve", url.Values{"to": {"failed"}, "reason": {"checked with the bank"}}, want{unauth, forbidden, http.StatusNotFound}, false},
+		"POST /transactions/:id/recheck": {"/transactions/1/recheck", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
+		"POST /transactions/:id/resolve": {"/transactions/1/resolve", url.Values{"to": {"failed"}, "reason": {"checked with the bank"}}, want{unauth, forbidden, http.StatusNotFound}, false},
+		// Managers and admins capture, release and refund; staff never.
+		"POST /transactions/:id/operations":  {"/transactions/1/operations", url.Values{"kind": {"refund"}, "amount": {"1.00"}, "reason": {"returned goods"}, "op_key": {"k1"}}, want{unauth, forbidden, http.StatusNotFound}, false},
 		"POST /transactions/:id/acknowledge": {"/transactions/1/acknowledge", url.Values{"note": {"refunded the second payment"}}, want{unauth, forbidden, http.StatusNotFound}, false},
 		// The gateway's callback carries no session; a forged one is refused whoever sends it.
 		"GET /callbacks/mapi/:id":              {"/callbacks/mapi/1?status=approved&orderid=1&merchant_order=P1&control=00", nil, want{forbidden, forbidden, forbidden}, false},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -268,6 +269,8 @@ type fakeGateway struct {
 	mu     sync.Mutex
 	status map[string]*mapi.StatusResponse // by client_orderid
 	asked  []string                        // the orders asked about, in order
+	// moneyCalls are the captures and returns asked for ("return P… 5.00").
+	moneyCalls []string
 }
 
 // answer sets the gateway's status answer for an order.
@@ -293,6 +296,30 @@ func (g *fakeGateway) Sale(context.Context, mapi.OrderRequest) (*mapi.OrderRespo
 
 func (g *fakeGateway) Preauth(context.Context, mapi.OrderRequest) (*mapi.OrderResponse, error) {
 	return nil, errors.New("no preauths in handler tests")
+}
+
+// Capture and Return accept every request, as the gateway does one it finds in order; the
+// operation's final status then comes from the status answers set for it.
+func (g *fakeGateway) Capture(_ context.Context, r mapi.MoneyRequest) (*mapi.OrderResponse, error) {
+	return g.money("capture", r)
+}
+
+func (g *fakeGateway) Return(_ context.Context, r mapi.MoneyRequest) (*mapi.OrderResponse, error) {
+	return g.money("return", r)
+}
+
+func (g *fakeGateway) money(op string, r mapi.MoneyRequest) (*mapi.OrderResponse, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.moneyCalls = append(g.moneyCalls, fmt.Sprintf("%s %s %s", op, r.ClientOrderID, r.Amount))
+	return &mapi.OrderResponse{SerialNumber: fmt.Sprintf("SN-%d", len(g.moneyCalls)), MerchantOrderID: r.ClientOrderID, OrderID: r.OrderID}, nil
+}
+
+// moneyRequests lists the captures and returns asked for, in order.
+func (g *fakeGateway) moneyRequests() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.moneyCalls...)
 }
 
 func (g *fakeGateway) Status(_ context.Context, r mapi.StatusRequest) (*mapi.StatusResponse, error) {

@@ -140,7 +140,11 @@ func (l *LiveTransactions) push(ctx context.Context, id uint) {
 // context from a message's first tag.
 func (l *LiveTransactions) page(ctx context.Context, t models.Transaction) []templ.Component {
 	evs, _ := l.Tx.Events(ctx, t.ID)
-	return []templ.Component{templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)}
+	out := []templ.Component{templates.TxStatus(t, true), templates.TxDetails(t, true), templates.TxTimeline(t.ID, evs, true)}
+	if m, err := moneyView(ctx, l.Tx, t); err == nil {
+		out = append(out, templates.TxMoney(t, m, true))
+	}
+	return out
 }
 
 // LiveCloses pushes a close's row and status panel (devices.ClosePublisher).

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
@@ -23,6 +24,7 @@ type PaymentService interface {
 	Recheck(ctx context.Context, id uint, why string) (models.Transaction, error)
 	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor devices.Actor) (models.Transaction, error)
 	Acknowledge(ctx context.Context, id uint, note string, actor devices.Actor) (models.Transaction, error)
+	Operate(ctx context.Context, in devices.OperationInput) (models.Transaction, error)
 }
 
 // TxQueries reads payments for pages.
@@ -33,6 +35,7 @@ type TxQueries interface {
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
 	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
+	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
 }
 
 func actor(c *gin.Context) devices.Actor {
@@ -129,6 +132,11 @@ func (s *Server) txShow(c *gin.Context) {
 
 // renderTx renders payment id's page, with the review form as submitted.
 func (s *Server) renderTx(c *gin.Context, status int, id uint, f templates.ReviewForm) {
+	s.renderTxMoney(c, status, id, f, templates.MoneyForm{})
+}
+
+// renderTxMoney renders payment id's page with the review and money forms as submitted.
+func (s *Server) renderTxMoney(c *gin.Context, status int, id uint, f templates.ReviewForm, mf templates.MoneyForm) {
 	ctx := c.Request.Context()
 	t, err := s.txQ.ByID(ctx, id)
 	if err != nil {
@@ -140,7 +148,70 @@ func (s *Server) renderTx(c *gin.Context, status int, id uint, f templates.Revie
 		fail(c, err)
 		return
 	}
-	s.render(c, status, "Payment "+t.ClientOrderID, templates.TxPage(t, evs, f))
+	m, err := moneyView(ctx, s.txQ, t)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	m.CanOperate = currentUser(c).Role.AtLeast(models.RoleManager)
+	m.Key, m.Form = newStartKey(), mf
+	s.render(c, status, "Payment "+t.ClientOrderID, templates.TxPage(t, evs, f, m))
+}
+
+// moneyView gathers a payment's operations and balance, or an operation's payment.
+func moneyView(ctx context.Context, q TxQueries, t models.Transaction) (templates.MoneyView, error) {
+	var m templates.MoneyView
+	if t.ParentID != nil {
+		p, err := q.ByID(ctx, *t.ParentID)
+		if err != nil {
+			return m, err
+		}
+		m.Parent = &p
+		return m, nil
+	}
+	ops, err := q.Operations(ctx, t.ID)
+	if err != nil {
+		return m, err
+	}
+	m.Ops, m.Balance = ops, models.BalanceOf(t, ops)
+	return m, nil
+}
+
+// txOperate handles "POST /transactions/:id/operations": a manager's capture, release or
+// refund. The form's one-time key makes a double tap one operation; a refusal re-renders the
+// page with the reason and changes nothing.
+func (s *Server) txOperate(c *gin.Context) {
+	withID(c, func(id uint) {
+		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
+		amount, err := devices.ParseAmount(mf.Amount)
+		if err != nil {
+			mf.Error = err.Error()
+			s.renderTxMoney(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{}, mf)
+			return
+		}
+		op, err := s.payments.Operate(c.Request.Context(), devices.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
+			Kind: models.TxKind(mf.Kind), AmountMinor: amount, Reason: mf.Reason, Actor: actor(c)})
+		var oerr *models.OperationError
+		switch {
+		case errors.Is(err, devices.ErrAlreadyDone):
+			redirect(c, fmt.Sprintf("/transactions/%d", id)) // the same form again: show what it did
+			return
+		case errors.As(err, &oerr):
+			mf.Error = oerr.Message
+			s.renderTxMoney(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{}, mf)
+			return
+		case err != nil:
+			fail(c, err)
+			return
+		}
+		detail := fmt.Sprintf("%s %s %s of %s", op.Kind, op.Amount(), op.Currency, op.ParentOrderID)
+		if op.Description != "" {
+			detail += ": " + op.Description
+		}
+		s.record(c, "payment."+string(op.Kind), op.ClientOrderID, detail)
+		s.flash(c, fmt.Sprintf("%s of %s %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), op.Amount(), op.Currency))
+		redirect(c, fmt.Sprintf("/transactions/%d", id))
+	})
 }
 
 // txCancel handles "POST /transactions/:id/cancel": only while the reader waits for the card.

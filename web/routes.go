@@ -71,6 +71,8 @@ func (s *Server) routes(d Deps) {
 	auth.POST("/transactions/:id/resolve", s.requireAdmin, s.txResolve)
 	auth.POST("/transactions/:id/acknowledge", s.requireAdmin, s.txAcknowledge)
 	auth.GET("/transactions/:id/receipt", s.txReceipt)
+	// Managers and admins: money after the sale.
+	auth.POST("/transactions/:id/operations", s.requireManager, s.txOperate)
 
 	// Admins only.
 	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
@@ -133,7 +135,7 @@ func (s *Server) home(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	v.Preauths, err = s.txQ.List(ctx, models.TxFilter{Kind: models.KindPreauth, State: models.TxApproved, Limit: 100})
+	v.Preauths, err = s.txQ.List(ctx, models.TxFilter{OpenPreauths: true, Limit: 100})
 	if err != nil {
 		fail(c, err)
 		return

@@ -1,0 +1,385 @@
+package devices
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// Money after the sale: captures and releases of preauths, refunds of sales and captures
+// (protocol §13). Each is its own transaction row under the payment it acts on, with its own
+// state machine (the same one), timeline, status polling and callbacks. One operation per
+// payment is open at a time (idx_tx_parent_open), so what remains is always computed from
+// settled operations, and a request whose outcome is unknown can be told apart from the ones
+// before it.
+
+// MaxCommentLen is the gateway's limit for a return's comment (§13.1).
+const MaxCommentLen = 50
+
+// OperationInput is a capture, release or refund a manager asks for on a payment.
+type OperationInput struct {
+	Key         string // the form's one-time key: the same key does one operation
+	ParentID    uint
+	Kind        models.TxKind
+	AmountMinor int64
+	Reason      string
+	Actor       Actor
+}
+
+// ErrAlreadyDone comes with the operation that the same form (its one-time key) already
+// started.
+var ErrAlreadyDone = errors.New("this form already started an operation")
+
+// Operate starts a capture, release or refund: checks it against what the payment's
+// settled operations leave, records it, and sends it to the gateway in the background (the
+// page follows it live).
+func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
+	var op models.Transaction
+	in.Reason = strings.TrimSpace(in.Reason)
+	switch {
+	case in.Key == "" || len(in.Key) > 64:
+		return op, &models.OperationError{Message: "This form is not valid any more: reload the page."}
+	case !in.Kind.Operation():
+		return op, &models.OperationError{Message: "Choose capture, release or refund."}
+	case in.Kind == models.KindRefund && in.Reason == "":
+		return op, &models.OperationError{Message: "Give a reason for the refund (the bank shows it)."}
+	case len(in.Reason) > MaxCommentLen:
+		return op, &models.OperationError{Message: fmt.Sprintf("Keep the reason to %d characters.", MaxCommentLen)}
+	}
+	if prev, err := p.Tx.ByStartKey(ctx, in.Key); err == nil {
+		return prev, ErrAlreadyDone
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return op, err
+	}
+	parent, err := p.Tx.ByID(ctx, in.ParentID)
+	if err != nil {
+		return op, err
+	}
+	ops, err := p.Tx.Operations(ctx, parent.ID)
+	if err != nil {
+		return op, err
+	}
+	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor); err != nil {
+		return op, err
+	}
+	if p.Gate != nil {
+		closing, err := p.Gate.Closing(ctx, parent.EndpointID)
+		if err != nil {
+			return op, err
+		}
+		if closing {
+			return op, &models.OperationError{Message: "The day is being closed with the bank: try again in a moment."}
+		}
+	}
+	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
+	if err != nil {
+		return op, fmt.Errorf("devices: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
+	}
+	now := p.now()
+	watchdog := now.Add(SendTimeout + sendGrace)
+	op = models.Transaction{
+		ClientOrderID: fmt.Sprintf("%s-%s%d", parent.ClientOrderID, opLetter[in.Kind], len(ops)+1),
+		ParentID:      &parent.ID, ParentOrderID: parent.ClientOrderID, GatewayOrderID: parent.GatewayOrderID,
+		EndpointID: parent.EndpointID, ReaderID: parent.ReaderID, ReaderSerial: parent.ReaderSerial, ReaderLabel: parent.ReaderLabel,
+		Kind: in.Kind, AmountMinor: in.AmountMinor, Currency: parent.Currency, Description: in.Reason,
+		State: models.TxSending, StartedByID: in.Actor.ID, StartedByName: in.Actor.Name, StartKey: &in.Key,
+		CardBrand: parent.CardBrand, CardBIN: parent.CardBIN, CardLast4: parent.CardLast4,
+		BusinessDay: BusinessDay(now, merchant.TimeZone), NextCheckAt: &watchdog,
+	}
+	detail := fmt.Sprintf("%s of %s %s on %s asked by %s", op.Kind, op.Amount(), op.Currency, parent.ClientOrderID, in.Actor.Name)
+	if in.Reason != "" {
+		detail += ": " + in.Reason
+	}
+	if err := p.Tx.Create(ctx, &op, detail); err != nil {
+		if !errors.Is(err, models.ErrConflict) {
+			return op, err
+		}
+		// The same form again (a double tap), or another operation took the payment meanwhile.
+		if prev, kerr := p.Tx.ByStartKey(ctx, in.Key); kerr == nil {
+			return prev, ErrAlreadyDone
+		}
+		return models.Transaction{}, &models.OperationError{Message: "Another operation on this payment was just started: wait for its result."}
+	}
+	p.publish(op.ID)
+	p.publish(parent.ID)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return op, nil // the watchdog asks the gateway about it after the restart
+	}
+	p.sends.Add(1)
+	p.mu.Unlock()
+	go func() {
+		defer p.sends.Done()
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SendTimeout)
+		defer cancel()
+		p.sendOperation(sendCtx, op)
+	}()
+	return op, nil
+}
+
+// opLetter marks an operation's own order id: P…-C1 a capture, -V1 a release (void), -R2 a
+// refund. It is ours only: the gateway sees the payment's client_orderid.
+var opLetter = map[models.TxKind]string{models.KindCapture: "C", models.KindRelease: "V", models.KindRefund: "R"}
+
+// moneyRequest is the wire request of an operation: the original order's ids, the
+// operation's amount.
+func moneyRequest(op models.Transaction) mapi.MoneyRequest {
+	return mapi.MoneyRequest{ClientOrderID: op.ParentOrderID, OrderID: op.GatewayOrderID, Amount: mapi.Amount(op.AmountMinor),
+		Currency: op.Currency, Comment: op.Description}
+}
+
+// callOperation sends an operation's capture or return request.
+func callOperation(ctx context.Context, gw Gateway, op models.Transaction) (*mapi.OrderResponse, error) {
+	req := moneyRequest(op)
+	if op.Kind == models.KindCapture {
+		return gw.Capture(ctx, req)
+	}
+	if req.Comment == "" {
+		req.Comment = "Release of the preauth hold"
+	}
+	return gw.Return(ctx, req)
+}
+
+// sendOperation makes the one capture/return request of an operation and records the answer.
+func (p *Payments) sendOperation(ctx context.Context, op models.Transaction) {
+	gw, _, err := p.Gateways.Gateway(ctx, op.EndpointID)
+	if err != nil {
+		p.settle(ctx, op, models.TxUpdate{Source: "system", State: models.TxFailed,
+			ErrorMessage: "the gateway settings are not usable", Detail: err.Error()})
+		return
+	}
+	resp, err := callOperation(ctx, gw, op)
+	p.operationAnswer(ctx, op, resp, err, "")
+}
+
+// operationAnswer records what a capture/return request brought back.
+func (p *Payments) operationAnswer(ctx context.Context, op models.Transaction, resp *mapi.OrderResponse, err error, prefix string) {
+	now := p.now()
+	var verr *mapi.ValidationError
+	var gerr *mapi.GatewayError
+	switch {
+	case err == nil:
+		next := now.Add(FirstCheckAfter)
+		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayStatus: "processing",
+			RequestSerial: resp.SerialNumber, SentAt: &now, NextCheckAt: &next,
+			Detail: fmt.Sprintf("%s%s accepted by the bank (request %s)", prefix, op.Kind, resp.SerialNumber)})
+	case mapi.IsUnknownOutcome(err):
+		// Never resend blindly: the bank may have it. The poller asks first (checkOperation).
+		next := now.Add(UnknownCheckAfter)
+		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxUnknown, SentAt: &now, NextCheckAt: &next,
+			Detail: prefix + "outcome unknown: " + err.Error()})
+	case errors.As(err, &verr):
+		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: verr.Code,
+			ErrorMessage: refusal(op, verr.Code, verr.Message), Detail: prefix + "refused by the gateway: " + verr.Error()})
+	case errors.As(err, &gerr):
+		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: gerr.Code,
+			ErrorMessage: refusal(op, gerr.Code, gerr.Message), Detail: prefix + "gateway error: " + gerr.Error()})
+	default:
+		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed,
+			ErrorMessage: "the gateway refused the request", Detail: prefix + err.Error()})
+	}
+}
+
+// refusal says a gateway refusal of an operation in the merchant's words.
+func refusal(op models.Transaction, code, msg string) string {
+	switch code {
+	case "11":
+		return fmt.Sprintf("the bank does not allow a %s of this payment in its current state", op.Kind)
+	case "12":
+		return "the amount is more than what remains at the bank"
+	case "9":
+		return "the bank's day is being closed: try again in a moment"
+	}
+	return "the bank refused it: " + msg
+}
+
+// settle applies an update to an operation and tells the pages of the operation and of its
+// payment.
+func (p *Payments) settle(ctx context.Context, op models.Transaction, u models.TxUpdate) (models.TxResult, error) {
+	res, err := p.Tx.Apply(ctx, op.ID, u)
+	if err != nil {
+		p.Log.Error("operation update", "operation", op.ClientOrderID, "source", u.Source, "error", err)
+		return res, err
+	}
+	if res.Flagged != "" && p.Audit != nil {
+		p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "gateway", Action: "payment." + res.Flagged,
+			Subject: res.Tx.ClientOrderID, Detail: fmt.Sprintf("%s %s %s: %s", res.Tx.Kind, res.Tx.Amount(), res.Tx.Currency, res.Tx.ReviewNote)})
+	}
+	p.publish(op.ID)
+	if op.ParentID != nil {
+		p.publish(*op.ParentID)
+	}
+	return res, nil
+}
+
+// checkOperation asks the gateway about an operation (the poller, a re-check, a callback to
+// confirm). With its request's serial-number it asks for exactly that operation
+// (by-request-sn, §13.4). Without one (the request's answer was lost) it asks for the order's
+// latest transaction: if that is this operation's kind and amount and still processing, the
+// identical request is sent again, which the gateway answers as a replay with the original
+// serial-number (§13.3); if nothing of it is there after the unknown window, it never arrived.
+func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, force bool, why string) (models.Transaction, error) {
+	if op.State.Final() && !force && op.Review != models.ReviewConfirm {
+		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
+		return res.Tx, err
+	}
+	if op.State == models.TxFailed && op.RequestSerial == "" && op.SentAt == nil {
+		return op, nil // refused before it reached the gateway
+	}
+	now := p.now()
+	next := now.Add(CheckEvery)
+	gw, _, err := p.Gateways.Gateway(ctx, op.EndpointID)
+	if err != nil {
+		res, _ := p.settle(ctx, op, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
+		return res.Tx, err
+	}
+	prefix := "status check: "
+	if why != "" {
+		prefix = why + ": "
+	}
+	pastDeadline := !op.State.Final() && op.State != models.TxNeedsReview && op.SentAt != nil && now.Sub(*op.SentAt) >= CheckDeadline
+	if op.State == models.TxNeedsReview || pastDeadline {
+		next = now.Add(ReviewEvery)
+	}
+	if op.RequestSerial == "" {
+		return p.findOperation(ctx, gw, op, prefix, next)
+	}
+	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: op.ParentOrderID, OrderID: op.GatewayOrderID, ByRequestSN: op.RequestSerial})
+	if err == nil && (st.MerchantOrderID != "" && st.MerchantOrderID != op.ParentOrderID ||
+		st.TransactionType != "" && st.TransactionType != op.Kind.Wire()) {
+		err = fmt.Errorf("%w: the answer is about %s %s, ours %s %s", ErrCallbackMismatch, st.TransactionType, st.MerchantOrderID, op.Kind.Wire(), op.ParentOrderID)
+	}
+	if err != nil {
+		u := models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next, Detail: prefix + "request failed: " + err.Error()}
+		if pastDeadline {
+			u.State = models.TxNeedsReview
+			u.Detail += "; no final status an hour after the request: needs review"
+		}
+		res, _ := p.settle(ctx, op, u)
+		return res.Tx, err
+	}
+	u := operationUpdate(st)
+	u.Gateway, u.Override = true, true
+	u.Source, u.CountCheck, u.NextCheckAt = "poll", true, &next
+	u.Detail = prefix + "the bank says " + models.BankStatus(string(st.Status))
+	if pastDeadline && !u.State.Final() {
+		u.State = models.TxNeedsReview
+		u.Detail += "; no final status an hour after the request: needs review"
+	}
+	res, err := p.settle(ctx, op, u)
+	return res.Tx, err
+}
+
+// findOperation settles an operation whose request's answer was lost, by the order's latest
+// transaction.
+func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Transaction, prefix string, next time.Time) (models.Transaction, error) {
+	now := p.now()
+	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: op.ParentOrderID, OrderID: op.GatewayOrderID})
+	if err != nil {
+		res, _ := p.settle(ctx, op, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next,
+			Detail: prefix + "asking the bank for the order's latest operation failed: " + err.Error()})
+		return res.Tx, err
+	}
+	ours := st.TransactionType == op.Kind.Wire() && int64(st.Amount) == op.AmountMinor
+	if ours && p.lookalike(ctx, op) {
+		// An earlier settled operation of the same kind and amount may be what the bank shows.
+		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, CountCheck: true, NextCheckAt: &next,
+			Detail: prefix + "the bank's latest operation matches this one and an earlier one alike: a person must check it at the bank"})
+		return res.Tx, err
+	}
+	switch {
+	case ours && !models.StateFromGateway(string(st.Status)).Final():
+		// Ours, still processing: the identical request is a replay that names its serial.
+		resp, err := callOperation(ctx, gw, op)
+		p.operationAnswer(ctx, op, resp, err, prefix+"the bank has it, still processing; asked again for its reference: ")
+		t, _ := p.Tx.ByID(ctx, op.ID)
+		return t, err
+	case ours:
+		u := operationUpdate(st)
+		u.Gateway, u.Source, u.CountCheck = true, "poll", true
+		u.Detail = prefix + "the bank has it: " + models.BankStatus(string(st.Status))
+		res, err := p.settle(ctx, op, u)
+		return res.Tx, err
+	}
+	// The bank's latest is something before this operation: it has not arrived (yet).
+	sent := now
+	if op.SentAt != nil {
+		sent = *op.SentAt
+	}
+	until := sent.Add(p.unknownWindow())
+	if op.NotFound+1 >= UnknownAnswers && !now.Before(until) {
+		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true, NotFound: true,
+			ErrorMessage: fmt.Sprintf("the bank never received the %s: nothing changed, it can be asked for again", op.Kind),
+			Detail:       fmt.Sprintf("%snot at the bank after %s and %d answers: the request never arrived", prefix, now.Sub(sent).Round(time.Second), op.NotFound+1)})
+		return res.Tx, err
+	}
+	u := models.TxUpdate{Source: "poll", CountCheck: true, NotFound: true, NextCheckAt: &next,
+		Detail: fmt.Sprintf("%snot at the bank yet; the request may still arrive: asking again until %s", prefix, until.UTC().Format("15:04:05 UTC"))}
+	if op.State == models.TxSending {
+		u.State = models.TxUnknown
+	}
+	res, err := p.settle(ctx, op, u)
+	return res.Tx, err
+}
+
+// lookalike reports whether the payment has an earlier settled operation of op's wire kind and
+// amount that the bank approved: the bank's "latest" answer cannot tell the two apart.
+func (p *Payments) lookalike(ctx context.Context, op models.Transaction) bool {
+	ops, err := p.Tx.Operations(ctx, *op.ParentID)
+	if err != nil {
+		return true
+	}
+	for _, o := range ops {
+		if o.ID != op.ID && o.ID < op.ID && o.Kind.Wire() == op.Kind.Wire() && o.AmountMinor == op.AmountMinor && o.State == models.TxApproved {
+			return true
+		}
+	}
+	return false
+}
+
+// operationUpdate turns a status answer about an operation into facts for the state machine.
+func operationUpdate(st *mapi.StatusResponse) models.TxUpdate {
+	return models.TxUpdate{State: models.StateFromGateway(string(st.Status)), GatewayStatus: string(st.Status),
+		ApprovalCode: st.ApprovalCode, RRN: st.ProcessorRRN, ReceiptID: st.ReceiptID, TerminalID: st.TerminalID,
+		ErrorCode: st.ErrorCode, ErrorMessage: st.ErrorMessage}
+}
+
+// operationCallback applies the receiver rule (§13.4) to a verified capture or reversal
+// callback: it concerns only an operation this portal asked for and is still waiting for, on
+// the payment the callback names; that operation is then confirmed by asking the gateway
+// about exactly it. The payment itself is never touched: an approved reversal callback
+// carries the same control as the approved sale's.
+func (p *Payments) operationCallback(ctx context.Context, endpointID uint, cb *mapi.Callback) (CallbackOutcome, models.Transaction, error) {
+	parent, err := p.Tx.ByClientOrderID(ctx, cb.MerchantOrder)
+	if err != nil || parent.EndpointID != endpointID || parent.Kind.Operation() {
+		return CallbackUnknown, models.Transaction{}, nil
+	}
+	if parent.GatewayOrderID != "" && parent.GatewayOrderID != cb.OrderID {
+		return "", parent, fmt.Errorf("%w: order id %s, ours %s", ErrCallbackMismatch, cb.OrderID, parent.GatewayOrderID)
+	}
+	ops, err := p.Tx.Operations(ctx, parent.ID)
+	if err != nil {
+		return "", parent, err
+	}
+	for _, op := range ops {
+		if op.State.Final() || op.Kind.Wire() != cb.Type || op.AmountMinor != int64(cb.Amount) {
+			continue
+		}
+		before := op.State
+		t, err := p.checkOperation(ctx, op, true, "the bank's notice ("+cb.Type+" "+models.BankStatus(string(cb.Status))+"), confirmed by asking")
+		if err != nil {
+			return "", t, err
+		}
+		if t.State != before {
+			return CallbackApplied, t, nil
+		}
+		return CallbackDuplicate, t, nil
+	}
+	return CallbackNotWaiting, parent, nil
+}

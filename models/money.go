@@ -1,0 +1,124 @@
+package models
+
+import (
+	"context"
+	"fmt"
+)
+
+// Balance is where a payment's money stands after its captures, releases and refunds: what
+// was taken, what was given back, and what may still be done.
+type Balance struct {
+	Taken      int64 // charged: an approved sale's amount, or a preauth's approved capture
+	Refunded   int64 // approved refunds
+	Captured   bool  // a preauth with an approved capture
+	Released   bool  // a preauth whose hold was released
+	Open       *Transaction
+	Refundable int64 // Taken - Refunded
+	// Capturable is an approved preauth's amount while nothing was captured or released.
+	Capturable int64
+}
+
+// BalanceOf adds up a payment's operations (oldest first). Only approved operations count;
+// one whose outcome is open is reported as Open (and blocks the next, see
+// idx_tx_parent_open).
+func BalanceOf(parent Transaction, ops []Transaction) Balance {
+	var b Balance
+	if parent.State != TxApproved {
+		return b
+	}
+	if parent.Kind == KindSale {
+		b.Taken = parent.AmountMinor
+	}
+	for i := range ops {
+		op := ops[i]
+		if !op.State.Final() {
+			b.Open = &ops[i]
+			continue
+		}
+		if op.State != TxApproved {
+			continue
+		}
+		switch op.Kind {
+		case KindCapture:
+			b.Captured, b.Taken = true, b.Taken+op.AmountMinor
+		case KindRelease:
+			b.Released = true
+		case KindRefund:
+			b.Refunded += op.AmountMinor
+		}
+	}
+	b.Refundable = max(0, b.Taken-b.Refunded)
+	if parent.Kind == KindPreauth && !b.Captured && !b.Released {
+		b.Capturable = parent.AmountMinor
+	}
+	return b
+}
+
+// OperationError is an operation the payment's balance does not allow, in words for the
+// person who asked.
+type OperationError struct{ Message string }
+
+func (e *OperationError) Error() string { return e.Message }
+
+// CheckOperation decides whether kind for amount may be asked of the gateway on parent, given
+// its operations so far.
+func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount int64) error {
+	b := BalanceOf(parent, ops)
+	refuse := func(format string, args ...any) error { return &OperationError{fmt.Sprintf(format, args...)} }
+	switch {
+	case parent.Kind.Operation():
+		return refuse("Captures, releases and refunds act on a payment, not on another operation.")
+	case parent.State != TxApproved:
+		return refuse("Only an approved payment can be captured, released or refunded.")
+	case b.Open != nil:
+		return refuse("A %s of %s on this payment is still being processed: wait for its result.", b.Open.Kind, b.Open.Amount())
+	case amount <= 0:
+		return refuse("Enter an amount above zero.")
+	}
+	switch kind {
+	case KindCapture:
+		switch {
+		case parent.Kind != KindPreauth:
+			return refuse("Only a preauth can be captured; a sale is charged already.")
+		case b.Captured:
+			return refuse("This preauth was captured already: a preauth is captured once.")
+		case b.Released:
+			return refuse("This preauth was released: nothing is held any more.")
+		case amount > b.Capturable:
+			return refuse("At most %s can be captured (the amount held).", FormatMinor(b.Capturable))
+		}
+	case KindRelease:
+		switch {
+		case parent.Kind != KindPreauth:
+			return refuse("Only a preauth's hold can be released; refund a sale instead.")
+		case b.Captured:
+			return refuse("This preauth was captured: refund it instead of releasing it.")
+		case b.Released:
+			return refuse("This preauth was released already.")
+		case amount != parent.AmountMinor:
+			return refuse("A release lets the whole hold of %s go.", parent.Amount())
+		}
+	case KindRefund:
+		switch {
+		case parent.Kind == KindPreauth && !b.Captured:
+			return refuse("Nothing was charged yet: capture the preauth first, or release it.")
+		case b.Refundable == 0:
+			return refuse("Everything charged has been refunded already.")
+		case amount > b.Refundable:
+			return refuse("At most %s can still be refunded (%s charged, %s refunded).",
+				FormatMinor(b.Refundable), FormatMinor(b.Taken), FormatMinor(b.Refunded))
+		}
+	default:
+		return refuse("Unknown operation %q.", kind)
+	}
+	return nil
+}
+
+// Operations returns the captures, releases and refunds of a payment, oldest first.
+func (s *Transactions) Operations(ctx context.Context, parentID uint) ([]Transaction, error) {
+	var ops []Transaction
+	if err := s.DB.WithContext(ctx).Where("parent_id = ?", parentID).Order("id").Find(&ops).Error; err != nil {
+		return nil, fmt.Errorf("models: operations of payment %d: %w", parentID, err)
+	}
+	return ops, nil
+}

@@ -1,0 +1,133 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/models"
+)
+
+// waitFor waits, up to a deadline, until cond holds.
+func (a *app) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+var reOpKey = regexp.MustCompile(`name="op_key" value="([^"]+)"`)
+
+// manager adds a manager who signs in with an authenticator, like every manager.
+func (a *app) manager(t *testing.T) *browser {
+	t.Helper()
+	h, _ := models.HashPassword("Manager-Pass-1")
+	if err := (&models.Users{DB: a.db}).Create(context.Background(), &models.User{Username: "mia", Name: "Mia", Role: models.RoleManager, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	return a.browser().login("mia", "Manager-Pass-1")
+}
+
+// opKey opens the payment's page and returns its forms' one-time key.
+func (b *browser) opKey(id uint) string {
+	b.a.t.Helper()
+	_, page := b.get(fmt.Sprintf("/transactions/%d", id))
+	m := reOpKey.FindStringSubmatch(page)
+	if m == nil {
+		b.a.t.Fatalf("no money forms on payment %d", id)
+	}
+	return m[1]
+}
+
+func TestRefundsFromThePaymentPage(t *testing.T) {
+	a := newApp(t, true)
+	sale := a.addTx(t, "PREFUND", 1500, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"})...)
+	path := fmt.Sprintf("/transactions/%d/operations", sale.ID)
+
+	// Staff see no money forms and are refused.
+	staff := a.browser().login("staff", staffPW)
+	if _, page := staff.get(fmt.Sprintf("/transactions/%d", sale.ID)); strings.Contains(page, `data-testid="refund-form"`) {
+		t.Error("staff are offered a refund")
+	}
+	if resp, _ := staff.post(path, url.Values{"kind": {"refund"}, "amount": {"5.00"}, "reason": {"x"}, "op_key": {"k-staff"}}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("staff refund: %d, want 403", resp.StatusCode)
+	}
+
+	m := a.manager(t)
+	_, page := m.get(fmt.Sprintf("/transactions/%d", sale.ID))
+	if !strings.Contains(page, `data-testid="refund-form"`) || strings.Contains(page, `data-testid="capture-form"`) {
+		t.Fatal("a manager is not offered a refund of the sale (or is offered a capture)")
+	}
+	// A reason is required; a negative or excessive amount is refused with the reason why.
+	for _, c := range []struct{ amount, reason, want string }{
+		{"5.00", "", "Give a reason"},
+		{"0", "damaged", "above zero"},
+		{"-1", "damaged", "Enter an amount"},
+		{"abc", "damaged", "Enter an amount"},
+		{"15.01", "damaged", "At most 15.00 can still be refunded"},
+	} {
+		resp, body := m.post(path, url.Values{"kind": {"refund"}, "amount": {c.amount}, "reason": {c.reason}, "op_key": {m.opKey(sale.ID)}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, c.want) {
+			t.Errorf("refund %q %q: %d, want 422 with %q", c.amount, c.reason, resp.StatusCode, c.want)
+		}
+	}
+	if got := a.gw.moneyRequests(); len(got) != 0 {
+		t.Fatalf("refused refunds reached the gateway: %v", got)
+	}
+
+	// Three taps of the same form at once: one refund.
+	key := m.opKey(sale.ID)
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			m.post(path, url.Values{"kind": {"refund"}, "amount": {"5.00"}, "reason": {"damaged box"}, "op_key": {key}})
+		})
+	}
+	wg.Wait()
+	ops, _ := (&models.Transactions{DB: a.db}).Operations(context.Background(), sale.ID)
+	if len(ops) != 1 || ops[0].Kind != models.KindRefund || ops[0].AmountMinor != 500 || ops[0].StartedByName != "mia" {
+		t.Fatalf("after three taps: %+v", ops)
+	}
+	a.waitFor(t, "the refund is sent", func() bool { return a.tx(t, ops[0].ID).State == models.TxProcessing })
+	if got := a.gw.moneyRequests(); len(got) != 1 || got[0] != "return PREFUND 5.00" {
+		t.Errorf("gateway requests: %v", got)
+	}
+	// While it is open, the page offers no refund, and a second one (another tab) waits.
+	if _, page := m.get(fmt.Sprintf("/transactions/%d", sale.ID)); strings.Contains(page, `data-testid="refund-form"`) ||
+		!strings.Contains(page, "Refund of 5.00 EUR in progress.") {
+		t.Error("the page offers a refund while one is in progress")
+	}
+	resp, body := m.post(path, url.Values{"kind": {"refund"}, "amount": {"1.00"}, "reason": {"again"}, "op_key": {"another-tab"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "still being processed") {
+		t.Errorf("a refund while one is open: %d", resp.StatusCode)
+	}
+	// The bank approves it (asked by the refund's own request serial): the payment shows
+	// what remains.
+	a.gw.answer("PREFUND", &mapi.StatusResponse{Status: mapi.StatusApproved, MerchantOrderID: "PREFUND", OrderID: "1969106",
+		TransactionType: "reversal", Amount: 500, ApprovalCode: "777111"})
+	if resp, _ := m.post(fmt.Sprintf("/transactions/%d/recheck", ops[0].ID), url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("re-check: %d", resp.StatusCode)
+	}
+	if got := a.tx(t, ops[0].ID); got.State != models.TxApproved {
+		t.Fatalf("refund after the bank's answer: %s", got.State)
+	}
+	if got := a.tx(t, sale.ID); got.State != models.TxApproved {
+		t.Errorf("the sale itself changed: %s", got.State)
+	}
+	_, page = m.get(fmt.Sprintf("/transactions/%d", sale.ID))
+	if !strings.Contains(page, "Partially refunded 5.00 EUR of 15.00 EUR; 10.00 EUR can still be refunded.") {
+		t.Error("the payment does not show what remains")
+	}
+	if es := a.audited("payment.refund"); len(es) != 1 || es[0].ActorName != "mia" || !strings.Contains(es[0].Detail, "damaged box") {
+		t.Errorf("refund audit: %+v", es)
+	}
+}
