@@ -91,7 +91,8 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey}, g.http,
 		mapi.WithUserAgent(g.userAgent))
 	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
-		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone}, nil
+		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone,
+		RefundApprovalMinor: e.RefundApprovalMinor}, nil
 }
 
 type virtualKey struct {

@@ -21,6 +21,9 @@ import (
 // MaxCommentLen is the gateway's limit for a return's comment (§13.1).
 const MaxCommentLen = 50
 
+// ApprovalExpiry is how long a refund waits for a second person's approval before it lapses.
+const ApprovalExpiry = 30 * time.Minute
+
 // OperationInput is a capture, release or refund a manager asks for on a payment.
 type OperationInput struct {
 	Key         string // the form's one-time key: the same key does one operation
@@ -95,6 +98,14 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 	if in.Reason != "" {
 		detail += ": " + in.Reason
 	}
+	needsApproval := in.Kind == models.KindRefund && merchant.RefundApprovalMinor > 0 && in.AmountMinor > merchant.RefundApprovalMinor
+	if needsApproval {
+		expires := now.Add(ApprovalExpiry)
+		op.State, op.NextCheckAt = models.TxAwaitingApproval, &expires
+		op.Review = models.ReviewApproval
+		op.ReviewNote = fmt.Sprintf("above the %s limit: another manager or admin must approve it by %s", models.FormatMinor(merchant.RefundApprovalMinor), expires.UTC().Format("15:04 UTC"))
+		detail += "; " + op.ReviewNote
+	}
 	if err := p.Tx.Create(ctx, &op, detail); err != nil {
 		if !errors.Is(err, models.ErrConflict) {
 			return op, err
@@ -107,10 +118,18 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 	}
 	p.publish(op.ID)
 	p.publish(parent.ID)
+	if !needsApproval {
+		p.goSend(ctx, op)
+	}
+	return op, nil
+}
+
+// goSend sends an operation's request in the background, tracked for shutdown.
+func (p *Payments) goSend(ctx context.Context, op models.Transaction) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return op, nil // the watchdog asks the gateway about it after the restart
+		return // the watchdog asks the gateway about it after the restart
 	}
 	p.sends.Add(1)
 	p.mu.Unlock()
@@ -120,7 +139,87 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 		defer cancel()
 		p.sendOperation(sendCtx, op)
 	}()
-	return op, nil
+}
+
+// Approve is a second person's yes to a refund above the endpoint's limit: it is checked again
+// against what remains and sent. The person who asked for it cannot approve it.
+func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
+	op, err := p.Tx.ByID(ctx, id)
+	if err != nil {
+		return op, err
+	}
+	switch {
+	case op.State != models.TxAwaitingApproval:
+		return op, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+	case op.StartedByID == actor.ID:
+		return op, &models.OperationError{Message: "You asked for this refund: another manager or admin must approve it."}
+	}
+	parent, err := p.Tx.ByID(ctx, *op.ParentID)
+	if err != nil {
+		return op, err
+	}
+	ops, err := p.Tx.Operations(ctx, parent.ID)
+	if err != nil {
+		return op, err
+	}
+	others := ops[:0:0]
+	for _, o := range ops {
+		if o.ID != op.ID {
+			others = append(others, o)
+		}
+	}
+	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor); err != nil {
+		return op, err
+	}
+	watchdog := p.now().Add(SendTimeout + sendGrace)
+	res, err := p.settle(ctx, op, models.TxUpdate{Source: "user", State: models.TxSending, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+		ClearReview: true, NextCheckAt: &watchdog, Detail: "approved by " + actor.Name + "; sent to the bank"})
+	if err != nil {
+		return res.Tx, err
+	}
+	if !res.Changed {
+		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+	}
+	p.goSend(ctx, res.Tx)
+	return res.Tx, nil
+}
+
+// Reject is a second person's no: nothing reaches the bank.
+func (p *Payments) Reject(ctx context.Context, id uint, reason string, actor Actor) (models.Transaction, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" || len(reason) > 200 {
+		return models.Transaction{}, &models.OperationError{Message: "Say why the refund is rejected (at most 200 characters)."}
+	}
+	op, err := p.Tx.ByID(ctx, id)
+	if err != nil {
+		return op, err
+	}
+	res, err := p.settle(ctx, op, models.TxUpdate{Source: "user", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+		ClearReview: true, ErrorMessage: "rejected by " + actor.Name + ": " + reason, Detail: "rejected by " + actor.Name + ": " + reason})
+	if err != nil {
+		return res.Tx, err
+	}
+	if !res.Changed {
+		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+	}
+	return res.Tx, nil
+}
+
+// lapse ends an approval request nobody answered in time, or reschedules the look at it.
+func (p *Payments) lapse(ctx context.Context, op models.Transaction) (models.Transaction, error) {
+	expires := op.CreatedAt.Add(ApprovalExpiry)
+	if p.now().Before(expires) {
+		res, err := p.settle(ctx, op, models.TxUpdate{Source: "system", NextCheckAt: &expires, Routine: true})
+		return res.Tx, err
+	}
+	res, err := p.settle(ctx, op, models.TxUpdate{Source: "system", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+		ClearReview: true, ErrorMessage: "nobody approved it within " + ApprovalExpiry.String() + ": nothing was refunded",
+		Detail: "the approval request expired"})
+	if err == nil && res.Changed && p.Audit != nil {
+		p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "system", Action: "payment.refund_expired", Subject: op.ClientOrderID,
+			Detail: fmt.Sprintf("refund %s %s asked by %s: nobody approved it within %s", op.Amount(), op.Currency, op.StartedByName, ApprovalExpiry)})
+	}
+	return res.Tx, err
 }
 
 // opLetter marks an operation's own order id: P…-C1 a capture, -V1 a release (void), -R2 a
@@ -229,8 +328,11 @@ func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, fo
 		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
 		return res.Tx, err
 	}
-	if op.State == models.TxFailed && op.RequestSerial == "" && op.SentAt == nil {
-		return op, nil // refused before it reached the gateway
+	if op.State == models.TxAwaitingApproval {
+		return p.lapse(ctx, op)
+	}
+	if (op.State == models.TxFailed || op.State == models.TxCancelled) && op.RequestSerial == "" && op.SentAt == nil {
+		return op, nil // refused or rejected before it reached the gateway
 	}
 	now := p.now()
 	next := now.Add(CheckEvery)

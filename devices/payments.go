@@ -59,6 +59,8 @@ type Merchant struct {
 	Address1, City, ZipCode, Country, Email string
 	CallbackURL                             string
 	TimeZone                                string // the store's IANA zone; "" = UTC
+	// RefundApprovalMinor: refunds above it wait for a second person's approval (0: never).
+	RefundApprovalMinor int64
 }
 
 // BusinessDay is the store's date at t in its time zone (UTC when the zone is unknown).

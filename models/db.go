@@ -206,7 +206,7 @@ var migrations = []migration{
 		// is refused by the database, whichever instance starts it, so what remains to refund
 		// is always computed from settled operations.
 		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_tx_parent_open ON transactions (parent_id)
-			WHERE parent_id IS NOT NULL AND state IN ('sending', 'processing', 'unknown_outcome', 'needs_review')`).Error
+			WHERE parent_id IS NOT NULL AND state IN ('awaiting_approval', 'sending', 'processing', 'unknown_outcome', 'needs_review')`).Error
 	}},
 }
 

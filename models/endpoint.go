@@ -35,6 +35,12 @@ type Endpoint struct {
 	// ScheduleSince is when the automatic close was set or last changed: a close time that had
 	// already passed that day starts the next day.
 	ScheduleSince *time.Time
+	// Money after the sale: refunds above RefundApprovalMinor need a second person's approval
+	// (0: never); preauths older than PreauthWarnDays are flagged on the start page, and
+	// released automatically after PreauthReleaseDays (0: never).
+	RefundApprovalMinor int64 `gorm:"not null;default:0"`
+	PreauthWarnDays     int   `gorm:"not null;default:7"`
+	PreauthReleaseDays  int   `gorm:"not null;default:0"`
 }
 
 // Location is the store's time zone (UTC when none is set).
@@ -107,6 +113,15 @@ func (e *Endpoint) Validate() *ValidationError {
 		if _, err := time.LoadLocation(e.TimeZone); err != nil || e.TimeZone == "" {
 			v.Add("time_zone", "Use a time zone name such as Europe/Riga.")
 		}
+	}
+	if e.RefundApprovalMinor < 0 {
+		v.Add("refund_approval", "Enter an amount, or leave empty for no second approval.")
+	}
+	if e.PreauthWarnDays < 1 || e.PreauthWarnDays > 60 {
+		v.Add("preauth_warn_days", "Use 1 to 60 days.")
+	}
+	if e.PreauthReleaseDays < 0 || e.PreauthReleaseDays > 60 || (e.PreauthReleaseDays > 0 && e.PreauthReleaseDays <= e.PreauthWarnDays) {
+		v.Add("preauth_release_days", "Use more days than the warning (at most 60), or leave empty for never.")
 	}
 	return v.OrNil()
 }

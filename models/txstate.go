@@ -12,21 +12,22 @@ import (
 type TxState string
 
 const (
-	TxWaitingCard TxState = "waiting_card"    // the reader was asked for a card
-	TxSending     TxState = "sending"         // card read; the sale/preauth request is in flight
-	TxUnknown     TxState = "unknown_outcome" // the request timed out or got a 5xx: the gateway may or may not have the order
-	TxProcessing  TxState = "processing"      // the gateway accepted the order; its final status is pending
-	TxNeedsReview TxState = "needs_review"    // no final status after the polling deadline: someone must look
-	TxApproved    TxState = "approved"
-	TxDeclined    TxState = "declined"
-	TxFiltered    TxState = "filtered"  // declined by anti-fraud
-	TxError       TxState = "error"     // the gateway failed it
-	TxCancelled   TxState = "cancelled" // withdrawn before anything reached the gateway
-	TxFailed      TxState = "failed"    // never became a gateway order: card error, refused request
+	TxAwaitingApproval TxState = "awaiting_approval" // a refund above the endpoint's limit waits for a second person
+	TxWaitingCard      TxState = "waiting_card"      // the reader was asked for a card
+	TxSending          TxState = "sending"           // card read; the sale/preauth request is in flight
+	TxUnknown          TxState = "unknown_outcome"   // the request timed out or got a 5xx: the gateway may or may not have the order
+	TxProcessing       TxState = "processing"        // the gateway accepted the order; its final status is pending
+	TxNeedsReview      TxState = "needs_review"      // no final status after the polling deadline: someone must look
+	TxApproved         TxState = "approved"
+	TxDeclined         TxState = "declined"
+	TxFiltered         TxState = "filtered"  // declined by anti-fraud
+	TxError            TxState = "error"     // the gateway failed it
+	TxCancelled        TxState = "cancelled" // withdrawn before anything reached the gateway
+	TxFailed           TxState = "failed"    // never became a gateway order: card error, refused request
 )
 
 // AllTxStates lists every state, in the order a payment moves through them (for filters).
-var AllTxStates = []TxState{TxWaitingCard, TxSending, TxUnknown, TxProcessing, TxNeedsReview,
+var AllTxStates = []TxState{TxAwaitingApproval, TxWaitingCard, TxSending, TxUnknown, TxProcessing, TxNeedsReview,
 	TxApproved, TxDeclined, TxFiltered, TxError, TxCancelled, TxFailed}
 
 // Final reports whether nothing more can happen to a payment in this state.
@@ -57,7 +58,7 @@ func (s TxState) InFlight() bool { return !s.Final() }
 // ignored rather than applied.
 func (s TxState) stage() int {
 	switch s {
-	case TxWaitingCard:
+	case TxAwaitingApproval, TxWaitingCard:
 		return 1
 	case TxSending:
 		return 2
@@ -72,7 +73,8 @@ func (s TxState) stage() int {
 // legal lists, for each non-final state, where it may go. Everything else is either a no-op
 // (same state, or a late event moving backwards) or refused.
 var legal = map[TxState][]TxState{
-	TxWaitingCard: {TxSending, TxCancelled, TxFailed},
+	TxAwaitingApproval: {TxSending, TxCancelled},
+	TxWaitingCard:      {TxSending, TxCancelled, TxFailed},
 	// A callback can overtake the sync response that would have moved us to processing.
 	TxSending:     {TxProcessing, TxUnknown, TxFailed, TxApproved, TxDeclined, TxFiltered, TxError},
 	TxUnknown:     {TxProcessing, TxFailed, TxNeedsReview, TxApproved, TxDeclined, TxFiltered, TxError},
@@ -122,6 +124,7 @@ const (
 	ReviewLateApproval  = "late_approval"  // the gateway approved a payment we had told the counter failed
 	ReviewStatusChanged = "status_changed" // the gateway changed a final status (after reconciliation)
 	ReviewResolution    = "resolution"     // a manual resolution waits for a second person's approval
+	ReviewApproval      = "approval"       // a refund above the endpoint's limit waits for a second person
 )
 
 // Overrides reports whether the gateway's own answer may replace the final state from with

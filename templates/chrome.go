@@ -36,6 +36,19 @@ func isAdmin(ctx context.Context) bool {
 	return u != nil && u.Role == models.RoleAdmin
 }
 
+// isManager reports whether the signed-in user may capture, release, refund and approve
+// (managers and administrators).
+func isManager(ctx context.Context) bool {
+	u := chrome(ctx).User
+	return u != nil && u.Role.AtLeast(models.RoleManager)
+}
+
+// askedByMe reports whether the signed-in user started t (a refund waiting for approval).
+func askedByMe(ctx context.Context, t models.Transaction) bool {
+	u := chrome(ctx).User
+	return u != nil && t.StartedByID == u.ID
+}
+
 // csrfHeaders makes htmx send the CSRF token with every request it makes.
 func csrfHeaders(ctx context.Context) string {
 	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": chrome(ctx).CSRFToken})

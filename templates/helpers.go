@@ -69,6 +69,8 @@ func StateLabel(s models.TxState) string { return stateLabel(s) }
 // stateLabel is how staff read a payment's state.
 func stateLabel(s models.TxState) string {
 	switch s {
+	case models.TxAwaitingApproval:
+		return "Waiting for approval"
 	case models.TxWaitingCard:
 		return "Waiting for card"
 	case models.TxSending:
@@ -191,6 +193,8 @@ func attentionReason(t models.Transaction) string {
 		return "The bank contradicted this payment's status: asking it to confirm"
 	case models.ReviewResolution:
 		return t.ResolveByName + " says the customer was charged: another manager or admin must approve it"
+	case models.ReviewApproval:
+		return "A " + string(t.Kind) + " of " + t.Amount() + " " + t.Currency + " asked by " + t.StartedByName + " waits for another manager's or admin's approval"
 	}
 	if t.State == models.TxNeedsReview {
 		return "No final answer from the bank after an hour: re-check or resolve"

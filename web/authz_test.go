@@ -101,6 +101,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /transactions/:id/resolve": {"/transactions/1/resolve", url.Values{"to": {"failed"}, "reason": {"checked with the bank"}}, want{unauth, forbidden, http.StatusNotFound}, false},
 		// Managers and admins capture, release and refund; staff never.
 		"POST /transactions/:id/operations":  {"/transactions/1/operations", url.Values{"kind": {"refund"}, "amount": {"1.00"}, "reason": {"returned goods"}, "op_key": {"k1"}}, want{unauth, forbidden, http.StatusNotFound}, false},
+		"POST /transactions/:id/approve":     {"/transactions/1/approve", url.Values{}, want{unauth, forbidden, http.StatusNotFound}, false},
+		"POST /transactions/:id/reject":      {"/transactions/1/reject", url.Values{"reason": {"no receipt"}}, want{unauth, forbidden, http.StatusNotFound}, false},
 		"POST /transactions/:id/acknowledge": {"/transactions/1/acknowledge", url.Values{"note": {"refunded the second payment"}}, want{unauth, forbidden, http.StatusNotFound}, false},
 		// The gateway's callback carries no session; a forged one is refused whoever sends it.
 		"GET /callbacks/mapi/:id":              {"/callbacks/mapi/1?status=approved&orderid=1&merchant_order=P1&control=00", nil, want{forbidden, forbidden, forbidden}, false},

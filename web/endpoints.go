@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
@@ -41,7 +43,13 @@ func (s *Server) endpointShow(c *gin.Context) {
 func endpointForm(e models.Endpoint) templates.EndpointForm {
 	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
 		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled,
-		CloseTime: e.CloseTime, TimeZone: e.TimeZone}
+		CloseTime: e.CloseTime, TimeZone: e.TimeZone, PreauthWarnDays: strconv.Itoa(e.PreauthWarnDays)}
+	if e.RefundApprovalMinor > 0 {
+		f.RefundApproval = models.FormatMinor(e.RefundApprovalMinor)
+	}
+	if e.PreauthReleaseDays > 0 {
+		f.PreauthReleaseDays = strconv.Itoa(e.PreauthReleaseDays)
+	}
 	if e.ControlKey != "" {
 		f.MaskedKey = e.MaskedKey()
 	}
@@ -74,12 +82,41 @@ func (s *Server) endpointSave(c *gin.Context) {
 	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
 	e.Enabled = c.PostForm("enabled") == "1"
 	e.CloseTime, e.TimeZone = tr("close_time"), tr("time_zone")
+	e.RefundApprovalMinor, e.PreauthWarnDays, e.PreauthReleaseDays = 0, 7, 0
+	var policy []string
+	if v := tr("refund_approval"); v != "" {
+		if a, err := devices.ParseAmount(v); err == nil {
+			e.RefundApprovalMinor = a
+		} else {
+			policy = append(policy, "refund_approval")
+		}
+	}
+	if v := tr("preauth_warn_days"); v != "" {
+		if e.PreauthWarnDays, _ = strconv.Atoi(v); e.PreauthWarnDays == 0 {
+			e.PreauthWarnDays = -1 // refused by Validate with its message
+		}
+	}
+	if v := tr("preauth_release_days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			n = -1
+		}
+		e.PreauthReleaseDays = n
+	}
 	keyChanged := false
 	if k := tr("control_key"); k != "" {
 		e.ControlKey, keyChanged = k, true
 	}
-	if ve := e.Validate(); ve != nil {
+	ve := e.Validate()
+	if len(policy) > 0 {
+		if ve == nil {
+			ve = &models.ValidationError{}
+		}
+		ve.Add("refund_approval", "Enter an amount such as 100.00, or leave empty for no second approval.")
+	}
+	if ve != nil {
 		f := endpointForm(e)
+		f.RefundApproval, f.PreauthWarnDays, f.PreauthReleaseDays = tr("refund_approval"), tr("preauth_warn_days"), tr("preauth_release_days")
 		if !keyChanged && before.ControlKey == "" {
 			f.MaskedKey = ""
 		}

@@ -105,14 +105,14 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	t.Cleanup(stopLive)
 	go liveTx.Run(liveCtx)
 	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
+	clock := &testClock{}
+	payments := &devices.Payments{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log, Pub: liveCloses}
 	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}
-	clock := &testClock{}
 	factors := &models.SecondFactors{DB: db}
 	d := web.Deps{
 		Now: clock.now, SecondFactors: factors,
@@ -271,6 +271,7 @@ type fakeGateway struct {
 	asked  []string                        // the orders asked about, in order
 	// moneyCalls are the captures and returns asked for ("return P… 5.00").
 	moneyCalls []string
+	merchant   devices.Merchant
 }
 
 // answer sets the gateway's status answer for an order.
@@ -287,7 +288,11 @@ func (g *fakeGateway) questions() []string {
 }
 
 func (g *fakeGateway) Gateway(context.Context, uint) (devices.Gateway, devices.Merchant, error) {
-	return g, devices.Merchant{Currency: "EUR"}, nil
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := g.merchant
+	m.Currency = "EUR"
+	return g, m, nil
 }
 
 func (g *fakeGateway) Sale(context.Context, mapi.OrderRequest) (*mapi.OrderResponse, error) {

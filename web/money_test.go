@@ -131,3 +131,106 @@ func TestRefundsFromThePaymentPage(t *testing.T) {
 		t.Errorf("refund audit: %+v", es)
 	}
 }
+
+func TestRefundAboveTheLimitNeedsASecondPerson(t *testing.T) {
+	a := newApp(t, true)
+	a.db.Model(&models.Endpoint{}).Where("id = 1").Update("refund_approval_minor", 10000)
+	a.gw.merchant.RefundApprovalMinor = 10000
+	sale := a.addTx(t, "PBIG", 25000, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"})...)
+	path := fmt.Sprintf("/transactions/%d/operations", sale.ID)
+	m := a.manager(t)
+	resp, _ := m.post(path, url.Values{"kind": {"refund"}, "amount": {"150.00"}, "reason": {"wrong size"}, "op_key": {m.opKey(sale.ID)}})
+	if body := m.follow(resp); !strings.Contains(body, "waits for another manager") {
+		t.Fatal("no word that the refund waits for approval")
+	}
+	ops, _ := (&models.Transactions{DB: a.db}).Operations(context.Background(), sale.ID)
+	if len(ops) != 1 || ops[0].State != models.TxAwaitingApproval {
+		t.Fatalf("operations: %+v", ops)
+	}
+	refund := ops[0]
+	if got := a.gw.moneyRequests(); len(got) != 0 {
+		t.Fatalf("sent before approval: %v", got)
+	}
+	// It is on the start page for everyone who can approve; the one who asked cannot.
+	_, home := m.get("/")
+	if !strings.Contains(home, "A refund of 150.00 EUR asked by mia waits for another manager") {
+		t.Errorf("the start page does not list the refund waiting for approval:\n%s", home)
+	}
+	opPath := fmt.Sprintf("/transactions/%d", refund.ID)
+	if _, page := m.get(opPath); !strings.Contains(page, `data-testid="approval-mine"`) || strings.Contains(page, `data-testid="approve"`) {
+		t.Error("the manager who asked is offered the approval")
+	}
+	if resp, body := m.post(opPath+"/approve", url.Values{}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "another manager or admin must approve it") {
+		t.Errorf("self-approval: %d", resp.StatusCode)
+	}
+	// Staff cannot approve.
+	staff := a.browser().login("staff", staffPW)
+	if resp, _ := staff.post(opPath+"/approve", url.Values{}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("staff approval: %d", resp.StatusCode)
+	}
+	// An admin approves: it goes to the bank, once.
+	admin := a.browser().login("admin", adminPW)
+	if _, page := admin.get(opPath); !strings.Contains(page, `data-testid="approve"`) {
+		t.Fatal("the admin is not offered the approval")
+	}
+	resp, _ = admin.post(opPath+"/approve", url.Values{})
+	if body := admin.follow(resp); !strings.Contains(body, "Approved: the refund of 150.00 EUR is sent to the bank.") {
+		t.Error("no flash for the approval")
+	}
+	a.waitFor(t, "the approved refund is sent", func() bool { return a.tx(t, refund.ID).State == models.TxProcessing })
+	if resp, _ := admin.post(opPath+"/approve", url.Values{}); resp.StatusCode != http.StatusUnprocessableEntity {
+		t.Errorf("a second approval: %d", resp.StatusCode)
+	}
+	if got := a.gw.moneyRequests(); len(got) != 1 || got[0] != "return PBIG 150.00" {
+		t.Errorf("gateway requests: %v", got)
+	}
+	for _, action := range []string{"payment.refund_requested", "payment.refund_approved"} {
+		if es := a.audited(action); len(es) != 1 {
+			t.Errorf("%s audited %d times", action, len(es))
+		}
+	}
+	if got := a.tx(t, refund.ID); got.Review != "" {
+		t.Errorf("still on the attention list: %q", got.Review)
+	}
+}
+
+func TestRefundApprovalRejectedOrExpired(t *testing.T) {
+	a := newApp(t, true)
+	a.gw.merchant.RefundApprovalMinor = 1000
+	sale := a.addTx(t, "PREJ", 5000, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved})...)
+	m := a.manager(t)
+	ask := func() models.Transaction {
+		t.Helper()
+		m.post(fmt.Sprintf("/transactions/%d/operations", sale.ID), url.Values{"kind": {"refund"}, "amount": {"20.00"}, "reason": {"late delivery"}, "op_key": {m.opKey(sale.ID)}})
+		ops, _ := (&models.Transactions{DB: a.db}).Operations(context.Background(), sale.ID)
+		op := ops[len(ops)-1]
+		if op.State != models.TxAwaitingApproval {
+			t.Fatalf("refund: %s", op.State)
+		}
+		return op
+	}
+	first := ask()
+	admin := a.browser().login("admin", adminPW)
+	if resp, body := admin.post(fmt.Sprintf("/transactions/%d/reject", first.ID), url.Values{"reason": {""}}); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Say why") {
+		t.Errorf("reject without a reason: %d", resp.StatusCode)
+	}
+	resp, _ := admin.post(fmt.Sprintf("/transactions/%d/reject", first.ID), url.Values{"reason": {"no receipt shown"}})
+	if resp.StatusCode != http.StatusSeeOther || a.tx(t, first.ID).State != models.TxCancelled {
+		t.Fatalf("reject: %d, %s", resp.StatusCode, a.tx(t, first.ID).State)
+	}
+	// Nobody answers the second one: after the expiry the poller lets it lapse.
+	second := ask()
+	a.clock.advance(31 * time.Minute)
+	if resp, _ := admin.post(fmt.Sprintf("/transactions/%d/recheck", second.ID), url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("re-check: %d", resp.StatusCode)
+	}
+	if got := a.tx(t, second.ID); got.State != models.TxCancelled || !strings.Contains(got.ErrorMessage, "nobody approved it") {
+		t.Errorf("after the expiry: %s %q", got.State, got.ErrorMessage)
+	}
+	if got := a.gw.moneyRequests(); len(got) != 0 {
+		t.Errorf("a rejected or lapsed refund reached the bank: %v", got)
+	}
+	if es := a.audited("payment.refund_expired"); len(es) != 1 {
+		t.Errorf("expiry audited %d times", len(es))
+	}
+}

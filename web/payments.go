@@ -25,6 +25,8 @@ type PaymentService interface {
 	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor devices.Actor) (models.Transaction, error)
 	Acknowledge(ctx context.Context, id uint, note string, actor devices.Actor) (models.Transaction, error)
 	Operate(ctx context.Context, in devices.OperationInput) (models.Transaction, error)
+	Approve(ctx context.Context, id uint, actor devices.Actor) (models.Transaction, error)
+	Reject(ctx context.Context, id uint, reason string, actor devices.Actor) (models.Transaction, error)
 }
 
 // TxQueries reads payments for pages.
@@ -208,8 +210,13 @@ func (s *Server) txOperate(c *gin.Context) {
 		if op.Description != "" {
 			detail += ": " + op.Description
 		}
-		s.record(c, "payment."+string(op.Kind), op.ClientOrderID, detail)
-		s.flash(c, fmt.Sprintf("%s of %s %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), op.Amount(), op.Currency))
+		if op.State == models.TxAwaitingApproval {
+			s.record(c, "payment.refund_requested", op.ClientOrderID, detail+"; waits for a second person's approval")
+			s.flash(c, fmt.Sprintf("The refund of %s %s is above the limit: it waits for another manager's or admin's approval.", op.Amount(), op.Currency))
+		} else {
+			s.record(c, "payment."+string(op.Kind), op.ClientOrderID, detail)
+			s.flash(c, fmt.Sprintf("%s of %s %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), op.Amount(), op.Currency))
+		}
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})
 }
@@ -244,4 +251,46 @@ func (s *Server) txReceipt(c *gin.Context) {
 		}
 		s.render(c, http.StatusOK, "Receipt "+t.ClientOrderID, templates.ReceiptPage(t, name))
 	})
+}
+
+// txApprove handles "POST /transactions/:id/approve": a second manager's yes to a refund
+// above the endpoint's limit.
+func (s *Server) txApprove(c *gin.Context) {
+	withID(c, func(id uint) {
+		op, err := s.payments.Approve(c.Request.Context(), id, actor(c))
+		if s.approvalRefused(c, id, err) {
+			return
+		}
+		s.record(c, "payment.refund_approved", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s", op.Amount(), op.Currency, op.StartedByName))
+		s.flash(c, fmt.Sprintf("Approved: the refund of %s %s is sent to the bank.", op.Amount(), op.Currency))
+		redirect(c, fmt.Sprintf("/transactions/%d", id))
+	})
+}
+
+// txReject handles "POST /transactions/:id/reject": a second manager's no, with a reason.
+func (s *Server) txReject(c *gin.Context) {
+	withID(c, func(id uint) {
+		op, err := s.payments.Reject(c.Request.Context(), id, c.PostForm("reason"), actor(c))
+		if s.approvalRefused(c, id, err) {
+			return
+		}
+		s.record(c, "payment.refund_rejected", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s: %s", op.Amount(), op.Currency, op.StartedByName, op.ErrorMessage))
+		s.flash(c, "Rejected: nothing was refunded.")
+		redirect(c, fmt.Sprintf("/transactions/%d", id))
+	})
+}
+
+// approvalRefused answers an approve or reject the domain refused (422 with the reason) or
+// that failed; it reports whether it answered.
+func (s *Server) approvalRefused(c *gin.Context, id uint, err error) bool {
+	var oerr *models.OperationError
+	switch {
+	case errors.As(err, &oerr):
+		s.renderTx(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{Action: "approval", Error: oerr.Message})
+		return true
+	case err != nil:
+		fail(c, err)
+		return true
+	}
+	return false
 }

@@ -73,6 +73,8 @@ func (s *Server) routes(d Deps) {
 	auth.GET("/transactions/:id/receipt", s.txReceipt)
 	// Managers and admins: money after the sale.
 	auth.POST("/transactions/:id/operations", s.requireManager, s.txOperate)
+	auth.POST("/transactions/:id/approve", s.requireManager, s.txApprove)
+	auth.POST("/transactions/:id/reject", s.requireManager, s.txReject)
 
 	// Admins only.
 	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
