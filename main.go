@@ -271,6 +271,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,
+		(&jobs.PreauthReleases{Release: payments.ReleaseStale, Log: jobsLog}).Run,
 	}
 	if !models.IsPostgres(dsn) && cfg.BackupAt != "off" {
 		dir := cfg.BackupDir

@@ -485,3 +485,34 @@ func (p *Payments) operationCallback(ctx context.Context, endpointID uint, cb *m
 	}
 	return CallbackNotWaiting, parent, nil
 }
+
+// ReleaseStale releases the preauths their endpoint says are too old to hold (its automatic
+// release age), as the system, audited; at most once a day per preauth. It returns how many
+// releases it started.
+func (p *Payments) ReleaseStale(ctx context.Context) (int, error) {
+	now := p.now()
+	stale, err := p.Tx.StalePreauths(ctx, now)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	for _, t := range stale {
+		days := int(now.Sub(t.CreatedAt) / (24 * time.Hour))
+		op, err := p.Operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
+			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: Actor{Name: "system"},
+			Reason: fmt.Sprintf("automatic release after %d days", days)})
+		var oerr *models.OperationError
+		switch {
+		case errors.Is(err, ErrAlreadyDone), errors.As(err, &oerr):
+			continue // tried today already, or no longer releasable
+		case err != nil:
+			return n, err
+		}
+		n++
+		if p.Audit != nil {
+			p.Audit.Record(ctx, models.AuditEvent{ActorName: "system", Action: "payment.auto_release", Subject: op.ClientOrderID,
+				Detail: fmt.Sprintf("preauth %s %s %s held %d days: released automatically", t.ClientOrderID, t.Amount(), t.Currency, days)})
+		}
+	}
+	return n, nil
+}

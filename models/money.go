@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // Balance is where a payment's money stands after its captures, releases and refunds: what
@@ -121,4 +122,26 @@ func (s *Transactions) Operations(ctx context.Context, parentID uint) ([]Transac
 		return nil, fmt.Errorf("models: operations of payment %d: %w", parentID, err)
 	}
 	return ops, nil
+}
+
+// StalePreauths lists the open preauths (approved, neither captured nor released, nothing in
+// progress) older than their endpoint's automatic release age at now.
+func (s *Transactions) StalePreauths(ctx context.Context, now time.Time) ([]Transaction, error) {
+	var eps []Endpoint
+	if err := s.DB.WithContext(ctx).Where("preauth_release_days > 0").Find(&eps).Error; err != nil {
+		return nil, fmt.Errorf("models: endpoints releasing preauths: %w", err)
+	}
+	var out []Transaction
+	for _, e := range eps {
+		var ts []Transaction
+		cutoff := now.Add(-time.Duration(e.PreauthReleaseDays) * 24 * time.Hour).UTC()
+		q := openPreauths(s.DB.WithContext(ctx).Where("endpoint_id = ? AND created_at < ?", e.ID, cutoff)).
+			Where("NOT EXISTS (SELECT 1 FROM transactions op WHERE op.parent_id = transactions.id AND op.state IN ?)",
+				[]TxState{TxAwaitingApproval, TxSending, TxProcessing, TxUnknown, TxNeedsReview})
+		if err := q.Order("id").Limit(500).Find(&ts).Error; err != nil {
+			return nil, fmt.Errorf("models: stale preauths on endpoint %d: %w", e.ID, err)
+		}
+		out = append(out, ts...)
+	}
+	return out, nil
 }

@@ -234,3 +234,26 @@ func TestRefundApprovalRejectedOrExpired(t *testing.T) {
 		t.Errorf("expiry audited %d times", len(es))
 	}
 }
+
+func TestPreauthRadarFlagsOldHolds(t *testing.T) {
+	a := newApp(t, true)
+	a.db.Model(&models.Endpoint{}).Where("id = 1").Update("preauth_warn_days", 3)
+	a.addTx(t, "PFRESH", 2000, models.KindPreauth, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved})...)
+	old := a.addTx(t, "POLD", 3000, models.KindPreauth, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved})...)
+	a.db.Model(&models.Transaction{}).Where("id = ?", old.ID).Update("created_at", time.Now().Add(-4*24*time.Hour))
+	captured := a.addTx(t, "PCAPT", 1000, models.KindPreauth, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved})...)
+	capture := models.Transaction{ClientOrderID: "PCAPT-C1", ParentID: &captured.ID, ParentOrderID: "PCAPT", EndpointID: 1, ReaderID: 1,
+		ReaderSerial: "SBX-0001", Kind: models.KindCapture, AmountMinor: 1000, Currency: "EUR", State: models.TxApproved}
+	if err := (&models.Transactions{DB: a.db}).Create(context.Background(), &capture, "fixture"); err != nil {
+		t.Fatal(err)
+	}
+	_, home := a.browser().login("staff", staffPW).get("/")
+	for id, want := range map[string]bool{"PFRESH": true, "POLD": true, "PCAPT": false} {
+		if got := strings.Contains(home, `data-testid="preauth-`+id+`"`); got != want {
+			t.Errorf("preauth %s listed: %v, want %v", id, got, want)
+		}
+	}
+	if n := strings.Count(home, `data-testid="preauth-stale"`); n != 1 || !strings.Contains(home, "4 days: capture or release it") {
+		t.Errorf("stale badges: %d", n)
+	}
+}

@@ -142,6 +142,12 @@ func (s *Server) home(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	v.WarnDays = map[uint]int{}
+	if eps, err := s.endpoints.List(ctx); err == nil {
+		for _, e := range eps {
+			v.WarnDays[e.ID] = e.PreauthWarnDays
+		}
+	}
 	u := currentUser(c)
 	if u.Role == models.RoleAdmin {
 		v.Problems, err = s.closeQ.Problems(ctx, s.now().AddDate(0, 0, -7))
