@@ -97,7 +97,7 @@ type Transaction struct {
 	// ids are the parent's (ParentOrderID and GatewayOrderID) and RequestSerial is its own
 	// capture/return request's serial-number, by which its status is asked.
 	ParentID      *uint  `gorm:"index"`
-	ParentOrderID string `gorm:"size:64"`
+	ParentOrderID string `gorm:"size:64;index"`
 }
 
 // NeedsAttention reports whether someone must look at the payment.
@@ -117,6 +117,10 @@ type TxEvent struct {
 
 // Amount returns the amount in major units with two decimals, e.g. "10.42".
 func (t *Transaction) Amount() string { return FormatMinor(t.AmountMinor) }
+
+// SignedAmount is the amount as the merchant's books see it: a refund gives money back
+// ("-5.00"); a release moves no money but is shown at its amount.
+func (t *Transaction) SignedAmount() string { return FormatMinor(t.Kind.Sign() * t.AmountMinor) }
 
 // FormatMinor renders minor units as a major-unit decimal with two places.
 func FormatMinor(minor int64) string {

@@ -53,8 +53,9 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 		q = q.Where("amount_minor <= ?", f.MaxMinor)
 	}
 	if term := strings.TrimSpace(f.Search); term != "" {
-		q = q.Where("client_order_id = ? OR gateway_order_id = ? OR card_last4 = ? OR approval_code = ? OR rrn = ?",
-			strings.ToUpper(term), term, term, term, term)
+		// A payment's order id finds its captures and refunds too.
+		q = q.Where("client_order_id = ? OR parent_order_id = ? OR gateway_order_id = ? OR card_last4 = ? OR approval_code = ? OR rrn = ?",
+			strings.ToUpper(term), strings.ToUpper(term), term, term, term, term)
 	}
 	if f.BeforeID > 0 {
 		q = q.Where("id < ?", f.BeforeID)

@@ -24,7 +24,7 @@ func txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
 	if st := models.TxState(f.State); st.Valid() {
 		q.State = st
 	}
-	if k := models.TxKind(f.Kind); k == models.KindSale || k == models.KindPreauth {
+	if k := models.TxKind(f.Kind); k == models.KindSale || k == models.KindPreauth || k.Operation() {
 		q.Kind = k
 	}
 	if id, err := strconv.ParseUint(f.Reader, 10, 32); err == nil {
@@ -93,7 +93,7 @@ func (s *Server) transactionsCSV(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="transactions.csv"`)
 	w := csv.NewWriter(c.Writer)
 	w.Write([]string{"created_at", "client_order_id", "gateway_order_id", "type", "amount", "currency", "state",
-		"gateway_status", "card_brand", "card_last4", "approval_code", "rrn", "reader", "started_by", "error_code", "error_message"})
+		"gateway_status", "card_brand", "card_last4", "approval_code", "rrn", "reader", "started_by", "error_code", "error_message", "original_order"})
 	q.Limit = 1000
 	for {
 		ts, err := s.txQ.List(ctx, q)
@@ -102,9 +102,10 @@ func (s *Server) transactionsCSV(c *gin.Context) {
 			break
 		}
 		for _, t := range ts {
-			w.Write([]string{t.CreatedAt.UTC().Format(time.RFC3339), t.ClientOrderID, t.GatewayOrderID, string(t.Kind), t.Amount(),
+			// Amounts are signed (a refund is negative): the column adds up to what was taken.
+			w.Write([]string{t.CreatedAt.UTC().Format(time.RFC3339), t.ClientOrderID, t.GatewayOrderID, string(t.Kind), t.SignedAmount(),
 				t.Currency, string(t.State), t.GatewayStatus, t.CardBrand, t.CardLast4, t.ApprovalCode, t.RRN, t.ReaderSerial,
-				t.StartedByName, t.ErrorCode, csvSafe(t.ErrorMessage)})
+				t.StartedByName, t.ErrorCode, csvSafe(t.ErrorMessage), t.ParentOrderID})
 		}
 		if len(ts) < q.Limit {
 			break
