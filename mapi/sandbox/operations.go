@@ -107,18 +107,21 @@ type LedgerOperation struct {
 
 // LedgerOperations returns every capture and return, oldest first; Ledger has the orders.
 func (g *Gateway) LedgerOperations() ([]LedgerOperation, error) {
-	var rows []struct {
-		operation
-		ClientOrderID string
-	}
-	err := g.db.Model(&operation{}).Select("operations.*, orders.client_order_id").
-		Joins("JOIN orders ON orders.id = operations.order_id").Order("operations.id").Scan(&rows).Error
-	if err != nil {
+	var ps []operation
+	if err := g.db.Order("id").Find(&ps).Error; err != nil {
 		return nil, fmt.Errorf("sandbox: ledger operations: %w", err)
 	}
-	out := make([]LedgerOperation, len(rows))
-	for i, r := range rows {
-		out[i] = LedgerOperation{r.OrderID, r.ClientOrderID, r.Kind, r.RequestSerial, r.Status, r.AmountMinor}
+	var os []order
+	if err := g.db.Select("id", "client_order_id").Find(&os).Error; err != nil {
+		return nil, fmt.Errorf("sandbox: ledger operations: %w", err)
+	}
+	clientIDs := make(map[int64]string, len(os))
+	for _, o := range os {
+		clientIDs[o.ID] = o.ClientOrderID
+	}
+	out := make([]LedgerOperation, len(ps))
+	for i, p := range ps {
+		out[i] = LedgerOperation{p.OrderID, clientIDs[p.OrderID], p.Kind, p.RequestSerial, p.Status, p.AmountMinor}
 	}
 	return out, nil
 }
