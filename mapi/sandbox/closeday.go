@@ -54,8 +54,9 @@ func errCloseAPINotAllowed() *apiError {
 }
 
 // closeDay closes the gate's business day: totals of approved sales and captures, and of
-// approved returns, since the previous close, reconciled against the CP's totals when sent. The request id is the idempotency key: a
-// repeat returns the stored bytes and closes nothing new.
+// approved returns, since the previous close, reconciled against the CP's totals when sent.
+// The request id is the idempotency key: a repeat returns the stored bytes and closes nothing
+// new.
 func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError) {
 	get := func(k string) string {
 		if v := f[k]; len(v) > 0 {

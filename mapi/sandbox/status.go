@@ -59,10 +59,14 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	// A capture or return answers for itself: asked by its serial-number, or as the order's
 	// latest transaction when no serial-number is given (§13.4).
 	var p operation
+	q = g.db.Where("order_id = ?", o.ID).Order("id DESC").Limit(1)
 	if sn := get("by-request-sn"); sn != "" {
-		g.db.Where("request_serial = ? AND order_id = ?", sn, o.ID).Limit(1).Find(&p)
-	} else {
-		g.db.Where("order_id = ?", o.ID).Order("id DESC").Limit(1).Find(&p)
+		q = q.Where("request_serial = ?", sn)
+	}
+	if err := q.Find(&p).Error; err != nil {
+		g.log.Error("sandbox: status of operations", "order", o.ID, "error", err)
+		writeError(w, &apiError{typ: "error", code: "1", msg: "Internal error"}, clientOrderID)
+		return
 	}
 	if p.ID != 0 {
 		write(w, operationStatus(o, p, m))
