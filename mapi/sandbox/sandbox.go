@@ -1,8 +1,8 @@
 // Package sandbox is an embedded gateway that speaks the mPOS API exactly as
 // shared/mapi-protocol.md specifies it: OAuth 1.0 HMAC-SHA1 on sale, preauth and close day,
-// the SHA-1 control on status, capture, return and callbacks, "&"-joined responses, GET callbacks retried on a
-// schedule, the deterministic outcomes by amount of §10, and real DUKPT decryption of the
-// readers' card data. It keeps its state in its own SQLite file so a restart resumes
+// the SHA-1 control on status, capture, return and callbacks, "&"-joined responses, GET
+// callbacks retried on a schedule, the deterministic outcomes by amount of §10, and real DUKPT
+// decryption of the readers' card data. It keeps its state in its own SQLite file so a restart resumes
 // processing and callback retries. The portal runs it in-process for demos and tests; pointing
 // the portal at a real gateway needs no code from here.
 package sandbox
