@@ -72,6 +72,10 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		write(w, operationStatus(o, p, m))
 		return
 	}
+	// by-request-sn of the sale or preauth request itself answers for the transaction that
+	// request made, as it stands now: a client that follows each transaction of an order by
+	// its own serial (§13.4) sees the sale reach its final status even after a capture or
+	// return became the order's latest.
 	status, stage := o.Status, o.Stage
 	if sn := get("by-request-sn"); sn != "" {
 		var rq request
@@ -79,7 +83,6 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 			writeError(w, validation("8", "Request %s not found for this order", sn), clientOrderID)
 			return
 		}
-		status, stage = rq.Status, rq.Stage
 	}
 	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
 		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},

@@ -85,8 +85,8 @@ type operation struct {
 	CloseID       *int64 `gorm:"index"`
 }
 
-// request remembers every accepted request's serial-number and the stage it left the order
-// in, for status requests with by-request-sn.
+// request remembers every accepted request's serial-number, for status requests with
+// by-request-sn (which answer for the order as it stands now).
 type request struct {
 	Serial  string `gorm:"primaryKey;size:36"`
 	OrderID int64  `gorm:"index"`
