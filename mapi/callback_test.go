@@ -62,10 +62,13 @@ func TestVerifyCallbackRefuses(t *testing.T) {
 
 func TestCallbackQueryRoundTrip(t *testing.T) {
 	cb := mapi.Callback{Status: mapi.StatusDeclined, OrderID: "77", MerchantOrder: "P123", Type: "preauth", Amount: 1051,
-		ErrorCode: "51", ErrorMessage: "Insufficient funds", LastFour: "4444", CardType: "MASTERCARD"}
+		ErrorCode: "51", ErrorMessage: "Insufficient funds", LastFour: "4444", CardType: "MASTERCARD", MerchantData: "till=3&shift=a b"}
 	q := cb.Query(docKey)
 	if q.Get("merchant_order") != "P123" || q.Get("client_orderid") != "P123" {
 		t.Errorf("query %v must carry both merchant_order and client_orderid", q)
+	}
+	if q.Get("merchantdata") != cb.MerchantData || q.Has("merchant_data") {
+		t.Errorf("query %v must echo merchant_data as merchantdata (§6.2)", q)
 	}
 	// Through the wire and back, as the receiver sees it.
 	q2, _ := url.ParseQuery(q.Encode())
@@ -74,7 +77,7 @@ func TestCallbackQueryRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Status != cb.Status || got.OrderID != cb.OrderID || got.MerchantOrder != cb.MerchantOrder || got.Amount != cb.Amount ||
-		got.ErrorCode != "51" || got.ErrorMessage != "Insufficient funds" || got.Type != "preauth" {
+		got.ErrorCode != "51" || got.ErrorMessage != "Insufficient funds" || got.Type != "preauth" || got.MerchantData != cb.MerchantData {
 		t.Errorf("round trip = %+v, want %+v", got, cb)
 	}
 }

@@ -21,8 +21,9 @@ type Endpoint struct {
 	ControlKey string // merchant control key: signs requests, never sent, never logged
 }
 
-// Paths are the API paths; the docs warn not to hard-code them (§1).
-type Paths struct{ Sale, Preauth, Status, CloseDay string }
+// Paths are the API paths; the docs warn not to hard-code them (§1). Capture and Return are
+// the regular API's money-after-the-sale commands (§13), not MAPI.
+type Paths struct{ Sale, Preauth, Status, CloseDay, Capture, Return string }
 
 // DefaultPaths returns the documented paths.
 func DefaultPaths() Paths {
@@ -31,6 +32,8 @@ func DefaultPaths() Paths {
 		Preauth:  "/paynet/mapi/v1/preauth/",
 		Status:   "/paynet/api/v2/status/",
 		CloseDay: "/paynet/api/v2/close-day/",
+		Capture:  "/paynet/api/v2/capture/",
+		Return:   "/paynet/api/v2/return/",
 	}
 }
 
@@ -41,7 +44,7 @@ type Client struct {
 	paths         Paths
 	now           func() time.Time
 	nonce         func() string
-	timeout       time.Duration // sale, preauth, close-day
+	timeout       time.Duration // sale, preauth, close-day, capture, return
 	statusTimeout time.Duration
 	userAgent     string
 }
@@ -62,8 +65,8 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // WithNonce sets the OAuth nonce source (tests use fixed nonces to check replay protection).
 func WithNonce(f func() string) Option { return func(c *Client) { c.nonce = f } }
 
-// WithTimeouts sets the whole-request deadlines: MAPI and close-day (default 60 s) and status
-// (default 15 s) (§9). A shorter deadline on the caller's context still wins.
+// WithTimeouts sets the whole-request deadlines: MAPI, close-day, capture and return (default
+// 60 s) and status (default 15 s) (§9). A shorter deadline on the caller's context still wins.
 func WithTimeouts(request, status time.Duration) Option {
 	return func(c *Client) { c.timeout, c.statusTimeout = request, status }
 }

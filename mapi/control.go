@@ -29,6 +29,12 @@ func CallbackControl(status, orderID, merchantOrder, key string) string {
 	return Control(status, orderID, merchantOrder, key)
 }
 
+// MoneyControl signs a capture or return (§13.1): login + client_orderid + orderid +
+// amount in minor units ("1042") + currency + key, with the original order's ids.
+func MoneyControl(login, clientOrderID, orderID string, amount Amount, currency, key string) string {
+	return Control(login, clientOrderID, orderID, amount.Minor(), currency, key)
+}
+
 // ControlEqual compares a received control with the expected one, ignoring hex case, in
 // constant time.
 func ControlEqual(got, want string) bool {

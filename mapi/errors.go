@@ -33,7 +33,7 @@ var ErrForbidden = errors.New("mapi: forbidden (HTTP 403): OAuth credentials ref
 // HTTP status other than 200 or 403, or a body that is not a gateway response. The gateway may
 // or may not have processed it: ask for the status before doing anything else (§9).
 type TransportError struct {
-	Op         string // sale, preauth, status, close-day
+	Op         string // sale, preauth, status, close-day, capture, return
 	URL        string
 	StatusCode int // 0 when no HTTP response arrived
 	Err        error

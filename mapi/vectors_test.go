@@ -20,6 +20,7 @@ func TestControlVectors(t *testing.T) {
 		{"status without orderid", mapi.StatusControl("merchantlogin", "902B4FF5", "", docKey), "7b1771f5f11c4bcaa803a207766b74fc8cfa352f"},
 		{"callback approved", mapi.CallbackControl("approved", "1969106", "902B4FF5", docKey), "269875c91d668e21991daa219cc4805c351eacd2"},
 		{"callback declined", mapi.CallbackControl("declined", "1969106", "902B4FF5", docKey), "032cd1d10b52b0a769c91c7e4af903f5c20b100b"},
+		{"capture/return (§13.1)", mapi.MoneyControl("merchantlogin", "902B4FF5", "1969106", 1042, "EUR", docKey), "ac70e541e107e8f3a287a073ed6922fa10771429"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/example/mposportal/mapi"
 )
 
 // The read-only admin API (§11 suggestion): order search, callback delivery log, close-day
@@ -36,6 +38,25 @@ type orderView struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	FinalAt       *time.Time `json:"final_at,omitempty"`
 	CloseID       *int64     `json:"close_id,omitempty"`
+	// Operations are the order's captures and returns, oldest first.
+	Operations []operationView `json:"operations,omitempty"`
+}
+
+type operationView struct {
+	Type         string     `json:"type"` // capture or reversal
+	SerialNumber string     `json:"serial_number"`
+	Amount       string     `json:"amount"`
+	Currency     string     `json:"currency"`
+	Comment      string     `json:"comment,omitempty"`
+	Status       string     `json:"status"`
+	Stage        string     `json:"stage"`
+	ApprovalCode string     `json:"approval_code,omitempty"`
+	RRN          string     `json:"rrn,omitempty"`
+	ErrorCode    string     `json:"error_code,omitempty"`
+	ErrorMessage string     `json:"error_message,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	FinalAt      *time.Time `json:"final_at,omitempty"`
+	CloseID      *int64     `json:"close_id,omitempty"`
 }
 
 // adminOrders handles GET /sandbox/api/orders?client_orderid=&orderid=&serial=&last4=&rrn=&status=.
@@ -52,11 +73,25 @@ func (g *Gateway) adminOrders(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
+	ids := make([]int64, len(os))
+	for i, o := range os {
+		ids[i] = o.ID
+	}
+	var ps []operation
+	if err := g.db.Where("order_id IN ?", ids).Order("id").Find(&ps).Error; err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	ops := map[int64][]operationView{}
+	for _, p := range ps {
+		ops[p.OrderID] = append(ops[p.OrderID], operationView{p.Kind, p.RequestSerial, mapi.Amount(p.AmountMinor).String(),
+			p.Currency, p.Comment, p.Status, p.Stage, p.ApprovalCode, p.RRN, p.ErrorCode, p.ErrorMessage, p.CreatedAt, p.FinalAt, p.CloseID})
+	}
 	out := make([]orderView, len(os))
 	for i, o := range os {
 		out[i] = orderView{o.ID, o.ClientOrderID, o.EndpointID, o.Kind, strconv.FormatFloat(float64(o.AmountMinor)/100, 'f', 2, 64),
 			o.Currency, o.Status, o.Stage, o.DeviceSerial, o.CardType, o.BIN, o.Last4, o.ApprovalCode, o.RRN, o.ErrorCode,
-			o.ErrorMessage, o.CreatedAt, o.FinalAt, o.CloseID}
+			o.ErrorMessage, o.CreatedAt, o.FinalAt, o.CloseID, ops[o.ID]}
 	}
 	writeJSON(w, out)
 }
@@ -103,7 +138,8 @@ type LedgerOrder struct {
 	AmountMinor   int64
 }
 
-// Ledger returns every order, oldest first.
+// Ledger returns every order, oldest first. Their captures and returns are in
+// LedgerOperations.
 func (g *Gateway) Ledger() ([]LedgerOrder, error) {
 	var os []order
 	if err := g.db.Order("id").Find(&os).Error; err != nil {

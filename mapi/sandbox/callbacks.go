@@ -53,7 +53,17 @@ func (g *Gateway) deliver(ctx context.Context, d delivery) {
 		return
 	}
 	lease := *d.NextAt
-	if o.Status != d.Status {
+	status := o.Status
+	var p operation
+	if d.OperationID != 0 {
+		// A capture's or return's callback reports that operation, not the order.
+		if err := g.db.First(&p, d.OperationID).Error; err != nil {
+			g.log.Error("sandbox: callback operation", "operation", d.OperationID, "error", err)
+			return
+		}
+		status = p.Status
+	}
+	if status != d.Status {
 		// The status changed after this callback was queued (ChangeStatus): the callback of
 		// the current status replaces it.
 		g.finishDelivery(d, lease, nil, "superseded by a status change")
@@ -70,7 +80,11 @@ func (g *Gateway) deliver(ctx context.Context, d delivery) {
 		g.log.Error("sandbox: callback merchant", "order", d.OrderID, "error", err)
 		return
 	}
-	code, err := g.send(ctx, d.URL, callbackFor(o, m), m.ControlKey)
+	cb := callbackFor(o, m)
+	if d.OperationID != 0 {
+		cb = callbackForOperation(o, p, m)
+	}
+	code, err := g.send(ctx, d.URL, cb, m.ControlKey)
 	if ctx.Err() != nil {
 		// Shutting down: leave the lease; the next start retries it after the lease expires.
 		return
@@ -122,13 +136,26 @@ func (g *Gateway) saveLeased(d delivery, lease time.Time) {
 	}
 }
 
-// callbackFor builds the §6.2 callback for an order's current final status.
+// callbackFor builds the §6.2 callback for an order's current final status, echoing the
+// request's merchant_data as merchantdata.
 func callbackFor(o order, m merchant) mapi.Callback {
 	return mapi.Callback{
 		Status: mapi.Status(o.Status), OrderID: fmt.Sprint(o.ID), MerchantOrder: o.ClientOrderID, Type: o.Kind,
 		Amount: mapi.Amount(o.AmountMinor), ApprovalCode: o.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
 		CardType: o.CardType, Descriptor: m.Descriptor, ErrorCode: o.ErrorCode, ErrorMessage: o.ErrorMessage,
-		ProcessorRRN: o.RRN,
+		ProcessorRRN: o.RRN, MerchantData: o.MerchantData,
+	}
+}
+
+// callbackForOperation builds the callback of a capture's or return's final status (§13.4):
+// type capture or reversal, that operation's status, amount, approval code and RRN, the
+// original order's ids (so an approved reversal carries the approved sale's control) and card.
+func callbackForOperation(o order, p operation, m merchant) mapi.Callback {
+	return mapi.Callback{
+		Status: mapi.Status(p.Status), OrderID: fmt.Sprint(o.ID), MerchantOrder: o.ClientOrderID, Type: p.Kind,
+		Amount: mapi.Amount(p.AmountMinor), ApprovalCode: p.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
+		CardType: o.CardType, Descriptor: m.Descriptor, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
+		ProcessorRRN: p.RRN, MerchantData: o.MerchantData,
 	}
 }
 

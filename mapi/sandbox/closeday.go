@@ -53,9 +53,10 @@ func errCloseAPINotAllowed() *apiError {
 	return validation("10", "Close day via API is not allowed on this gate")
 }
 
-// closeDay closes the gate's business day: totals of approved sales since the previous close,
-// reconciled against the CP's totals when sent. The request id is the idempotency key: a
-// repeat returns the stored bytes and closes nothing new.
+// closeDay closes the gate's business day: totals of approved sales and captures, and of
+// approved returns, since the previous close, reconciled against the CP's totals when sent.
+// The request id is the idempotency key: a repeat returns the stored bytes and closes nothing
+// new.
 func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError) {
 	get := func(k string) string {
 		if v := f[k]; len(v) > 0 {
@@ -90,19 +91,25 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 			return err
 		}
 		now := g.now()
-		var sums struct {
-			N   int
-			Sum int64
+		sales, err := openTotals(tx, &order{}, m.EndpointID, "sale")
+		if err != nil {
+			return err
 		}
-		open := tx.Model(&order{}).Where("endpoint_id = ? AND kind = 'sale' AND status = 'approved' AND close_id IS NULL", m.EndpointID)
-		if err := open.Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&sums).Error; err != nil {
+		captures, err := openTotals(tx, &operation{}, m.EndpointID, "capture")
+		if err != nil {
+			return err
+		}
+		reversals, err := openTotals(tx, &operation{}, m.EndpointID, "reversal")
+		if err != nil {
 			return err
 		}
 		cur.RRNSeq++
-		c := closeDay{EndpointID: m.EndpointID, RequestID: id, SaleCount: sums.N, SaleSum: sums.Sum,
-			RRN: fmt.Sprintf("%06d", cur.RRNSeq), Code39: "00"}
-		if theirs != nil && (theirs.SaleCount != sums.N || int64(theirs.SaleSum) != sums.Sum ||
-			theirs.ReversalCount != 0 || theirs.ReversalSum != 0) {
+		// A captured preauth is a sale of the captured amount; a refund and a release are
+		// reversals (Decision 7, §13.4).
+		c := closeDay{EndpointID: m.EndpointID, RequestID: id, SaleCount: sales.N + captures.N, SaleSum: sales.Sum + captures.Sum,
+			ReversalCount: reversals.N, ReversalSum: reversals.Sum, RRN: fmt.Sprintf("%06d", cur.RRNSeq), Code39: "00"}
+		if theirs != nil && (theirs.SaleCount != c.SaleCount || int64(theirs.SaleSum) != c.SaleSum ||
+			theirs.ReversalCount != c.ReversalCount || int64(theirs.ReversalSum) != c.ReversalSum) {
 			c.Code39 = "95" // reconcile error: the day still closes
 		}
 		locked := g.cfg.CloseDuration > 0
@@ -113,15 +120,18 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 		c.Response = string(mapi.EncodeResponse([]mapi.Pair{
 			{Key: "status", Value: "finished"}, {Key: "gateId", Value: strconv.FormatInt(cur.GateID, 10)},
 			{Key: "isDayClosing", Value: strconv.FormatBool(locked)}, {Key: "gateCloseDate", Value: now.UTC().Format("2006-01-02")},
-			{Key: "epntId", Value: strconv.FormatInt(cur.EpntID, 10)}, {Key: "saleApprovedCount", Value: strconv.Itoa(sums.N)},
-			{Key: "saleAmount", Value: mapi.Amount(sums.Sum).String()}, {Key: "reversalApprovedCount", Value: "0"}, {Key: "reversalAmount", Value: "0.00"},
+			{Key: "epntId", Value: strconv.FormatInt(cur.EpntID, 10)}, {Key: "saleApprovedCount", Value: strconv.Itoa(c.SaleCount)},
+			{Key: "saleAmount", Value: mapi.Amount(c.SaleSum).String()}, {Key: "reversalApprovedCount", Value: strconv.Itoa(c.ReversalCount)},
+			{Key: "reversalAmount", Value: mapi.Amount(c.ReversalSum).String()},
 			{Key: "code39", Value: c.Code39}, {Key: "RRN", Value: c.RRN}, {Key: "theRequestSerialNumber", Value: newSerial()},
 		}))
 		if err := tx.Create(&c).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&order{}).Where("endpoint_id = ? AND kind = 'sale' AND status = 'approved' AND close_id IS NULL", m.EndpointID).
-			Update("close_id", c.ID).Error; err != nil {
+		if err := tx.Model(&order{}).Where(openApproved, m.EndpointID, []string{"sale"}).Update("close_id", c.ID).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&operation{}).Where(openApproved, m.EndpointID, []string{"capture", "reversal"}).Update("close_id", c.ID).Error; err != nil {
 			return err
 		}
 		out = []byte(c.Response)
@@ -132,6 +142,25 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 		return nil, &apiError{typ: "error", code: "1", msg: "Internal error"}
 	}
 	return out, nil
+}
+
+// openApproved selects the approved transactions of an endpoint, of the given kinds, that no
+// close has counted yet; orders and operations share the columns.
+const openApproved = "endpoint_id = ? AND kind IN ? AND status = 'approved' AND close_id IS NULL"
+
+// totals is a count and a sum in minor units.
+type totals struct {
+	N   int
+	Sum int64
+}
+
+// openTotals counts and sums the open approved transactions of one kind in table (an order or
+// an operation).
+func openTotals(tx *gorm.DB, table any, endpointID, kind string) (totals, error) {
+	var t totals
+	err := tx.Model(table).Where(openApproved, endpointID, []string{kind}).
+		Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&t).Error
+	return t, err
 }
 
 // cpTotals reads the CP's optional totals; nil when none were sent.

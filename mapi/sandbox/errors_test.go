@@ -132,8 +132,8 @@ func TestStatusLookups(t *testing.T) {
 		t.Errorf("status by client_orderid alone = %+v", st)
 	}
 	byReq, err := e.client.Status(context.Background(), mapi.StatusRequest{ClientOrderID: req.ClientOrderID, OrderID: resp.OrderID, ByRequestSN: resp.SerialNumber})
-	if err != nil || byReq.Status != mapi.StatusProcessing || byReq.OrderStage != "sale_processing" {
-		t.Errorf("status by-request-sn of the sale = %+v, %v; want the stage the sale left it in", byReq, err)
+	if err != nil || byReq.Status != mapi.StatusApproved || byReq.OrderStage != "sale_approved" || byReq.ApprovalCode == "" {
+		t.Errorf("status by-request-sn of the sale = %+v, %v; want the sale as it stands now", byReq, err)
 	}
 	m := e.gw.Merchant()
 	wrong := mapi.NewClient(mapi.Endpoint{BaseURL: e.srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: "wrong"}, nil)

@@ -21,6 +21,8 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("POST /paynet/mapi/v1/preauth/{endpoint}", g.order("preauth"))
 	mux.HandleFunc("POST /paynet/api/v2/status/{endpoint}", g.status)
 	mux.HandleFunc("POST /paynet/api/v2/close-day/{endpoint}", g.closeDayHandler)
+	mux.HandleFunc("POST /paynet/api/v2/capture/{endpoint}", g.money("capture"))
+	mux.HandleFunc("POST /paynet/api/v2/return/{endpoint}", g.money("reversal"))
 	mux.HandleFunc("GET /sandbox/api/orders", g.adminOrders)
 	mux.HandleFunc("GET /sandbox/api/callbacks", g.adminCallbacks)
 	mux.HandleFunc("GET /sandbox/api/closes", g.adminCloses)

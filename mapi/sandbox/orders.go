@@ -25,6 +25,9 @@ var (
 	entryModes = []string{"", "swipe", "chip", "contactless", "fallback_swipe"}
 )
 
+// maxMerchantData is merchant_data's documented length (§3.2): stored whole and echoed whole.
+const maxMerchantData = 4096
+
 // order handles POST /paynet/mapi/v1/{sale,preauth}/{ENDPOINTID} (§3).
 func (g *Gateway) order(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -104,6 +107,8 @@ func (g *Gateway) createOrder(kind string, m merchant, f url.Values) (order, boo
 		return order{}, false, validation("3", "encrypted-type %q is not supported", get("encrypted-type"))
 	case !slices.Contains(entryModes, get("entry_mode")):
 		return order{}, false, validation("3", "entry_mode must be swipe, chip, contactless or fallback_swipe")
+	case len(get("merchant_data")) > maxMerchantData:
+		return order{}, false, validation("3", "merchant_data is longer than %d characters", maxMerchantData)
 	}
 	callbackURL := m.CallbackURL
 	for _, k := range []string{"server_callback_url", "notify_url"} {
@@ -145,7 +150,7 @@ func (g *Gateway) createOrder(kind string, m merchant, f url.Values) (order, boo
 		Currency: strings.ToUpper(get("currency")), Fingerprint: fp, DeviceSerial: rd.Serial, Status: "processing",
 		Stage: kind + "_processing", DueAt: &due, BIN: c.bin, Last4: c.last4, CardType: c.brand, ExpMonth: c.expMonth,
 		ExpYear: c.expYear, HolderName: get("card_printed_name"), Expired: c.expired(now), CallbackURL: callbackURL,
-		RequestSerial: newSerial(),
+		RequestSerial: newSerial(), MerchantData: get("merchant_data"),
 	}
 	err = g.db.Transaction(func(tx *gorm.DB) error {
 		// Gateway order ids are large numbers (the docs show 1969106); start ours there.

@@ -79,7 +79,7 @@ func (g *Gateway) step(o order) error {
 		if err := tx.Save(&o).Error; err != nil {
 			return err
 		}
-		return g.queueCallback(tx, o)
+		return g.queueCallback(tx, orderRef(o))
 	})
 }
 
@@ -93,27 +93,39 @@ func stageFor(kind, status string) string {
 	return kind + "_failed"
 }
 
-// queueCallback creates the delivery job for an order's final status, once.
-func (g *Gateway) queueCallback(tx *gorm.DB, o order) error {
-	if o.CallbackURL == "" {
+// txRef names the transaction a callback reports: an order's own sale or preauth
+// (operationID 0), or one of its captures and returns.
+type txRef struct {
+	orderID, operationID int64
+	typ, status, url     string
+}
+
+// orderRef is the order's own transaction.
+func orderRef(o order) txRef {
+	return txRef{orderID: o.ID, typ: o.Kind, status: o.Status, url: o.CallbackURL}
+}
+
+// queueCallback creates the delivery job for a transaction's final status, once.
+func (g *Gateway) queueCallback(tx *gorm.DB, t txRef) error {
+	if t.url == "" {
 		return nil
 	}
-	d := g.newDelivery(o)
-	res := tx.Where("order_id = ? AND type = ? AND status = ?", o.ID, o.Kind, o.Status).FirstOrCreate(&d)
+	d := g.newDelivery(t)
+	res := tx.Where("order_id = ? AND operation_id = ? AND type = ? AND status = ?", t.orderID, t.operationID, t.typ, t.status).FirstOrCreate(&d)
 	if res.Error != nil {
-		return fmt.Errorf("sandbox: queue callback for order %d: %w", o.ID, res.Error)
+		return fmt.Errorf("sandbox: queue callback for order %d: %w", t.orderID, res.Error)
 	}
 	g.kick()
 	return nil
 }
 
-// newDelivery is a fresh delivery job for an order's current status, with the callback fault
-// switches applied.
-func (g *Gateway) newDelivery(o order) delivery {
+// newDelivery is a fresh delivery job for a transaction's current status, with the callback
+// fault switches applied.
+func (g *Gateway) newDelivery(t txRef) delivery {
 	f := g.getFaults()
 	now := g.now()
 	at := now.Add(g.jitter(f.DelayCallbackMax))
-	d := delivery{OrderID: o.ID, Type: o.Kind, Status: o.Status, URL: o.CallbackURL, NextAt: &at}
+	d := delivery{OrderID: t.orderID, OperationID: t.operationID, Type: t.typ, Status: t.status, URL: t.url, NextAt: &at}
 	switch {
 	case f.CallbacksOff:
 		d.NextAt, d.Suppressed, d.LastError = nil, true, "callbacks switched off"

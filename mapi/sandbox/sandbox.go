@@ -1,8 +1,8 @@
 // Package sandbox is an embedded gateway that speaks the mPOS API exactly as
 // shared/mapi-protocol.md specifies it: OAuth 1.0 HMAC-SHA1 on sale, preauth and close day,
-// the SHA-1 control on status and callbacks, "&"-joined responses, GET callbacks retried on a
-// schedule, the deterministic outcomes by amount of §10, and real DUKPT decryption of the
-// readers' card data. It keeps its state in its own SQLite file so a restart resumes
+// the SHA-1 control on status, capture, return and callbacks, "&"-joined responses, GET
+// callbacks retried on a schedule, the deterministic outcomes by amount of §10, and real DUKPT
+// decryption of the readers' card data. It keeps its state in its own SQLite file so a restart resumes
 // processing and callback retries. The portal runs it in-process for demos and tests; pointing
 // the portal at a real gateway needs no code from here.
 package sandbox
@@ -62,6 +62,7 @@ type Faults struct {
 	CallbacksOff         bool // no callback is sent (recorded as suppressed): polling must finish orders
 	Forbid               bool // every OAuth-signed request gets 403
 	Sync5xxAfterCreate   int  // the next N sale/preauth requests create the order, then answer HTTP 502
+	Money5xxAfterCreate  int  // the next N accepted capture/return requests create (or replay) the operation, then answer HTTP 502
 	CloseDay5xxAfter     int  // the next N close-day requests close the day, then answer HTTP 502
 	DropCallbackPct      int  // chaos: this share of callbacks is never sent
 	DuplicateCallbackPct int  // chaos: this share is delivered twice
@@ -192,6 +193,14 @@ func Open(cfg Config) (*Gateway, error) {
 	if err := db.AutoMigrate(allTables()...); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("sandbox: migrate: %w", err)
+	}
+	// Before captures and returns, a delivery was unique per (order, type, status); that index
+	// would refuse the second partial refund's callback. idx_delivery_tx replaces it.
+	if db.Migrator().HasIndex(&delivery{}, "idx_delivery") {
+		if err := db.Migrator().DropIndex(&delivery{}, "idx_delivery"); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("sandbox: migrate: drop idx_delivery: %w", err)
+		}
 	}
 	g := &Gateway{cfg: cfg, db: db, log: cfg.Logger, now: cfg.Now, http: cfg.HTTPClient, wake: make(chan struct{}, 1), rng: 1}
 	if err := g.seed(); err != nil {
@@ -355,6 +364,11 @@ func (g *Gateway) takeSync5xx() bool {
 	return g.take(func(f *Faults) *int { return &f.Sync5xxAfterCreate })
 }
 
+// takeMoney5xx consumes one of the Money5xxAfterCreate faults.
+func (g *Gateway) takeMoney5xx() bool {
+	return g.take(func(f *Faults) *int { return &f.Money5xxAfterCreate })
+}
+
 // takeCloseDay5xx consumes one of the CloseDay5xxAfter faults.
 func (g *Gateway) takeCloseDay5xx() bool {
 	return g.take(func(f *Faults) *int { return &f.CloseDay5xxAfter })
@@ -406,6 +420,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	defer wg.Wait()
 	for {
 		g.processDue(ctx)
+		g.processDueOperations(ctx)
 		g.deliverDue(ctx, &wg)
 		g.pruneNonces()
 		wait := g.untilNextDue()
@@ -421,14 +436,18 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 }
 
-// untilNextDue is how long the worker may sleep: until the earliest due order or delivery,
-// at most one second (so clock injection in tests and manual DB edits are picked up).
+// untilNextDue is how long the worker may sleep: until the earliest due order, operation or
+// delivery, at most one second (so clock injection in tests and manual DB edits are picked up).
 func (g *Gateway) untilNextDue() time.Duration {
 	now := g.now()
 	next := now.Add(time.Second)
 	var o order
 	if g.db.Where("due_at IS NOT NULL").Order("due_at").Limit(1).Find(&o).RowsAffected > 0 && o.DueAt.Before(next) {
 		next = *o.DueAt
+	}
+	var p operation
+	if g.db.Where("due_at IS NOT NULL").Order("due_at").Limit(1).Find(&p).RowsAffected > 0 && p.DueAt.Before(next) {
+		next = *p.DueAt
 	}
 	var d delivery
 	if g.db.Where("next_at IS NOT NULL").Order("next_at").Limit(1).Find(&d).RowsAffected > 0 && d.NextAt.Before(next) {

@@ -110,7 +110,7 @@ func (g *Gateway) ChangeStatus(clientOrderID, status, errorCode, errorMessage st
 		if err := tx.Save(&o).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&delivery{}).Where("order_id = ? AND status <> ? AND next_at IS NOT NULL", o.ID, status).
+		if err := tx.Model(&delivery{}).Where("order_id = ? AND operation_id = 0 AND status <> ? AND next_at IS NOT NULL", o.ID, status).
 			Updates(map[string]any{"next_at": nil, "last_error": "superseded by a status change"}).Error; err != nil {
 			return err
 		}
@@ -129,9 +129,9 @@ func (g *Gateway) requeueCallback(tx *gorm.DB, o order) error {
 	if o.CallbackURL == "" {
 		return nil
 	}
-	d := g.newDelivery(o)
+	d := g.newDelivery(orderRef(o))
 	var old delivery
-	if err := tx.Where("order_id = ? AND type = ? AND status = ?", o.ID, o.Kind, o.Status).Limit(1).Find(&old).Error; err != nil {
+	if err := tx.Where("order_id = ? AND operation_id = 0 AND type = ? AND status = ?", o.ID, o.Kind, o.Status).Limit(1).Find(&old).Error; err != nil {
 		return fmt.Errorf("sandbox: requeue callback for order %d: %w", o.ID, err)
 	}
 	d.ID = old.ID // 0: a new job

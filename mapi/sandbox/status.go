@@ -10,6 +10,8 @@ import (
 )
 
 // status handles POST /paynet/api/v2/status/{ENDPOINTID} (§4), signed with the SHA-1 control.
+// Without by-request-sn it answers for the order's latest transaction: its newest capture or
+// return if it has one, else the sale or preauth itself.
 func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	f, err := form(r)
 	if err != nil {
@@ -54,6 +56,26 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad gateway", http.StatusBadGateway)
 		return
 	}
+	// A capture or return answers for itself: asked by its serial-number, or as the order's
+	// latest transaction when no serial-number is given (§13.4).
+	var p operation
+	q = g.db.Where("order_id = ?", o.ID).Order("id DESC").Limit(1)
+	if sn := get("by-request-sn"); sn != "" {
+		q = q.Where("request_serial = ?", sn)
+	}
+	if err := q.Find(&p).Error; err != nil {
+		g.log.Error("sandbox: status of operations", "order", o.ID, "error", err)
+		writeError(w, &apiError{typ: "error", code: "1", msg: "Internal error"}, clientOrderID)
+		return
+	}
+	if p.ID != 0 {
+		write(w, operationStatus(o, p, m))
+		return
+	}
+	// by-request-sn of the sale or preauth request itself answers for the transaction that
+	// request made, as it stands now: a client that follows each transaction of an order by
+	// its own serial (§13.4) sees the sale reach its final status even after a capture or
+	// return became the order's latest.
 	status, stage := o.Status, o.Stage
 	if sn := get("by-request-sn"); sn != "" {
 		var rq request
@@ -61,7 +83,6 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 			writeError(w, validation("8", "Request %s not found for this order", sn), clientOrderID)
 			return
 		}
-		status, stage = rq.Status, rq.Stage
 	}
 	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
 		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},
@@ -90,6 +111,38 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	add("descriptor", m.Descriptor)
 	add("by-request-sn", get("by-request-sn"))
 	write(w, pairs)
+}
+
+// operationStatus is the status-response for a capture or return: its status, stage, amount
+// and, when final, approval code, RRN and error; the order's card; by-request-sn its serial,
+// also when the request named none (so a client that lost the capture's answer learns it).
+func operationStatus(o order, p operation, m merchant) []mapi.Pair {
+	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
+		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},
+		{Key: "status", Value: p.Status}, {Key: "amount", Value: mapi.Amount(p.AmountMinor).String()}, {Key: "currency", Value: p.Currency},
+		{Key: "transaction-type", Value: p.Kind}, {Key: "order-stage", Value: p.Stage}}
+	add := func(k, v string) {
+		if v != "" {
+			pairs = append(pairs, mapi.Pair{Key: k, Value: v})
+		}
+	}
+	if p.FinalAt != nil {
+		add("approval-code", p.ApprovalCode)
+		add("processor-rrn", p.RRN)
+		add("terminal-id", o.TerminalID)
+		add("error-code", p.ErrorCode)
+		add("error-message", p.ErrorMessage)
+		add("paynet-processing-date", p.FinalAt.UTC().Format("2006-01-02 15:04:05 MST"))
+	}
+	add("bin", o.BIN)
+	add("last-four-digits", o.Last4)
+	add("card-type", o.CardType)
+	add("cardholder-name", o.HolderName)
+	add("card-exp-month", o.ExpMonth)
+	add("card-exp-year", o.ExpYear)
+	add("descriptor", m.Descriptor)
+	add("by-request-sn", p.RequestSerial)
+	return pairs
 }
 
 // StatusRequest is one status request as the sandbox received it: which order, from whom

@@ -58,10 +58,35 @@ type order struct {
 	CallbackURL   string `gorm:"size:1024"`
 	RequestSerial string `gorm:"size:36"`
 	CloseID       *int64 `gorm:"index"`
+	MerchantData  string `gorm:"size:4096"` // the sale/preauth's merchant_data, echoed in every callback (§6.2)
 }
 
-// request remembers every accepted request's serial-number and the stage it left the order
-// in, for status requests with by-request-sn.
+// operation is a capture or a return of an order (§13): a transaction of its own with its own
+// serial-number, status, stage and callback, processed like an order. kind is capture or
+// reversal; a return is a reversal whether it refunds or releases a hold.
+type operation struct {
+	ID            int64     `gorm:"primaryKey"`
+	CreatedAt     time.Time `gorm:"index"`
+	OrderID       int64     `gorm:"index"`
+	EndpointID    string    `gorm:"index;size:16"` // the order's, for close-day totals
+	Kind          string    `gorm:"size:16"`
+	AmountMinor   int64
+	Currency      string     `gorm:"size:3"`
+	Comment       string     `gorm:"size:50"`
+	RequestSerial string     `gorm:"uniqueIndex;size:36"` // the serial-number of the request that created it
+	Status        string     `gorm:"index;size:20"`
+	Stage         string     `gorm:"size:32"`
+	DueAt         *time.Time `gorm:"index"`
+	FinalAt       *time.Time
+	ApprovalCode  string `gorm:"size:6"`
+	RRN           string `gorm:"size:12"`
+	ErrorCode     string `gorm:"size:8"`
+	ErrorMessage  string `gorm:"size:128"`
+	CloseID       *int64 `gorm:"index"`
+}
+
+// request remembers every accepted request's serial-number, for status requests with
+// by-request-sn (which answer for the order as it stands now).
 type request struct {
 	Serial  string `gorm:"primaryKey;size:36"`
 	OrderID int64  `gorm:"index"`
@@ -75,13 +100,17 @@ type nonce struct {
 	ExpiresAt time.Time `gorm:"index"`
 }
 
-// delivery is one callback delivery job: one per (order, type, status), retried on the
-// configured schedule until the receiver answers 200.
+// delivery is one callback delivery job: one per (order, operation, type, status), retried on
+// the configured schedule until the receiver answers 200. OperationID 0 is the order's own
+// transaction; every capture and return has its own jobs, so two partial refunds of one order
+// are two callbacks. (State files from before operations carry a unique index idx_delivery
+// without the operation: Open drops it.)
 type delivery struct {
 	ID          int64  `gorm:"primaryKey"`
-	OrderID     int64  `gorm:"uniqueIndex:idx_delivery;index"`
-	Type        string `gorm:"uniqueIndex:idx_delivery;size:16"`
-	Status      string `gorm:"uniqueIndex:idx_delivery;size:20"`
+	OrderID     int64  `gorm:"uniqueIndex:idx_delivery_tx;index"`
+	OperationID int64  `gorm:"uniqueIndex:idx_delivery_tx;not null;default:0"`
+	Type        string `gorm:"uniqueIndex:idx_delivery_tx;size:16"`
+	Status      string `gorm:"uniqueIndex:idx_delivery_tx;size:20"`
 	URL         string `gorm:"size:1024"`
 	Attempts    int
 	NextAt      *time.Time `gorm:"index"` // nil: finished (delivered or given up)
@@ -116,5 +145,5 @@ type closeDay struct {
 }
 
 func allTables() []any {
-	return []any{&merchant{}, &reader{}, &order{}, &request{}, &nonce{}, &delivery{}, &attempt{}, &closeDay{}}
+	return []any{&merchant{}, &reader{}, &order{}, &operation{}, &request{}, &nonce{}, &delivery{}, &attempt{}, &closeDay{}}
 }
