@@ -389,7 +389,25 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 		return res.Tx, err
 	}
 	ours := st.TransactionType == op.Kind.Wire() && int64(st.Amount) == op.AmountMinor
-	if ours && p.lookalike(ctx, op) {
+	if ours && st.ByRequestSN != "" {
+		// The gateway names the latest transaction's serial-number [U]: ours unless it is one
+		// of the operations we already know.
+		known, err := p.knownSerial(ctx, op, st.ByRequestSN)
+		if err != nil {
+			return op, err
+		}
+		if !known {
+			u := operationUpdate(st)
+			u.Gateway, u.Source, u.CountCheck, u.RequestSerial, u.SentAt = true, "poll", true, st.ByRequestSN, &now
+			if !u.State.Final() {
+				u.NextCheckAt = &next
+			}
+			u.Detail = prefix + "the bank has it (request " + st.ByRequestSN + "): " + models.BankStatus(string(st.Status))
+			res, err := p.settle(ctx, op, u)
+			return res.Tx, err
+		}
+		ours = false
+	} else if ours && p.lookalike(ctx, op) {
 		// An earlier settled operation of the same kind and amount may be what the bank shows.
 		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, CountCheck: true, NextCheckAt: &next,
 			Detail: prefix + "the bank's latest operation matches this one and an earlier one alike: a person must check it at the bank"})
@@ -428,6 +446,20 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 	}
 	res, err := p.settle(ctx, op, u)
 	return res.Tx, err
+}
+
+// knownSerial reports whether serial is the request of another operation of op's payment.
+func (p *Payments) knownSerial(ctx context.Context, op models.Transaction, serial string) (bool, error) {
+	ops, err := p.Tx.Operations(ctx, *op.ParentID)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range ops {
+		if o.ID != op.ID && o.RequestSerial == serial {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // lookalike reports whether the payment has an earlier settled operation of op's wire kind and

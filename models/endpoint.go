@@ -43,6 +43,17 @@ type Endpoint struct {
 	PreauthReleaseDays  int   `gorm:"not null;default:0"`
 }
 
+// DefaultPreauthWarnDays is the warning age of an endpoint that sets none.
+const DefaultPreauthWarnDays = 7
+
+// WarnDays is the age in days after which an open preauth is flagged.
+func (e Endpoint) WarnDays() int {
+	if e.PreauthWarnDays <= 0 {
+		return DefaultPreauthWarnDays
+	}
+	return e.PreauthWarnDays
+}
+
 // Location is the store's time zone (UTC when none is set).
 func (e Endpoint) Location() *time.Location {
 	if loc, err := time.LoadLocation(e.TimeZone); err == nil && e.TimeZone != "" {
@@ -117,10 +128,10 @@ func (e *Endpoint) Validate() *ValidationError {
 	if e.RefundApprovalMinor < 0 {
 		v.Add("refund_approval", "Enter an amount, or leave empty for no second approval.")
 	}
-	if e.PreauthWarnDays < 1 || e.PreauthWarnDays > 60 {
+	if e.PreauthWarnDays < 0 || e.PreauthWarnDays > 60 {
 		v.Add("preauth_warn_days", "Use 1 to 60 days.")
 	}
-	if e.PreauthReleaseDays < 0 || e.PreauthReleaseDays > 60 || (e.PreauthReleaseDays > 0 && e.PreauthReleaseDays <= e.PreauthWarnDays) {
+	if e.PreauthReleaseDays < 0 || e.PreauthReleaseDays > 60 || (e.PreauthReleaseDays > 0 && e.PreauthReleaseDays <= e.WarnDays()) {
 		v.Add("preauth_release_days", "Use more days than the warning (at most 60), or leave empty for never.")
 	}
 	return v.OrNil()

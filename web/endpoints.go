@@ -43,7 +43,7 @@ func (s *Server) endpointShow(c *gin.Context) {
 func endpointForm(e models.Endpoint) templates.EndpointForm {
 	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
 		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled,
-		CloseTime: e.CloseTime, TimeZone: e.TimeZone, PreauthWarnDays: strconv.Itoa(e.PreauthWarnDays)}
+		CloseTime: e.CloseTime, TimeZone: e.TimeZone, PreauthWarnDays: strconv.Itoa(e.WarnDays())}
 	if e.RefundApprovalMinor > 0 {
 		f.RefundApproval = models.FormatMinor(e.RefundApprovalMinor)
 	}

@@ -145,7 +145,7 @@ func (s *Server) home(c *gin.Context) {
 	v.WarnDays = map[uint]int{}
 	if eps, err := s.endpoints.List(ctx); err == nil {
 		for _, e := range eps {
-			v.WarnDays[e.ID] = e.PreauthWarnDays
+			v.WarnDays[e.ID] = e.WarnDays()
 		}
 	}
 	u := currentUser(c)
