@@ -50,7 +50,8 @@ func TestChaosReconciliation(t *testing.T) {
 	defer cancel()
 
 	// The gateway, in this process, so that it outlives the portal.
-	chaos := sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7}
+	chaos := sandbox.Faults{DropCallbackPct: 30, DuplicateCallbackPct: 20, Sync5xxPct: 10, DelayCallbackMax: 3 * time.Second, Seed: 7,
+		Money5xxAfterCreate: 3}
 	gw, gwURL := startGateway(t, dir, []time.Duration{0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 15 * time.Second}, chaos)
 
 	// The portal's database, set up as an admin would: a user, the endpoint, eight readers.
@@ -129,7 +130,11 @@ func TestChaosReconciliation(t *testing.T) {
 					cents += 2
 				}
 				attempts.Add(1)
-				if counter.startSale(id, cents) {
+				kind := models.KindSale
+				if rand.IntN(4) == 0 {
+					kind = models.KindPreauth
+				}
+				if counter.startPayment(kind, id, cents) {
 					if n := started.Add(1); n == int64(total/2) {
 						kill.Do(func() { close(killed) })
 					}
@@ -152,6 +157,39 @@ func TestChaosReconciliation(t *testing.T) {
 			}
 		}
 	}()
+	// The back office also captures, releases and refunds approved payments as they come in,
+	// sometimes tapping a form twice, under the same faults (and lost answers to captures and
+	// returns). The test reads the portal's database to find candidates, as a manager would
+	// read the transactions page.
+	live, err := models.Open(filepath.Join(data, "portal.db"), time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close(live)
+	wantOps := total / 4
+	var opsTaken atomic.Int64
+	moneyDone := make(chan struct{})
+	go func() {
+		defer close(moneyDone)
+		for n := 0; opsTaken.Load() < int64(wantOps) && ctx.Err() == nil; n++ {
+			if started.Load() >= int64(total) && n > 50*wantOps {
+				return // the payments ran out before enough operations did
+			}
+			id, kind, cents, ok := pickOperation(live)
+			if !ok {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			key := fmt.Sprintf("chaos-op-%d", n)
+			if office.operate(id, kind, cents, key) {
+				opsTaken.Add(1)
+				if n%5 == 0 {
+					office.operate(id, kind, cents, key) // a double tap: the same operation
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
 	<-killed
 	cmd.Process.Kill() // SIGKILL: no shutdown, no flush, in-flight requests lost
 	cmd.Wait()
@@ -159,7 +197,9 @@ func TestChaosReconciliation(t *testing.T) {
 	cmd = start()
 	wg.Wait()
 	<-closesDone
-	t.Logf("%d sales started (%d attempts, the rest refused while the portal was down or closing the day)", started.Load(), attempts.Load())
+	<-moneyDone
+	t.Logf("%d payments started (%d attempts, the rest refused while the portal was down or closing the day); %d captures, releases and refunds taken",
+		started.Load(), attempts.Load(), opsTaken.Load())
 
 	// Let everything settle: the poller and the watchdogs finish what callbacks do not. Then
 	// one last close, with no fault, takes what the others left.
@@ -180,6 +220,7 @@ func TestChaosReconciliation(t *testing.T) {
 	cmd = nil
 
 	ledger := reconcile(t, db, gw)
+	reconcileOperations(t, db, gw, wantOps)
 	reconcileCloses(t, db, gw)
 	if len(ledger) < total/2 {
 		t.Errorf("only %d of %d sales reached the gateway: the run did not exercise much", len(ledger), total)
@@ -279,6 +320,9 @@ func reconcile(t *testing.T, db *gorm.DB, gw *sandbox.Gateway) []sandbox.LedgerO
 	var approvedPortal, approvedGateway int64
 	counts := map[models.TxState]int{}
 	for _, tx := range txs {
+		if tx.ParentID != nil {
+			continue // captures, releases and refunds: reconcileOperations
+		}
 		counts[tx.State]++
 		if seen[tx.ClientOrderID] {
 			t.Errorf("the portal has %s twice", tx.ClientOrderID)
@@ -444,7 +488,12 @@ func (cc *counterClient) post(path string, form url.Values) (*http.Response, err
 // startSale posts the counter form; it reports whether a payment was started. A refusal
 // (reader offline while the portal restarts) or a connection error is not a sale.
 func (cc *counterClient) startSale(readerID uint, cents int64) bool {
-	resp, err := cc.post("/counter", url.Values{"kind": {"sale"}, "reader_id": {fmt.Sprint(readerID)},
+	return cc.startPayment(models.KindSale, readerID, cents)
+}
+
+// startPayment is startSale for a sale or a preauth.
+func (cc *counterClient) startPayment(kind models.TxKind, readerID uint, cents int64) bool {
+	resp, err := cc.post("/counter", url.Values{"kind": {string(kind)}, "reader_id": {fmt.Sprint(readerID)},
 		"amount": {models.FormatMinor(cents)}, "description": {"chaos"}})
 	if err != nil {
 		time.Sleep(200 * time.Millisecond)
@@ -458,6 +507,21 @@ func (cc *counterClient) startSale(readerID uint, cents int64) bool {
 	}
 	time.Sleep(100 * time.Millisecond)
 	return false
+}
+
+// operate posts a payment page's capture, release or refund form, with key as its one-time
+// key; it reports whether the portal took it (or had taken it already: the same key again).
+func (cc *counterClient) operate(id uint, kind models.TxKind, cents int64, key string) bool {
+	resp, err := cc.post(fmt.Sprintf("/transactions/%d/operations", id), url.Values{"kind": {string(kind)},
+		"amount": {models.FormatMinor(cents)}, "reason": {"chaos " + string(kind)}, "op_key": {key}})
+	if err != nil {
+		return false
+	}
+	if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+		cc.signIn()
+		return false
+	}
+	return resp.StatusCode == http.StatusSeeOther
 }
 
 // closeDay posts the Close Day button for an endpoint; it reports whether a close started (or
@@ -523,18 +587,26 @@ func reconcileCloses(t *testing.T, db *gorm.DB, gw *sandbox.Gateway) {
 		}
 		var adj []models.CloseAdjustment
 		db.Where("close_day_id = ?", c.ID).Find(&adj)
-		var n int
-		var net int64
+		var n, rn int // sales and captures; refunds and releases
+		var net, rnet int64
 		for _, a := range adj {
-			if a.Kind == models.AdjustAdded {
-				n, net = n+1, net+a.AmountMinor
+			var tx models.Transaction
+			db.First(&tx, a.TransactionID)
+			d := 1
+			if a.Kind != models.AdjustAdded {
+				d = -1
+			}
+			if tx.Kind.Wire() == "reversal" {
+				rn, rnet = rn+d, rnet+int64(d)*a.AmountMinor
 			} else {
-				n, net = n-1, net-a.AmountMinor
+				n, net = n+d, net+int64(d)*a.AmountMinor
 			}
 		}
-		if !c.Explained || n != c.GwSaleCount-c.SaleCount || net != c.GwSaleSumMinor-c.SaleSumMinor {
-			t.Errorf("close %d (code39 %s): ours %d/%d, gateway %d/%d, explained %v by %d adjustments net %d/%d",
-				c.ID, c.Code39, c.SaleCount, c.SaleSumMinor, c.GwSaleCount, c.GwSaleSumMinor, c.Explained, len(adj), n, net)
+		if !c.Explained || n != c.GwSaleCount-c.SaleCount || net != c.GwSaleSumMinor-c.SaleSumMinor ||
+			rn != c.GwReversalCount-c.ReversalCount || rnet != c.GwReversalMinor-c.ReversalMinor {
+			t.Errorf("close %d (code39 %s): ours %d/%d and %d/%d reversals, gateway %d/%d and %d/%d, explained %v by %d adjustments net %d/%d and %d/%d",
+				c.ID, c.Code39, c.SaleCount, c.SaleSumMinor, c.ReversalCount, c.ReversalMinor, c.GwSaleCount, c.GwSaleSumMinor,
+				c.GwReversalCount, c.GwReversalMinor, c.Explained, len(adj), n, net, rn, rnet)
 		}
 	}
 	if finished < 3 || len(closes) < 6 {
@@ -575,4 +647,90 @@ func waitHealthy(t *testing.T, base string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s not healthy after 30s", base)
+}
+
+// pickOperation chooses a capture, release or refund a manager could ask for now: an approved
+// payment with no operation in progress, and an amount its balance allows.
+func pickOperation(db *gorm.DB) (id uint, kind models.TxKind, cents int64, ok bool) {
+	var ts []models.Transaction
+	db.Where("parent_id IS NULL AND state = ? AND NOT EXISTS (SELECT 1 FROM transactions op WHERE op.parent_id = transactions.id AND op.state NOT IN ?)",
+		models.TxApproved, []models.TxState{models.TxApproved, models.TxDeclined, models.TxFiltered, models.TxError, models.TxCancelled, models.TxFailed}).
+		Order("RANDOM()").Limit(1).Find(&ts)
+	if len(ts) == 0 {
+		return 0, "", 0, false
+	}
+	t := ts[0]
+	var ops []models.Transaction
+	db.Where("parent_id = ?", t.ID).Order("id").Find(&ops)
+	b := models.BalanceOf(t, ops)
+	switch {
+	case b.Capturable > 0 && rand.IntN(3) == 0:
+		return t.ID, models.KindRelease, t.AmountMinor, true
+	case b.Capturable > 0:
+		return t.ID, models.KindCapture, 1 + rand.Int64N(b.Capturable), true
+	case b.Refundable > 0:
+		return t.ID, models.KindRefund, 1 + rand.Int64N(b.Refundable), true
+	}
+	return 0, "", 0, false
+}
+
+// reconcileOperations compares the portal's captures, releases and refunds with the gateway's:
+// every operation the gateway has is one of ours with the same kind, amount and final status;
+// every one we sent is at the gateway; none was made twice; the approved sums agree.
+func reconcileOperations(t *testing.T, db *gorm.DB, gw *sandbox.Gateway, want int) {
+	t.Helper()
+	ledger, err := gw.LedgerOperations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []models.Transaction
+	db.Where("parent_id IS NOT NULL").Find(&ops)
+	bySerial := map[string]models.Transaction{}
+	counts := map[models.TxState]int{}
+	for _, op := range ops {
+		counts[op.State]++
+		if op.RequestSerial == "" {
+			if op.State != models.TxFailed && op.State != models.TxCancelled {
+				t.Errorf("%s is %s without a gateway request", op.ClientOrderID, op.State)
+			}
+			continue
+		}
+		if _, dup := bySerial[op.RequestSerial]; dup {
+			t.Errorf("two operations hold request %s", op.RequestSerial)
+		}
+		bySerial[op.RequestSerial] = op
+	}
+	var portalSum, gatewaySum int64
+	seen := map[string]bool{}
+	for _, l := range ledger {
+		op, ok := bySerial[l.SerialNumber]
+		switch {
+		case !ok:
+			t.Errorf("the gateway has a %s of %d on %s (request %s, %s) that the portal does not know", l.Kind, l.AmountMinor, l.ClientOrderID, l.SerialNumber, l.Status)
+			continue
+		case op.Kind.Wire() != l.Kind || op.AmountMinor != l.AmountMinor || op.ParentOrderID != l.ClientOrderID ||
+			models.StateFromGateway(l.Status) != op.State:
+			t.Errorf("%s: portal %s %d %s on %s; gateway %s %d %s on %s", op.ClientOrderID, op.Kind, op.AmountMinor, op.State, op.ParentOrderID,
+				l.Kind, l.AmountMinor, l.Status, l.ClientOrderID)
+		}
+		seen[l.SerialNumber] = true
+		if l.Status == "approved" {
+			gatewaySum += l.AmountMinor
+		}
+	}
+	for serial, op := range bySerial {
+		if !seen[serial] {
+			t.Errorf("%s (%s) is not at the gateway", op.ClientOrderID, op.State)
+		}
+		if op.State == models.TxApproved {
+			portalSum += op.AmountMinor
+		}
+	}
+	if portalSum != gatewaySum {
+		t.Errorf("approved operations: portal %d, gateway %d", portalSum, gatewaySum)
+	}
+	if len(ledger) < want/2 {
+		t.Errorf("only %d operations reached the gateway (wanted about %d): the run did not exercise much", len(ledger), want)
+	}
+	t.Logf("operations: portal %d %v; gateway %d; approved %d", len(ops), counts, len(ledger), gatewaySum)
 }

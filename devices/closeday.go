@@ -374,7 +374,13 @@ func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
 		s.Log.Error("close day reconcile", "close", c.ID, "error", err)
 		return
 	}
-	a, r, ok := ExplainDifference(adds, removes, c.GwSaleCount-c.SaleCount, c.GwSaleSumMinor-c.SaleSumMinor)
+	// Sales (and captures) and reversals (refunds and releases) are totalled apart by the
+	// gateway: each difference is explained by its own kind of payment.
+	sa, sr := byReversal(adds, false), byReversal(removes, false)
+	ra, rr := byReversal(adds, true), byReversal(removes, true)
+	a1, r1, ok1 := ExplainDifference(sa, sr, c.GwSaleCount-c.SaleCount, c.GwSaleSumMinor-c.SaleSumMinor)
+	a2, r2, ok2 := ExplainDifference(ra, rr, c.GwReversalCount-c.ReversalCount, c.GwReversalMinor-c.ReversalMinor)
+	a, r, ok := append(a1, a2...), append(r1, r2...), ok1 && ok2
 	if ok && (len(a) > 0 || len(r) > 0) {
 		if err := s.Store.Explain(ctx, c, a, r); err != nil {
 			s.Log.Error("close day explain", "close", c.ID, "error", err)
@@ -392,6 +398,17 @@ func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
 		c.NextCheckAt = nil
 	}
 	s.save(ctx, c)
+}
+
+// byReversal keeps the refunds and releases (reversal true) or everything else.
+func byReversal(ts []models.Transaction, reversal bool) []models.Transaction {
+	var out []models.Transaction
+	for _, t := range ts {
+		if (t.Kind.Wire() == "reversal") == reversal {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func adjustmentList(adds, removes []models.Transaction) string {

@@ -425,7 +425,8 @@ func (s *CloseDays) Problems(ctx context.Context, since time.Time) ([]CloseDay, 
 }
 
 // ReconcileCandidates returns, for a finished close, the payments that can explain a
-// difference with the gateway: approved sales in no close that were started before the close
+// difference with the gateway: approved sales, captures, refunds and releases in no close
+// that were started before the close
 // went out (the gateway may have counted them; we learned their approval later), and members
 // whose status is no longer approved or that became approved while the close ran (the
 // gateway may not have counted them).
@@ -434,7 +435,9 @@ func (s *CloseDays) ReconcileCandidates(ctx context.Context, c CloseDay) (adds, 
 		return nil, nil, nil
 	}
 	db := s.DB.WithContext(ctx)
-	err = s.openSales(db, c.EndpointID).Where("created_at <= ?", c.SentAt.UTC()).Order("id").Limit(64).Find(&adds).Error
+	err = db.Model(&Transaction{}).Where("endpoint_id = ? AND kind IN ? AND state = ? AND close_day_id IS NULL AND created_at <= ?",
+		c.EndpointID, []TxKind{KindSale, KindCapture, KindRefund, KindRelease}, TxApproved, c.SentAt.UTC()).
+		Order("id").Limit(64).Find(&adds).Error
 	if err != nil {
 		return nil, nil, err
 	}
@@ -468,7 +471,7 @@ func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Tr
 			if res.RowsAffected == 0 {
 				return fmt.Errorf("models: close %d: payment %s moved meanwhile: %w", c.ID, t.ClientOrderID, ErrConflict)
 			}
-			n, net = n+1, net+t.AmountMinor
+			n, net = n+1, net+t.Kind.Sign()*t.AmountMinor
 			if err := line(t, AdjustAdded, fmt.Sprintf("counted by the gateway in close %s (RRN %s) although we learned its approval later: added to that close", c.RequestID, Dash(c.RRN))); err != nil {
 				return err
 			}
@@ -477,7 +480,7 @@ func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Tr
 			if err := tx.Model(&Transaction{}).Where("id = ? AND close_day_id = ?", t.ID, c.ID).Update("close_day_id", nil).Error; err != nil {
 				return err
 			}
-			n, net = n+1, net-t.AmountMinor
+			n, net = n+1, net-t.Kind.Sign()*t.AmountMinor
 			reason := fmt.Sprintf("not counted by the gateway in close %s: taken out of it", c.RequestID)
 			if t.State == TxApproved {
 				reason += "; the next close counts it"
