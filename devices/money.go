@@ -103,7 +103,8 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 		expires := now.Add(ApprovalExpiry)
 		op.State, op.NextCheckAt = models.TxAwaitingApproval, &expires
 		op.Review = models.ReviewApproval
-		op.ReviewNote = fmt.Sprintf("above the %s limit: another manager or admin must approve it by %s", models.FormatMinor(merchant.RefundApprovalMinor), expires.UTC().Format("15:04 UTC"))
+		op.ReviewNote = fmt.Sprintf("Above the %s %s limit: another manager or admin must approve it by %s", models.FormatMinor(merchant.RefundApprovalMinor),
+			op.Currency, expires.UTC().Format("15:04 UTC"))
 		detail += "; " + op.ReviewNote
 	}
 	if err := p.Tx.Create(ctx, &op, detail); err != nil {
