@@ -527,7 +527,7 @@ func (cc *counterClient) operate(id uint, kind models.TxKind, cents int64, key s
 // closeDay posts the Close Day button for an endpoint; it reports whether a close started (or
 // one was already running).
 func (cc *counterClient) closeDay(endpointID uint) bool {
-	resp, err := cc.post(fmt.Sprintf("/admin/closeday/%d", endpointID), url.Values{})
+	resp, err := cc.post(fmt.Sprintf("/admin/closeday/%d", endpointID), url.Values{"confirm": {"yes"}})
 	if err != nil {
 		return false
 	}

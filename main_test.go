@@ -188,6 +188,8 @@ func TestBrowserSetupLoginStaffForbidden(t *testing.T) {
 	}
 	login(t, ctx, p, "admin", "Admin-Pass-1")
 	err := chromedp.Run(ctx,
+		// At 768 px the destinations are in the menu.
+		chromedp.Click(`[data-testid="nav-menu"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="nav-users"]`, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="nav-users"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="user-create"]`, chromedp.ByQuery),
@@ -487,6 +489,7 @@ func TestBrowserCloseDay(t *testing.T) {
 	screenshot(t, ctx, "closeday-preflight-768")
 	err = chromedp.Run(ctx,
 		chromedp.Click(`[data-testid="close-day"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="confirm-yes"]`, chromedp.ByQuery), // "Close the day on …?"
 		chromedp.WaitVisible(`[data-testid="close-status"][data-state="finished"]`, chromedp.ByQuery),
 		chromedp.AttributeValue(`[data-testid="close-status"]`, "data-state", &state, nil, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="close-gw-sum"]`, &gwSum, chromedp.ByQuery),

@@ -144,6 +144,7 @@ func TestBrowserNeedsReviewQueueAndRefusedClose(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(p.URL+"/admin/closeday"),
 		chromedp.Click(`[data-testid="close-day"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="confirm-yes"]`, chromedp.ByQuery), // "Close the day on …?"
 		chromedp.WaitVisible(`[data-testid="close-status"][data-state="failed"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="close-failed"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="close-failed"]`, &reason, chromedp.ByQuery),
@@ -160,6 +161,7 @@ func TestBrowserNeedsReviewQueueAndRefusedClose(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Navigate(p.URL+"/admin/closeday"),
 		chromedp.Click(`[data-testid="close-day"]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid="confirm-yes"]`, chromedp.ByQuery), // "Close the day on …?"
 		chromedp.WaitVisible(`[data-testid="close-status"][data-state="finished"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="close-gw-sum"]`, &gwSum, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="close-our-sum"]`, &ourSum, chromedp.ByQuery),

@@ -72,7 +72,65 @@
     if (act) { window.print(); }
   });
 
+  // The main menu: laid out in the bar on wide screens (open), a drop-down elsewhere that
+  // closes on Escape, on a click outside it, and when a link in it is followed.
+  function navMenu() {
+    var menu = document.querySelector('.nav-menu');
+    if (!menu || !window.matchMedia) { return; }
+    var wide = window.matchMedia('(min-width: 1100px)');
+    function fit() { menu.open = wide.matches; }
+    fit();
+    if (wide.addEventListener) { wide.addEventListener('change', fit); }
+    document.addEventListener('keydown', function (e) {
+      if (e.key === 'Escape' && menu.open && !wide.matches) {
+        menu.open = false;
+        menu.querySelector('summary').focus();
+      }
+    });
+    document.addEventListener('click', function (e) {
+      if (menu.open && !wide.matches && !menu.contains(e.target)) { menu.open = false; }
+    });
+  }
+
+  // Live connection state: a banner while the websocket is down (htmx's ws extension
+  // reconnects with a growing, jittered delay). After a drop, a list page fetches itself again
+  // and swaps in its content, so no update missed meanwhile stays missing; a payment's page
+  // gets its present state from the server on reconnecting; the counter keeps its form.
+  function liveState() {
+    var banner = document.getElementById('live-banner');
+    var live = document.getElementById('live');
+    if (!banner || !live) { return; }
+    var dropped = false;
+    document.body.addEventListener('htmx:wsClose', function () {
+      dropped = true;
+      banner.hidden = false;
+    });
+    document.body.addEventListener('htmx:wsOpen', function () {
+      banner.hidden = true;
+      if (dropped && live.getAttribute('data-resync') === 'page') { resync(); }
+      dropped = false;
+    });
+  }
+
+  function resync() {
+    fetch(window.location.href, { credentials: 'same-origin' }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('main');
+      var main = document.getElementById('main');
+      if (!fresh || !main) { return; }
+      Array.prototype.slice.call(main.children).forEach(function (c) { if (c.id !== 'live') { main.removeChild(c); } });
+      Array.prototype.slice.call(fresh.children).forEach(function (c) {
+        if (c.id !== 'live') { main.appendChild(document.importNode(c, true)); }
+      });
+      if (window.htmx) { window.htmx.process(main); }
+    }).catch(function () {});
+  }
+
   function start() {
+    navMenu();
+    liveState();
     watchReaders();
     tick();
     setInterval(tick, 1000);

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
 )
 
@@ -55,10 +56,51 @@ func csrfHeaders(ctx context.Context) string {
 	return string(b)
 }
 
+// NavItem is one destination in the main navigation.
+type NavItem struct{ Href, Label, TestID string }
+
+// navItems are the destinations the signed-in user may open, in the order they are used.
+func navItems(ctx context.Context) []NavItem {
+	items := []NavItem{{"/counter", "Counter", "nav-counter"}, {"/transactions", "Transactions", "nav-transactions"}}
+	if isAdmin(ctx) {
+		items = append(items, NavItem{"/admin/closeday", "Close Day", "nav-closeday"}, NavItem{"/admin/readers", "Readers", "nav-readers"},
+			NavItem{"/admin/users", "Users", "nav-users"}, NavItem{"/admin/endpoints", "Gateway", "nav-endpoints"},
+			NavItem{"/admin/callbacks", "Callbacks", "nav-callbacks"}, NavItem{"/admin/audit", "Audit", "nav-audit"})
+	}
+	return items
+}
+
+// navActive reports whether the current page is in the section at prefix.
+func navActive(ctx context.Context, prefix string) bool {
+	p := chrome(ctx).Path
+	return p == prefix || strings.HasPrefix(p, prefix+"/") || strings.HasPrefix(p, prefix+".")
+}
+
+// navCurrent marks the current section's link for screen readers.
+func navCurrent(ctx context.Context, prefix string) templ.Attributes {
+	if navActive(ctx, prefix) {
+		return templ.Attributes{"aria-current": "page"}
+	}
+	return templ.Attributes{}
+}
+
+// currentNav names the section the current page is in ("" on the start page), so the closed
+// menu still says where the user is.
+func currentNav(ctx context.Context) string {
+	for _, it := range navItems(ctx) {
+		if navActive(ctx, it.Href) {
+			return it.Label
+		}
+	}
+	if navActive(ctx, "/account") {
+		return "Your account"
+	}
+	return ""
+}
+
 // navClass marks the current section in the navigation.
 func navClass(ctx context.Context, prefix string) string {
-	p := chrome(ctx).Path
-	if p == prefix || strings.HasPrefix(p, prefix+"/") {
+	if navActive(ctx, prefix) {
 		return "nav-link active"
 	}
 	return "nav-link"

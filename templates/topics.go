@@ -39,3 +39,19 @@ func liveURL(topics []string) string {
 	}
 	return "/ws?topics=" + url.QueryEscape(strings.Join(topics, ","))
 }
+
+// resyncMode says how a screen catches up after its live connection dropped: "snapshot" when
+// the server sends the present state on reconnecting (one payment's or close's page), "page"
+// when the page is fetched again and its content swapped (lists), "none" when the screen
+// holds a form being filled in (the counter), which reconnecting must not wipe.
+func resyncMode(topics []string) string {
+	for _, t := range topics {
+		switch {
+		case t == TopicReaderChoices:
+			return "none"
+		case strings.HasPrefix(t, "tx:"), strings.HasPrefix(t, "close:"):
+			return "snapshot"
+		}
+	}
+	return "page"
+}

@@ -114,6 +114,11 @@ func (s *Server) closeDayTrigger(c *gin.Context) {
 			fail(c, err)
 			return
 		}
+		if !s.confirmed(c, templates.ConfirmView{Title: "Close the day on " + ep.Name + "?",
+			Message: "The day's approved payments go to the bank as one batch and are settled; new payments wait until the close is done. This cannot be undone.",
+			Action:  fmt.Sprintf("/admin/closeday/%d", ep.ID), Button: "Close the day", Back: "/admin/closeday"}) {
+			return
+		}
 		today := s.now().In(ep.Location()).Format("2006-01-02")
 		from := today
 		if first, err := s.closeQ.FirstOpenDay(ctx, ep.ID); err == nil && first != "" && first < today {

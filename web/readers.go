@@ -132,6 +132,17 @@ func (s *Server) readerShow(c *gin.Context) {
 func (s *Server) readerAction(action string, do func(c *gin.Context, id uint, actor string) (models.Reader, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		withID(c, func(id uint) {
+			if q, ok := readerQuestions[action]; ok {
+				r, err := s.readerQ.ByID(c.Request.Context(), id)
+				if err != nil {
+					fail(c, err)
+					return
+				}
+				back := fmt.Sprintf("/admin/readers/%d", id)
+				if !s.confirmed(c, templates.ConfirmView{Title: fmt.Sprintf(q[0], r.Label), Message: q[1], Action: back + "/" + q[2], Button: q[3], Back: back}) {
+					return
+				}
+			}
 			r, err := do(c, id, currentUser(c).Username)
 			var fe *devices.FieldError
 			if errors.As(err, &fe) {
@@ -145,6 +156,12 @@ func (s *Server) readerAction(action string, do func(c *gin.Context, id uint, ac
 			redirect(c, fmt.Sprintf("/admin/readers/%d", r.ID))
 		})
 	}
+}
+
+// readerQuestions are the reader actions asked about first: title, message, path, button.
+var readerQuestions = map[string][4]string{
+	"reader.disable": {"Disable %s?", "The counter cannot take payments on it until it is enabled again; a payment waiting for a card on it ends.", "disable", "Disable the reader"},
+	"reader.unpair":  {"Unpair %s?", "Its device credential stops working: it must be paired again with a new pairing code before it takes payments.", "unpair", "Unpair the reader"},
 }
 
 func (s *Server) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {

@@ -86,3 +86,13 @@ func writeErrorResponse(w http.ResponseWriter, r *http.Request, status int, msg 
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
+
+// confirmed reports whether a hard-to-undo action was confirmed (confirm=yes); if not, it
+// answers with the question, whose form posts the action again confirmed.
+func (s *Server) confirmed(c *gin.Context, v templates.ConfirmView) bool {
+	if c.PostForm("confirm") == "yes" {
+		return true
+	}
+	s.render(c, http.StatusOK, v.Title, templates.ConfirmPage(v))
+	return false
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/example/mposportal/models"
 )
 
 var (
@@ -253,4 +255,29 @@ func FuzzLoginForm(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Closing the day, disabling and unpairing a reader ask first: without confirm=yes the answer
+// is the question, and nothing changes.
+func TestHardToUndoActionsAskFirst(t *testing.T) {
+	a := newApp(t, true)
+	admin := a.browser().login("admin", adminPW)
+	for _, path := range []string{"/admin/closeday/1", "/admin/readers/1/disable", "/admin/readers/1/unpair"} {
+		before := a.snapshot()
+		resp, body := admin.post(path, url.Values{})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `data-testid="confirm"`) || !strings.Contains(body, `name="confirm" value="yes"`) {
+			t.Errorf("%s without confirmation: %d", path, resp.StatusCode)
+		}
+		if a.snapshot() != before {
+			t.Errorf("%s changed something before it was confirmed", path)
+		}
+	}
+	var closes int64
+	a.db.Model(&models.CloseDay{}).Count(&closes)
+	if closes != 0 {
+		t.Errorf("%d closes started without confirmation", closes)
+	}
+	if resp, _ := admin.post("/admin/readers/1/disable", url.Values{"confirm": {"yes"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("confirmed disable: %d", resp.StatusCode)
+	}
 }
