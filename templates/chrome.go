@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
@@ -17,7 +18,9 @@ type Chrome struct {
 	User      *models.User // nil when signed out
 	Flash     string
 	CSRFToken string
-	Path      string
+	// Zone is the store's time zone, in which every time is shown (nil: the server's).
+	Zone *time.Location
+	Path string
 }
 
 type chromeKey struct{}
@@ -35,6 +38,14 @@ func chrome(ctx context.Context) Chrome {
 func isAdmin(ctx context.Context) bool {
 	u := chrome(ctx).User
 	return u != nil && u.Role == models.RoleAdmin
+}
+
+// displayZone is the zone times are shown in.
+func displayZone(ctx context.Context) *time.Location {
+	if z := chrome(ctx).Zone; z != nil {
+		return z
+	}
+	return time.Local
 }
 
 // isManager reports whether the signed-in user may capture, release, refund and approve

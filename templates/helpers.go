@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -13,19 +14,19 @@ func itoa(n int) string { return strconv.Itoa(n) }
 
 func uitoa(n uint) string { return strconv.FormatUint(uint64(n), 10) }
 
-// when formats a time for tables, in the server's zone.
-func when(t time.Time) string {
+// when formats a time for tables, in the store's time zone, with the zone's name.
+func when(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.In(displayZone(ctx)).Format("2006-01-02 15:04:05 MST")
 }
 
-func whenPtr(t *time.Time) string {
+func whenPtr(ctx context.Context, t *time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	return when(*t)
+	return when(ctx, *t)
 }
 
 func endpointAction(id uint) templ.SafeURL {
@@ -42,11 +43,11 @@ func battery(p int) string {
 	return strconv.Itoa(p) + " %"
 }
 
-func whenMillis(t time.Time) string {
+func whenMillis(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.Local().Format("2006-01-02 15:04:05.000")
+	return t.In(displayZone(ctx)).Format("2006-01-02 15:04:05.000 MST")
 }
 
 func dash(s string) string { return models.Dash(s) }

@@ -23,6 +23,8 @@ type Hub struct {
 	// subscribed, so that a change between the page's render and its socket is not lost.
 	// It returns nothing for topics that need no snapshot (lists).
 	Snapshot func(ctx context.Context, topic string) []templ.Component
+	// Zone, when set, is the time zone pushed fragments show times in (the store's).
+	Zone func(ctx context.Context) *time.Location
 
 	log     *slog.Logger
 	mu      sync.Mutex
@@ -73,12 +75,16 @@ const (
 
 // NewHub returns an empty hub.
 func NewHub(log *slog.Logger) *Hub {
-	return &Hub{log: log, clients: map[*hubClient]struct{}{},
-		render: func(ctx context.Context, c templ.Component) ([]byte, error) {
-			var b bytes.Buffer
-			err := c.Render(ctx, &b)
-			return b.Bytes(), err
-		}}
+	h := &Hub{log: log, clients: map[*hubClient]struct{}{}}
+	h.render = func(ctx context.Context, c templ.Component) ([]byte, error) {
+		if h.Zone != nil {
+			ctx = templates.WithChrome(ctx, templates.Chrome{Zone: h.Zone(ctx)})
+		}
+		var b bytes.Buffer
+		err := c.Render(ctx, &b)
+		return b.Bytes(), err
+	}
+	return h
 }
 
 // Broadcast sends a rendered fragment to every client whose page shows topic, without

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
@@ -33,7 +34,7 @@ func (s *Server) render(c *gin.Context, status int, title string, comp templ.Com
 // chrome gathers the page frame's data: the signed-in user, a pending flash message, the CSRF
 // token and the path.
 func (s *Server) chrome(c *gin.Context) templates.Chrome {
-	ch := templates.Chrome{CSRFToken: nosurf.Token(c.Request), Path: c.Request.URL.Path}
+	ch := templates.Chrome{CSRFToken: nosurf.Token(c.Request), Path: c.Request.URL.Path, Zone: s.displayZone(c.Request.Context())}
 	if u, ok := c.Get(userKey); ok {
 		ch.User = u.(*models.User)
 		if s.needsSecondFactor(ch.User) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
@@ -95,4 +96,34 @@ func (s *Server) confirmed(c *gin.Context, v templates.ConfirmView) bool {
 	}
 	s.render(c, http.StatusOK, v.Title, templates.ConfirmPage(v))
 	return false
+}
+
+// displayZone is the store's time zone, in which pages show times: the first gateway endpoint
+// that names one (the server's zone when none does).
+// It is looked up at most every zoneTTL: every page and pushed fragment asks for it.
+func (s *Server) displayZone(ctx context.Context) *time.Location {
+	if z := s.zone.Load(); z != nil && time.Since(z.at) < zoneTTL {
+		return z.loc
+	}
+	loc := time.Local
+	if s.endpoints != nil {
+		if eps, err := s.endpoints.List(ctx); err == nil {
+			for _, e := range eps {
+				if e.TimeZone != "" {
+					loc = e.Location()
+					break
+				}
+			}
+		}
+	}
+	s.zone.Store(&cachedZone{loc: loc, at: time.Now()})
+	return loc
+}
+
+// zoneTTL is how long a looked-up display zone is used (a changed endpoint zone shows within it).
+const zoneTTL = 10 * time.Second
+
+type cachedZone struct {
+	loc *time.Location
+	at  time.Time
 }

@@ -98,6 +98,7 @@ type Server struct {
 
 	secondFactors        SecondFactorStore
 	secondFactorOptional bool
+	zone                 atomic.Pointer[cachedZone] // the store's time zone, looked up now and then
 }
 
 // Hub is the live-update hub (tests publish through it).
@@ -123,6 +124,9 @@ func New(d Deps) *Server {
 		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
+	}
+	if d.Hub != nil && d.Hub.Zone == nil {
+		d.Hub.Zone = s.displayZone
 	}
 
 	gin.SetMode(gin.ReleaseMode)
