@@ -68,6 +68,10 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 		return op, err
 	}
 	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor); err != nil {
+		// A twin submit of the same form that got in first is that operation, not a refusal.
+		if prev, kerr := p.Tx.ByStartKey(ctx, in.Key); kerr == nil {
+			return prev, ErrAlreadyDone
+		}
 		return op, err
 	}
 	if p.Gate != nil {
