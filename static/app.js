@@ -77,7 +77,7 @@
   function navMenu() {
     var menu = document.querySelector('.nav-menu');
     if (!menu || !window.matchMedia) { return; }
-    var wide = window.matchMedia('(min-width: 1100px)');
+    var wide = window.matchMedia('(min-width: 1250px)');
     function fit() { menu.open = wide.matches; }
     fit();
     if (wide.addEventListener) { wide.addEventListener('change', fit); }
