@@ -297,3 +297,14 @@ func sourceLabel(s string) string {
 	}
 	return s
 }
+
+// keyName is how a screen reader says a keypad key.
+func keyName(k string) string {
+	switch k {
+	case ".":
+		return "decimal point"
+	case "⌫":
+		return "delete the last digit"
+	}
+	return k
+}
