@@ -92,7 +92,7 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 		mapi.WithUserAgent(g.userAgent))
 	return c, devices.Merchant{Currency: e.Currency, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
 		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone,
-		RefundApprovalMinor: e.RefundApprovalMinor}, nil
+		RefundApprovalMinor: e.RefundApprovalMinor, ConfirmAboveMinor: e.ConfirmAboveMinor}, nil
 }
 
 type virtualKey struct {

@@ -61,6 +61,8 @@ type Merchant struct {
 	TimeZone                                string // the store's IANA zone; "" = UTC
 	// RefundApprovalMinor: refunds above it wait for a second person's approval (0: never).
 	RefundApprovalMinor int64
+	// ConfirmAboveMinor: a payment above it needs its amount typed twice (0: never).
+	ConfirmAboveMinor int64
 }
 
 // BusinessDay is the store's date at t in its time zone (UTC when the zone is unknown).
@@ -161,6 +163,9 @@ type StartInput struct {
 	ReaderID    uint
 	Kind        models.TxKind
 	AmountMinor int64
+	// AmountAgain is the amount typed a second time, for a payment above the endpoint's
+	// confirmation amount (a slip of the finger on 1000.00 for 10.00 costs the customer).
+	AmountAgain string
 	Description string
 	Actor       Actor
 }
@@ -216,6 +221,15 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
 	if err != nil {
 		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+	}
+	if merchant.ConfirmAboveMinor > 0 && in.AmountMinor > merchant.ConfirmAboveMinor {
+		if again, err := ParseAmount(in.AmountAgain); err != nil || again != in.AmountMinor {
+			msg := fmt.Sprintf("%s %s is a large amount: type it again to confirm.", models.FormatMinor(in.AmountMinor), merchant.Currency)
+			if in.AmountAgain != "" {
+				msg = "The two amounts differ: type the amount again to confirm."
+			}
+			return t, &StartError{"amount_again", msg}
+		}
 	}
 	watchdog := p.now().Add(CardTimeout + cardGrace)
 	t = models.Transaction{

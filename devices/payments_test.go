@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ type payEnv struct {
 	db       *gorm.DB
 	client   *mapi.Client
 	audit    *auditRecorder
+	gws      *gateways
 }
 
 // auditRecorder keeps the audit events the domain records.
@@ -68,14 +70,15 @@ func (a *auditRecorder) actions() []string {
 }
 
 type gateways struct {
-	ep     mapi.Endpoint
+	confirmAbove int64 // the endpoint's large-payment confirmation amount
+	ep           mapi.Endpoint
 	cb     string
 	cur    string
 	client *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
-	return g.client, devices.Merchant{Currency: g.cur,
+	return g.client, devices.Merchant{Currency: g.cur, ConfirmAboveMinor: g.confirmAbove,
 		Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com", CallbackURL: g.cb}, nil
 }
 
@@ -131,6 +134,7 @@ func newPayEnvWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *pa
 	e.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	g.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	e.audit = &auditRecorder{}
+	e.gws = g
 	e.pay = &devices.Payments{Tx: e.tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return c.Now() }, Gate: &models.CloseDays{DB: db}, Audit: e.audit}
 	// The merchant's callback endpoint, as the web handler runs it.
@@ -493,4 +497,31 @@ func TestStatusAnswerAboutAnotherOrderChangesNothing(t *testing.T) {
 	if got.State != models.TxProcessing || got.ApprovalCode != "" || got.NextCheckAt == nil {
 		t.Errorf("after a misdirected answer: %s approval %q next %v", got.State, got.ApprovalCode, got.NextCheckAt)
 	}
+}
+
+// A payment above the endpoint's confirmation amount needs the amount typed twice; nothing
+// reaches the reader until it is.
+func TestLargePaymentNeedsTheAmountTwice(t *testing.T) {
+	e := newPayEnv(t, "")
+	e.gws.confirmAbove = 50000
+	start := func(again string) error {
+		_, err := e.pay.Start(context.Background(), devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, AmountMinor: 100000,
+			AmountAgain: again, Actor: devices.Actor{ID: 1, Name: "sam"}})
+		return err
+	}
+	for again, want := range map[string]string{"": "type it again", "100.00": "differ", "1000,01": "differ"} {
+		var se *devices.StartError
+		if err := start(again); !errors.As(err, &se) || se.Field != "amount_again" || !strings.Contains(se.Message, want) {
+			t.Errorf("typed again %q: %v, want a refusal saying %q", again, err, want)
+		}
+	}
+	select {
+	case m := <-e.sent:
+		t.Fatalf("the reader was asked before the amount was confirmed: %#v", m)
+	default:
+	}
+	if err := start("1000,00"); err != nil {
+		t.Fatalf("confirmed: %v", err)
+	}
+	e.expect(devices.TypePresentCard)
 }

@@ -41,6 +41,9 @@ type Endpoint struct {
 	RefundApprovalMinor int64 `gorm:"not null;default:0"`
 	PreauthWarnDays     int   `gorm:"not null;default:7"`
 	PreauthReleaseDays  int   `gorm:"not null;default:0"`
+	// ConfirmAboveMinor: a sale or preauth above it asks the cashier to type the amount again
+	// (0: never).
+	ConfirmAboveMinor int64 `gorm:"not null;default:0"`
 }
 
 // DefaultPreauthWarnDays is the warning age of an endpoint that sets none.
@@ -124,6 +127,9 @@ func (e *Endpoint) Validate() *ValidationError {
 		if _, err := time.LoadLocation(e.TimeZone); err != nil || e.TimeZone == "" {
 			v.Add("time_zone", "Use a time zone name such as Europe/Riga.")
 		}
+	}
+	if e.ConfirmAboveMinor < 0 {
+		v.Add("confirm_above", "Enter an amount, or leave empty to never ask.")
 	}
 	if e.RefundApprovalMinor < 0 {
 		v.Add("refund_approval", "Enter an amount, or leave empty for no second approval.")

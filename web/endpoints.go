@@ -47,6 +47,9 @@ func endpointForm(e models.Endpoint) templates.EndpointForm {
 	if e.RefundApprovalMinor > 0 {
 		f.RefundApproval = models.FormatMinor(e.RefundApprovalMinor)
 	}
+	if e.ConfirmAboveMinor > 0 {
+		f.ConfirmAbove = models.FormatMinor(e.ConfirmAboveMinor)
+	}
 	if e.PreauthReleaseDays > 0 {
 		f.PreauthReleaseDays = strconv.Itoa(e.PreauthReleaseDays)
 	}
@@ -82,13 +85,15 @@ func (s *Server) endpointSave(c *gin.Context) {
 	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
 	e.Enabled = c.PostForm("enabled") == "1"
 	e.CloseTime, e.TimeZone = tr("close_time"), tr("time_zone")
-	e.RefundApprovalMinor, e.PreauthWarnDays, e.PreauthReleaseDays = 0, 7, 0
+	e.RefundApprovalMinor, e.ConfirmAboveMinor, e.PreauthWarnDays, e.PreauthReleaseDays = 0, 0, 7, 0
 	var policy []string
-	if v := tr("refund_approval"); v != "" {
-		if a, err := devices.ParseAmount(v); err == nil {
-			e.RefundApprovalMinor = a
-		} else {
-			policy = append(policy, "refund_approval")
+	for field, dst := range map[string]*int64{"refund_approval": &e.RefundApprovalMinor, "confirm_above": &e.ConfirmAboveMinor} {
+		if v := tr(field); v != "" {
+			if a, err := devices.ParseAmount(v); err == nil {
+				*dst = a
+			} else {
+				policy = append(policy, field)
+			}
 		}
 	}
 	if v := tr("preauth_warn_days"); v != "" {
@@ -112,11 +117,13 @@ func (s *Server) endpointSave(c *gin.Context) {
 		if ve == nil {
 			ve = &models.ValidationError{}
 		}
-		ve.Add("refund_approval", "Enter an amount such as 100.00, or leave empty for no second approval.")
+		for _, field := range policy {
+			ve.Add(field, "Enter an amount such as 100.00, or leave empty for never.")
+		}
 	}
 	if ve != nil {
 		f := endpointForm(e)
-		f.RefundApproval, f.PreauthWarnDays, f.PreauthReleaseDays = tr("refund_approval"), tr("preauth_warn_days"), tr("preauth_release_days")
+		f.RefundApproval, f.ConfirmAbove, f.PreauthWarnDays, f.PreauthReleaseDays = tr("refund_approval"), tr("confirm_above"), tr("preauth_warn_days"), tr("preauth_release_days")
 		if !keyChanged && before.ControlKey == "" {
 			f.MaskedKey = ""
 		}

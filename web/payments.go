@@ -97,7 +97,9 @@ func (s *Server) counterStart(c *gin.Context) {
 	f := templates.CounterForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Description: c.PostForm("description"),
 		StartKey: c.PostForm("start_key")}
 	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
-	in := devices.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description, Actor: actor(c)}
+	f.AmountAgain = c.PostForm("amount_again")
+	in := devices.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
+		AmountAgain: f.AmountAgain, Actor: actor(c)}
 	var err error
 	in.AmountMinor, err = devices.ParseAmount(f.Amount)
 	var se *devices.StartError
