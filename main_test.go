@@ -373,11 +373,17 @@ func login(t *testing.T, ctx context.Context, p *portal, user, pw string) {
 			chromedp.Click(`[data-testid="second-factor-submit"]`, chromedp.ByQuery),
 		)
 	}
+	var enrolling bool
 	if err == nil {
-		err = chromedp.Run(ctx, chromedp.WaitVisible(`[data-testid="whoami"]`, chromedp.ByQuery))
+		// Signed in, or (a manager or administrator without an authenticator) asked to set one up.
+		err = chromedp.Run(ctx, chromedp.WaitVisible(`[data-testid="whoami"], [data-testid="enrol"]`, chromedp.ByQuery),
+			chromedp.Evaluate(`document.querySelector('[data-testid="enrol"]') !== null`, &enrolling))
 	}
 	if err != nil {
 		t.Fatalf("login %s: %v\n%s", user, err, p.logs.String())
+	}
+	if enrolling {
+		enrol(t, ctx, p, user)
 	}
 }
 

@@ -45,16 +45,7 @@ func TestBrowserRefundsAndSecondApproval(t *testing.T) {
 
 	// The manager signs in (setting up two-step sign-in first) and refunds 5.00.
 	manager := browserCtx(t)
-	err = chromedp.Run(manager,
-		chromedp.Navigate(p.URL+"/login"),
-		fill(`input[name=username]`, "mia"),
-		fill(`input[name=password]`, "Manager-Pass-1"),
-		chromedp.Click(`[data-testid="login-submit"]`, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enrol(t, manager, p, "mia")
+	login(t, manager, p, "mia", "Manager-Pass-1")
 	err = chromedp.Run(manager,
 		chromedp.Navigate(saleURL),
 		chromedp.WaitVisible(`[data-testid="refund-form"]`, chromedp.ByQuery),

@@ -102,15 +102,21 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 		add("error-message", o.ErrorMessage)
 		add("paynet-processing-date", o.FinalAt.UTC().Format("2006-01-02 15:04:05 MST"))
 	}
-	add("bin", o.BIN)
-	add("last-four-digits", o.Last4)
-	add("card-type", o.CardType)
-	add("cardholder-name", o.HolderName)
-	add("card-exp-month", o.ExpMonth)
-	add("card-exp-year", o.ExpYear)
-	add("descriptor", m.Descriptor)
+	pairs = cardPairs(pairs, o, m)
 	add("by-request-sn", get("by-request-sn"))
 	write(w, pairs)
+}
+
+// cardPairs adds what a status answer says of the order's card and the merchant's descriptor,
+// leaving out blanks.
+func cardPairs(pairs []mapi.Pair, o order, m merchant) []mapi.Pair {
+	for _, kv := range [][2]string{{"bin", o.BIN}, {"last-four-digits", o.Last4}, {"card-type", o.CardType},
+		{"cardholder-name", o.HolderName}, {"card-exp-month", o.ExpMonth}, {"card-exp-year", o.ExpYear}, {"descriptor", m.Descriptor}} {
+		if kv[1] != "" {
+			pairs = append(pairs, mapi.Pair{Key: kv[0], Value: kv[1]})
+		}
+	}
+	return pairs
 }
 
 // operationStatus is the status-response for a capture or return: its status, stage, amount
@@ -134,13 +140,7 @@ func operationStatus(o order, p operation, m merchant) []mapi.Pair {
 		add("error-message", p.ErrorMessage)
 		add("paynet-processing-date", p.FinalAt.UTC().Format("2006-01-02 15:04:05 MST"))
 	}
-	add("bin", o.BIN)
-	add("last-four-digits", o.Last4)
-	add("card-type", o.CardType)
-	add("cardholder-name", o.HolderName)
-	add("card-exp-month", o.ExpMonth)
-	add("card-exp-year", o.ExpYear)
-	add("descriptor", m.Descriptor)
+	pairs = cardPairs(pairs, o, m)
 	add("by-request-sn", p.RequestSerial)
 	return pairs
 }
