@@ -101,3 +101,12 @@ func TestOneOpenOperationPerPayment(t *testing.T) {
 		t.Errorf("operations: %d, %v", len(ops), err)
 	}
 }
+
+func TestGroupMinor(t *testing.T) {
+	for minor, want := range map[int64]string{0: "0.00", 5: "0.05", 100: "1.00", 99999: "999.99", 100000: "1,000.00",
+		110004566: "1,100,045.66", -150000: "-1,500.00", 99_999_999: "999,999.99"} {
+		if got := models.GroupMinor(minor); got != want {
+			t.Errorf("GroupMinor(%d) = %q, want %q", minor, got, want)
+		}
+	}
+}

@@ -131,6 +131,25 @@ func FormatMinor(minor int64) string {
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
 }
 
+// GroupMinor renders minor units for people: two decimals with thousands separators,
+// "1,100,045.66" (FormatMinor is for machines: the gateway, CSV).
+func GroupMinor(minor int64) string {
+	plain := FormatMinor(minor)
+	sign := ""
+	if plain[0] == '-' {
+		sign, plain = "-", plain[1:]
+	}
+	whole, frac := plain[:len(plain)-3], plain[len(plain)-3:]
+	var b []byte
+	for i := range len(whole) {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b = append(b, ',')
+		}
+		b = append(b, whole[i])
+	}
+	return sign + string(b) + frac
+}
+
 // TxUpdate is what an event says about a payment: the state it claims and any facts it carries.
 // Facts fill blanks only, so a late or repeated event cannot overwrite what we already know.
 type TxUpdate struct {

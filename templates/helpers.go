@@ -308,3 +308,6 @@ func keyName(k string) string {
 	}
 	return k
 }
+
+// money shows an amount for people: thousands separators and the currency code.
+func money(minor int64, currency string) string { return models.GroupMinor(minor) + " " + currency }

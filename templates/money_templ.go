@@ -382,7 +382,7 @@ func TxMoney(t models.Transaction, v MoneyView, oob bool) templ.Component {
 
 // moneySummary says in one line where a payment's money stands.
 func moneySummary(t models.Transaction, b models.Balance) string {
-	amt := func(m int64) string { return models.FormatMinor(m) + " " + t.Currency }
+	amt := func(m int64) string { return money(m, t.Currency) }
 	switch {
 	case t.State != models.TxApproved:
 		return "Nothing was charged."
