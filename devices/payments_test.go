@@ -72,9 +72,9 @@ func (a *auditRecorder) actions() []string {
 type gateways struct {
 	confirmAbove int64 // the endpoint's large-payment confirmation amount
 	ep           mapi.Endpoint
-	cb     string
-	cur    string
-	client *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
+	cb           string
+	cur          string
+	client       *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
