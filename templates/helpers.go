@@ -311,3 +311,19 @@ func keyName(k string) string {
 
 // money shows an amount for people: thousands separators and the currency code.
 func money(minor int64, currency string) string { return models.GroupMinor(minor) + " " + currency }
+
+// reconciliation says what the bank's result code of a close means: "Reconciled" (00), the
+// totals differing (95, with the code), or the code itself for anything else.
+func reconciliation(c models.CloseDay) string {
+	switch {
+	case c.Code39 == "":
+		return "—"
+	case c.Code39 == "00" && !c.Mismatch:
+		return "Reconciled"
+	case c.Mismatch && c.Explained:
+		return "Totals differed (bank code " + c.Code39 + "), explained"
+	case c.Code39 == "95" || c.Mismatch:
+		return "Totals differ (bank code " + c.Code39 + ")"
+	}
+	return "Bank code " + c.Code39
+}
