@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
@@ -35,6 +37,9 @@ func TestBrowserNavigationFitsEveryWidth(t *testing.T) {
 			}
 			if scroll > inner {
 				t.Errorf("%s at %d px is %d px wide", pg.path, w, scroll)
+			}
+			if bad := clipped(t, ctx); len(bad) > 0 {
+				t.Errorf("%s at %d px: content clipped or scrolled sideways in %v", pg.path, w, bad)
 			}
 			if pg.nav == "" {
 				continue
@@ -75,4 +80,81 @@ func TestBrowserNavigationFitsEveryWidth(t *testing.T) {
 		screenshot(t, ctx, fmt.Sprintf("transactions-%d", w))
 	}
 	noCSPViolations(t, ctx)
+}
+
+// clippedJS lists the elements whose content is wider than their box and hidden or scrolled
+// sideways (an ellipsis that shortens a label on purpose does not count).
+const clippedJS = `Array.from(document.querySelectorAll('body *')).filter(function (el) {
+	var cs = getComputedStyle(el);
+	if (cs.display === 'none' || cs.visibility === 'hidden' || el.closest('[hidden], details:not([open]) > :not(summary)')) { return false; }
+	if (cs.overflowX === 'visible' || cs.textOverflow === 'ellipsis') { return false; }
+	if (el.classList.contains('visually-hidden') || el.closest('.visually-hidden, thead')) { return false; }
+	return el.scrollWidth > el.clientWidth + 1;
+}).slice(0, 5).map(function (el) { return el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : ''); })`
+
+func clipped(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	var bad []string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(clippedJS, &bad)); err != nil {
+		t.Fatal(err)
+	}
+	return bad
+}
+
+// Staff see their pages whole at every width too.
+func TestBrowserStaffPagesFitEveryWidth(t *testing.T) {
+	p := startPortal(t, "-sandbox-any-callback-port")
+	ctx := browserCtx(t)
+	setupAdmin(t, ctx, p)
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/users"),
+		fill(`[data-testid="user-create"] input[name=username]`, "sam"),
+		fill(`[data-testid="user-create"] input[name=name]`, "Sam Staff"),
+		fill(`[data-testid="user-create"] input[name=password]`, "Staff-Pass-1"),
+		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="user-sam"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff := browserCtx(t)
+	login(t, staff, p, "sam", "Staff-Pass-1")
+	if state, _ := takePayment(t, staff, p, "12345.67"); state != "approved" {
+		t.Fatalf("payment: %s", state)
+	}
+	var payment string
+	chromedp.Run(staff, chromedp.Location(&payment))
+	for _, w := range []int64{390, 768, 1280} {
+		if err := chromedp.Run(staff, emulation.SetDeviceMetricsOverride(w, 900, 1, w < 700)); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"/", "/counter", "/transactions", strings.TrimPrefix(payment, p.URL), "/account"} {
+			var scroll, inner int64
+			err := chromedp.Run(staff, chromedp.Navigate(p.URL+path), chromedp.WaitReady(`#main`, chromedp.ByQuery),
+				chromedp.Evaluate(`document.documentElement.scrollWidth`, &scroll), chromedp.Evaluate(`window.innerWidth`, &inner))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scroll > inner {
+				t.Errorf("staff %s at %d px is %d px wide", path, w, scroll)
+			}
+			if bad := clipped(t, staff); len(bad) > 0 {
+				t.Errorf("staff %s at %d px: content clipped or scrolled sideways in %v", path, w, bad)
+			}
+			if path == "/" || path == "/counter" {
+				screenshot(t, staff, fmt.Sprintf("staff%s-%d", strings.ReplaceAll(path, "/", "-"), w))
+			}
+		}
+	}
+	if err := chromedp.Run(staff, emulation.SetDeviceMetricsOverride(768, 1024, 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/counter", "/transactions", strings.TrimPrefix(payment, p.URL), "/account"} {
+		if err := chromedp.Run(staff, chromedp.Navigate(p.URL+path), chromedp.WaitReady(`#main`, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range axeAudit(t, staff) {
+			t.Errorf("staff %s: %s (%s): %s", path, v.ID, v.Impact, v.Help)
+		}
+	}
 }

@@ -288,6 +288,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	srv := portalServer(srvHandler, serverTimeouts{})
+	srv.RegisterOnShutdown(hub.Close) // browsers' live sockets end with the server
 	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
 
 	errc := make(chan error, 1)

@@ -393,7 +393,7 @@ func CloseTable(cs []models.CloseDay) templ.Component {
 			templ_7745c5c3_Var20 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\"><table class=\"table stack\" data-testid=\"closes\"><thead><tr><th>Started</th><th>Status</th><th>Our sales</th><th>Bank's</th><th>Bank result code</th><th class=\"opt\">RRN</th></tr></thead> <tbody id=\"close-body\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<div class=\"table-wrap\"><table class=\"table stack\" data-testid=\"closes\"><thead><tr><th>Started</th><th>Status</th><th>Our sales</th><th>Bank's</th><th>Reconciliation</th><th class=\"opt\">RRN</th></tr></thead> <tbody id=\"close-body\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

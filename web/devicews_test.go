@@ -301,3 +301,33 @@ func waitClients(t *testing.T, a *app, ok func(int) bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Shutting the hub down tells every screen the portal is going away (1001) and closes its
+// socket, so the page shows its banner and reconnects to the portal that comes back.
+func TestHubCloseSaysGoingAway(t *testing.T) {
+	a := newApp(t, true)
+	admin := a.browser().login("admin", adminPW)
+	u, _ := url.Parse(a.srv.URL)
+	screen, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
+		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
+	if err != nil {
+		t.Fatalf("browser socket: %v", err)
+	}
+	defer screen.Close()
+	for deadline := time.Now().Add(5 * time.Second); a.server.Hub().Clients() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the screen never joined the hub")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.server.Hub().Close()
+	screen.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err = screen.ReadMessage(); err != nil {
+			break
+		}
+	}
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Errorf("the screen's socket ended with %v, want 1001 going away", err)
+	}
+}

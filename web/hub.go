@@ -171,6 +171,20 @@ func (h *Hub) Wants(topic string) bool {
 	return false
 }
 
+// Close says goodbye to every connected screen (close code 1001, "going away") and closes its
+// socket: the HTTP server's shutdown does not close hijacked connections itself
+// (main registers it with RegisterOnShutdown). The screens show their banner and reconnect
+// to the portal that comes back.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	bye := websocket.FormatCloseMessage(websocket.CloseGoingAway, "the portal is restarting")
+	for c := range h.clients {
+		c.conn.WriteControl(websocket.CloseMessage, bye, time.Now().Add(time.Second))
+		c.conn.Close()
+	}
+}
+
 // Clients is the number of connected screens.
 func (h *Hub) Clients() int {
 	h.mu.Lock()
