@@ -106,17 +106,7 @@ func TestBrowserStaffPagesFitEveryWidth(t *testing.T) {
 	p := startPortal(t, "-sandbox-any-callback-port")
 	ctx := browserCtx(t)
 	setupAdmin(t, ctx, p)
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(p.URL+"/admin/users"),
-		fill(`[data-testid="user-create"] input[name=username]`, "sam"),
-		fill(`[data-testid="user-create"] input[name=name]`, "Sam Staff"),
-		fill(`[data-testid="user-create"] input[name=password]`, "Staff-Pass-1"),
-		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="user-sam"]`, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	createUser(t, ctx, p, "sam", "Sam Staff", "staff", "Staff-Pass-1")
 	staff := browserCtx(t)
 	login(t, staff, p, "sam", "Staff-Pass-1")
 	if state, _ := takePayment(t, staff, p, "12345.67"); state != "approved" {

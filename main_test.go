@@ -387,17 +387,29 @@ func login(t *testing.T, ctx context.Context, p *portal, user, pw string) {
 	}
 }
 
+// createUser adds a user on the Users page as the signed-in administrator would.
+func createUser(t *testing.T, ctx context.Context, p *portal, username, name, role, pw string) {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/admin/users"),
+		fill(`[data-testid="user-create"] input[name=username]`, username),
+		fill(`[data-testid="user-create"] input[name=name]`, name),
+		chromedp.SetValue(`[data-testid="user-create"] select[name=role]`, role, chromedp.ByQuery),
+		fill(`[data-testid="user-create"] input[name=password]`, pw),
+		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="user-`+username+`"]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("create user %s: %v\n%s", username, err, p.logs.String())
+	}
+}
+
 func TestBrowserCounterSaleLive(t *testing.T) {
 	p := startPortal(t, "-sandbox-any-callback-port")
 	counter := browserCtx(t)
 	setupAdmin(t, counter, p)
+	createUser(t, counter, p, "sam", "Sam Staff", "staff", "Staff-Pass-1")
 	err := chromedp.Run(counter,
-		chromedp.Navigate(p.URL+"/admin/users"),
-		fill(`[data-testid="user-create"] input[name=username]`, "sam"),
-		fill(`[data-testid="user-create"] input[name=name]`, "Sam Staff"),
-		fill(`[data-testid="user-create"] input[name=password]`, "Staff-Pass-1"),
-		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="user-sam"]`, chromedp.ByQuery),
 		chromedp.Click(`[data-testid="logout"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid="login"]`, chromedp.ByQuery),
 	)

@@ -14,15 +14,9 @@ func TestBrowserRefundsAndSecondApproval(t *testing.T) {
 	p := startPortal(t, "-sandbox-any-callback-port")
 	admin := browserCtx(t)
 	setupAdmin(t, admin, p)
+	// A manager, and a second-approval limit of 10.00 on the sandbox endpoint.
+	createUser(t, admin, p, "mia", "Mia Manager", "manager", "Manager-Pass-1")
 	err := chromedp.Run(admin,
-		// A manager, and a second-approval limit of 10.00 on the sandbox endpoint.
-		chromedp.Navigate(p.URL+"/admin/users"),
-		fill(`[data-testid="user-create"] input[name=username]`, "mia"),
-		fill(`[data-testid="user-create"] input[name=name]`, "Mia Manager"),
-		chromedp.SetValue(`[data-testid="user-create"] select[name=role]`, "manager", chromedp.ByQuery),
-		fill(`[data-testid="user-create"] input[name=password]`, "Manager-Pass-1"),
-		chromedp.Click(`[data-testid="user-create-submit"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid="user-mia"]`, chromedp.ByQuery),
 		chromedp.Navigate(p.URL+"/admin/endpoints/1"),
 		fill(`input[name=refund_approval]`, "10.00"),
 		chromedp.Click(`[data-testid="endpoint-save"]`, chromedp.ByQuery),

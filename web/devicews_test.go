@@ -52,22 +52,7 @@ func TestDeviceChannel(t *testing.T) {
 	a := newApp(t, true)
 	cred := a.pairReader(t)
 	// A browser screen listening for live updates.
-	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	screen, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
-		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
-	if err != nil {
-		t.Fatalf("browser socket: %v", err)
-	}
-	defer screen.Close()
-	// The screen's socket joins the hub after the handshake: wait (on a deadline) until it
-	// has, so the reader's update below cannot pass it by.
-	for deadline := time.Now().Add(5 * time.Second); a.server.Hub().Clients() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the screen never joined the hub")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	screen := a.screen(t, a.browser().login("admin", adminPW))
 
 	c, _, err := a.dialDevice(cred)
 	if err != nil {
@@ -306,21 +291,9 @@ func waitClients(t *testing.T, a *app, ok func(int) bool) {
 // socket, so the page shows its banner and reconnects to the portal that comes back.
 func TestHubCloseSaysGoingAway(t *testing.T) {
 	a := newApp(t, true)
-	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	screen, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
-		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
-	if err != nil {
-		t.Fatalf("browser socket: %v", err)
-	}
-	defer screen.Close()
-	for deadline := time.Now().Add(5 * time.Second); a.server.Hub().Clients() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the screen never joined the hub")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	screen := a.screen(t, a.browser().login("admin", adminPW))
 	a.server.Hub().Close()
+	var err error
 	screen.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		if _, _, err = screen.ReadMessage(); err != nil {
@@ -330,4 +303,25 @@ func TestHubCloseSaysGoingAway(t *testing.T) {
 	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
 		t.Errorf("the screen's socket ended with %v, want 1001 going away", err)
 	}
+}
+
+// screen opens b's live-update socket and waits (on a deadline) until it has joined the hub,
+// so that an update sent next cannot pass it by.
+func (a *app) screen(t *testing.T, b *browser) *websocket.Conn {
+	t.Helper()
+	u, _ := url.Parse(a.srv.URL)
+	before := a.server.Hub().Clients()
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
+		http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}})
+	if err != nil {
+		t.Fatalf("browser socket: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	for deadline := time.Now().Add(5 * time.Second); a.server.Hub().Clients() == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the screen never joined the hub")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return c
 }
