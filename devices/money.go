@@ -177,7 +177,7 @@ func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Tr
 		return op, err
 	}
 	watchdog := p.now().Add(SendTimeout + sendGrace)
-	res, err := p.settle(ctx, op, models.TxUpdate{Source: "user", State: models.TxSending, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+	res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "user", State: models.TxSending, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
 		ClearReview: true, NextCheckAt: &watchdog, Detail: "approved by " + actor.Name + "; sent to the bank"})
 	if err != nil {
 		return res.Tx, err
@@ -199,7 +199,7 @@ func (p *Payments) Reject(ctx context.Context, id uint, reason string, actor Act
 	if err != nil {
 		return op, err
 	}
-	res, err := p.settle(ctx, op, models.TxUpdate{Source: "user", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+	res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "user", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
 		ClearReview: true, ErrorMessage: "rejected by " + actor.Name + ": " + reason, Detail: "rejected by " + actor.Name + ": " + reason})
 	if err != nil {
 		return res.Tx, err
@@ -214,10 +214,10 @@ func (p *Payments) Reject(ctx context.Context, id uint, reason string, actor Act
 func (p *Payments) lapse(ctx context.Context, op models.Transaction) (models.Transaction, error) {
 	expires := op.CreatedAt.Add(ApprovalExpiry)
 	if p.now().Before(expires) {
-		res, err := p.settle(ctx, op, models.TxUpdate{Source: "system", NextCheckAt: &expires, Routine: true})
+		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "system", NextCheckAt: &expires, Routine: true})
 		return res.Tx, err
 	}
-	res, err := p.settle(ctx, op, models.TxUpdate{Source: "system", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
+	res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "system", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
 		ClearReview: true, ErrorMessage: "nobody approved it within " + ApprovalExpiry.String() + ": nothing was refunded",
 		Detail: "the approval request expired"})
 	if err == nil && res.Changed && p.Audit != nil {
@@ -254,7 +254,7 @@ func callOperation(ctx context.Context, gw Gateway, op models.Transaction) (*map
 func (p *Payments) sendOperation(ctx context.Context, op models.Transaction) {
 	gw, _, err := p.Gateways.Gateway(ctx, op.EndpointID)
 	if err != nil {
-		p.settle(ctx, op, models.TxUpdate{Source: "system", State: models.TxFailed,
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
 			ErrorMessage: "the gateway settings are not usable", Detail: err.Error()})
 		return
 	}
@@ -270,22 +270,22 @@ func (p *Payments) operationAnswer(ctx context.Context, op models.Transaction, r
 	switch {
 	case err == nil:
 		next := now.Add(FirstCheckAfter)
-		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayStatus: "processing",
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayStatus: "processing",
 			RequestSerial: resp.SerialNumber, SentAt: &now, NextCheckAt: &next,
 			Detail: fmt.Sprintf("%s%s accepted by the bank (request %s)", prefix, op.Kind, resp.SerialNumber)})
 	case mapi.IsUnknownOutcome(err):
 		// Never resend blindly: the bank may have it. The poller asks first (checkOperation).
 		next := now.Add(UnknownCheckAfter)
-		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxUnknown, SentAt: &now, NextCheckAt: &next,
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "response", State: models.TxUnknown, SentAt: &now, NextCheckAt: &next,
 			Detail: prefix + "outcome unknown: " + err.Error()})
 	case errors.As(err, &verr):
-		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: verr.Code,
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: verr.Code,
 			ErrorMessage: refusal(op, verr.Code, verr.Message), Detail: prefix + "refused by the gateway: " + verr.Error()})
 	case errors.As(err, &gerr):
-		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: gerr.Code,
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "response", State: models.TxFailed, ErrorCode: gerr.Code,
 			ErrorMessage: refusal(op, gerr.Code, gerr.Message), Detail: prefix + "gateway error: " + gerr.Error()})
 	default:
-		p.settle(ctx, op, models.TxUpdate{Source: "response", State: models.TxFailed,
+		p.apply(ctx, op.ID, models.TxUpdate{Source: "response", State: models.TxFailed,
 			ErrorMessage: "the gateway refused the request", Detail: prefix + err.Error()})
 	}
 }
@@ -303,25 +303,6 @@ func refusal(op models.Transaction, code, msg string) string {
 	return "the bank refused it: " + msg
 }
 
-// settle applies an update to an operation and tells the pages of the operation and of its
-// payment.
-func (p *Payments) settle(ctx context.Context, op models.Transaction, u models.TxUpdate) (models.TxResult, error) {
-	res, err := p.Tx.Apply(ctx, op.ID, u)
-	if err != nil {
-		p.Log.Error("operation update", "operation", op.ClientOrderID, "source", u.Source, "error", err)
-		return res, err
-	}
-	if res.Flagged != "" && p.Audit != nil {
-		p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "gateway", Action: "payment." + res.Flagged,
-			Subject: res.Tx.ClientOrderID, Detail: fmt.Sprintf("%s %s %s: %s", res.Tx.Kind, res.Tx.Amount(), res.Tx.Currency, res.Tx.ReviewNote)})
-	}
-	p.publish(op.ID)
-	if op.ParentID != nil {
-		p.publish(*op.ParentID)
-	}
-	return res, nil
-}
-
 // checkOperation asks the gateway about an operation (the poller, a re-check, a callback to
 // confirm). With its request's serial-number it asks for exactly that operation
 // (by-request-sn, §13.4). Without one (the request's answer was lost) it asks for the order's
@@ -330,7 +311,7 @@ func (p *Payments) settle(ctx context.Context, op models.Transaction, u models.T
 // serial-number (§13.3); if nothing of it is there after the unknown window, it never arrived.
 func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, force bool, why string) (models.Transaction, error) {
 	if op.State.Final() && !force && op.Review != models.ReviewConfirm {
-		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
+		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
 		return res.Tx, err
 	}
 	if op.State == models.TxAwaitingApproval {
@@ -343,7 +324,7 @@ func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, fo
 	next := now.Add(CheckEvery)
 	gw, _, err := p.Gateways.Gateway(ctx, op.EndpointID)
 	if err != nil {
-		res, _ := p.settle(ctx, op, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
+		res, _ := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", NextCheckAt: &next, Detail: "gateway settings: " + err.Error()})
 		return res.Tx, err
 	}
 	prefix := "status check: "
@@ -368,7 +349,7 @@ func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, fo
 			u.State = models.TxNeedsReview
 			u.Detail += "; no final status an hour after the request: needs review"
 		}
-		res, _ := p.settle(ctx, op, u)
+		res, _ := p.apply(ctx, op.ID, u)
 		return res.Tx, err
 	}
 	u := operationUpdate(st)
@@ -379,7 +360,7 @@ func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, fo
 		u.State = models.TxNeedsReview
 		u.Detail += "; no final status an hour after the request: needs review"
 	}
-	res, err := p.settle(ctx, op, u)
+	res, err := p.apply(ctx, op.ID, u)
 	return res.Tx, err
 }
 
@@ -389,7 +370,7 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 	now := p.now()
 	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: op.ParentOrderID, OrderID: op.GatewayOrderID})
 	if err != nil {
-		res, _ := p.settle(ctx, op, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next,
+		res, _ := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", CountCheck: true, NextCheckAt: &next,
 			Detail: prefix + "asking the bank for the order's latest operation failed: " + err.Error()})
 		return res.Tx, err
 	}
@@ -408,13 +389,13 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 				u.NextCheckAt = &next
 			}
 			u.Detail = prefix + "the bank has it (request " + st.ByRequestSN + "): " + models.BankStatus(string(st.Status))
-			res, err := p.settle(ctx, op, u)
+			res, err := p.apply(ctx, op.ID, u)
 			return res.Tx, err
 		}
 		ours = false
 	} else if ours && p.lookalike(ctx, op) {
 		// An earlier settled operation of the same kind and amount may be what the bank shows.
-		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, CountCheck: true, NextCheckAt: &next,
+		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", State: models.TxNeedsReview, CountCheck: true, NextCheckAt: &next,
 			Detail: prefix + "the bank's latest operation matches this one and an earlier one alike: a person must check it at the bank"})
 		return res.Tx, err
 	}
@@ -429,7 +410,7 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 		u := operationUpdate(st)
 		u.Gateway, u.Source, u.CountCheck = true, "poll", true
 		u.Detail = prefix + "the bank has it: " + models.BankStatus(string(st.Status))
-		res, err := p.settle(ctx, op, u)
+		res, err := p.apply(ctx, op.ID, u)
 		return res.Tx, err
 	}
 	// The bank's latest is something before this operation: it has not arrived (yet).
@@ -439,7 +420,7 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 	}
 	until := sent.Add(p.unknownWindow())
 	if op.NotFound+1 >= UnknownAnswers && !now.Before(until) {
-		res, err := p.settle(ctx, op, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true, NotFound: true,
+		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", State: models.TxFailed, CountCheck: true, NotFound: true,
 			ErrorMessage: fmt.Sprintf("the bank never received the %s: nothing changed, it can be asked for again", op.Kind),
 			Detail:       fmt.Sprintf("%snot at the bank after %s and %d answers: the request never arrived", prefix, now.Sub(sent).Round(time.Second), op.NotFound+1)})
 		return res.Tx, err
@@ -449,7 +430,7 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 	if op.State == models.TxSending {
 		u.State = models.TxUnknown
 	}
-	res, err := p.settle(ctx, op, u)
+	res, err := p.apply(ctx, op.ID, u)
 	return res.Tx, err
 }
 

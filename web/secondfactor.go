@@ -90,6 +90,20 @@ func (s *Server) finishSignIn(c *gin.Context, u *models.User) string {
 	return next
 }
 
+// codeKeys are the throttle keys of a code typed by u: the user's own (first, reset by a right
+// code) and the address's, shared with passwords.
+func codeKeys(c *gin.Context, u *models.User) []string {
+	return []string{fmt.Sprintf("mfa:%d", u.ID), "ip:" + c.ClientIP()}
+}
+
+// codesBlocked says, when too many wrong codes came in, how long to wait ("" to go ahead).
+func (s *Server) codesBlocked(keys []string) string {
+	if wait := s.throttle.blocked(keys...); wait > 0 {
+		return fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int(wait.Seconds())+1)
+	}
+	return ""
+}
+
 // codeShow handles "GET /login/code".
 func (s *Server) codeShow(c *gin.Context) {
 	u, ok := s.pendingUser(c)
@@ -110,9 +124,9 @@ func (s *Server) codePost(c *gin.Context) {
 		return
 	}
 	f := templates.SecondFactorForm{Name: u.Name}
-	keys := []string{fmt.Sprintf("mfa:%d", u.ID), "ip:" + c.ClientIP()}
-	if wait := s.throttle.blocked(keys...); wait > 0 {
-		f.Error = fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int(wait.Seconds())+1)
+	keys := codeKeys(c, u)
+	if msg := s.codesBlocked(keys); msg != "" {
+		f.Error = msg
 		s.render(c, http.StatusTooManyRequests, "Enter your code", templates.SecondFactorPage(f))
 		return
 	}
@@ -208,9 +222,9 @@ func (s *Server) enrolPost(c *gin.Context) {
 		redirect(c, "/second-factor") // a new key to scan
 		return
 	}
-	keys := []string{fmt.Sprintf("mfa:%d", u.ID), "ip:" + c.ClientIP()}
-	if wait := s.throttle.blocked(keys...); wait > 0 {
-		s.renderEnrol(c, u, http.StatusTooManyRequests, fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int(wait.Seconds())+1))
+	keys := codeKeys(c, u)
+	if msg := s.codesBlocked(keys); msg != "" {
+		s.renderEnrol(c, u, http.StatusTooManyRequests, msg)
 		return
 	}
 	step, ok := models.TOTPStep(secret, models.NormalizeCode(c.PostForm("code")), s.now())
