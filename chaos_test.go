@@ -25,6 +25,7 @@ import (
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 )
@@ -494,7 +495,7 @@ func (cc *counterClient) startSale(readerID uint, cents int64) bool {
 // startPayment is startSale for a sale or a preauth.
 func (cc *counterClient) startPayment(kind models.TxKind, readerID uint, cents int64) bool {
 	resp, err := cc.post("/counter", url.Values{"kind": {string(kind)}, "reader_id": {fmt.Sprint(readerID)},
-		"amount": {models.FormatMinor(cents)}, "description": {"chaos"}})
+		"amount": {money.Plain(cents, "EUR")}, "description": {"chaos"}})
 	if err != nil {
 		time.Sleep(200 * time.Millisecond)
 		return false
@@ -513,7 +514,7 @@ func (cc *counterClient) startPayment(kind models.TxKind, readerID uint, cents i
 // key; it reports whether the portal took it (or had taken it already: the same key again).
 func (cc *counterClient) operate(id uint, kind models.TxKind, cents int64, key string) bool {
 	resp, err := cc.post(fmt.Sprintf("/transactions/%d/operations", id), url.Values{"kind": {string(kind)},
-		"amount": {models.FormatMinor(cents)}, "reason": {"chaos " + string(kind)}, "op_key": {key}})
+		"amount": {money.Plain(cents, "EUR")}, "reason": {"chaos " + string(kind)}, "op_key": {key}})
 	if err != nil {
 		return false
 	}

@@ -60,7 +60,7 @@ func TestBrowserRefundsAndSecondApproval(t *testing.T) {
 	if err != nil {
 		t.Fatalf("refund: %v\n%s", err, p.logs.String())
 	}
-	if !strings.Contains(summary, "Partially refunded 5.00 EUR of 25.00 EUR") {
+	if !strings.Contains(summary, "Partially refunded 5.00\u00a0EUR of 25.00\u00a0EUR") {
 		t.Errorf("summary %q", summary)
 	}
 	screenshot(t, manager, "refunded-768")
@@ -106,7 +106,7 @@ func TestBrowserRefundsAndSecondApproval(t *testing.T) {
 		chromedp.Text(`[data-testid="money-summary"]`, &summary, chromedp.ByQuery)); err != nil {
 		t.Fatalf("the manager's page did not follow: %v", err)
 	}
-	if !strings.Contains(summary, "Partially refunded 20.00 EUR of 25.00 EUR; 5.00 EUR can still be refunded.") {
+	if !strings.Contains(summary, "Partially refunded 20.00\u00a0EUR of 25.00\u00a0EUR; 5.00\u00a0EUR can still be refunded.") {
 		t.Errorf("summary after the approval %q", summary)
 	}
 	noCSPViolations(t, manager)

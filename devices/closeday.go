@@ -35,6 +35,7 @@ const (
 // CloseGateway is the part of the MAPI client Close Day needs.
 type CloseGateway interface {
 	CloseDay(ctx context.Context, r mapi.CloseDayRequest) (*mapi.CloseDayResponse, error)
+	Currency() string // the endpoint's: the close's sums are in its minor units
 }
 
 // CloseGateways builds the client for an endpoint.
@@ -257,7 +258,7 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 		c.Error, c.NextCheckAt, c.FinishedAt = "gateway settings: "+err.Error(), nil, &now
 		return s.fail(ctx, &c)
 	}
-	c.State, c.Attempts = models.CloseSending, c.Attempts+1
+	c.State, c.Attempts, c.Currency = models.CloseSending, c.Attempts+1, gw.Currency()
 	watchdog := s.now().Add(closeRequestTimeout + time.Minute)
 	c.NextCheckAt = &watchdog
 	s.save(ctx, &c)
@@ -341,7 +342,7 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 		return err
 	}
 	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", models.Dash(c.Code39), models.Dash(c.RRN),
-		c.SaleCount, models.FormatMinor(c.SaleSumMinor), c.GwSaleCount, models.FormatMinor(c.GwSaleSumMinor))
+		c.SaleCount, c.Amount(c.SaleSumMinor), c.GwSaleCount, c.Amount(c.GwSaleSumMinor))
 	if !c.Mismatch {
 		s.audit(ctx, *c, "closeday.finished", detail)
 		return nil
@@ -387,7 +388,7 @@ func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
 			return
 		}
 		s.audit(ctx, *c, "closeday.explained", fmt.Sprintf("the difference is explained by %d adjustment(s), net %s: %s", c.AdjustCount,
-			models.FormatMinor(c.AdjustMinor), adjustmentList(a, r)))
+			c.Amount(c.AdjustMinor), adjustmentList(a, r)))
 		s.publish(c.ID)
 		return
 	}
@@ -414,10 +415,10 @@ func byReversal(ts []models.Transaction, reversal bool) []models.Transaction {
 func adjustmentList(adds, removes []models.Transaction) string {
 	var parts []string
 	for _, t := range adds {
-		parts = append(parts, fmt.Sprintf("+%s %s", t.ClientOrderID, models.FormatMinor(t.AmountMinor)))
+		parts = append(parts, fmt.Sprintf("+%s %s", t.ClientOrderID, t.Amount()))
 	}
 	for _, t := range removes {
-		parts = append(parts, fmt.Sprintf("-%s %s", t.ClientOrderID, models.FormatMinor(t.AmountMinor)))
+		parts = append(parts, fmt.Sprintf("-%s %s", t.ClientOrderID, t.Amount()))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -90,7 +90,7 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	_, err := e.pay.Start(context.Background(), devices.StartInput{StartKey: "form-screen-c", ReaderID: e.readerID, Kind: models.KindSale,
 		AmountMinor: 500, Actor: devices.Actor{ID: 3, Name: "kim"}})
 	var se *devices.StartError
-	if !errors.As(err, &se) || se.Message != "Counter 1 is busy with "+winner.Amount()+" EUR: cancel that payment or choose another reader." {
+	if !errors.As(err, &se) || se.Message != "Counter 1 is busy with "+winner.Amount()+"\u00a0EUR: cancel that payment or choose another reader." {
 		t.Errorf("busy answer: %v", err)
 	}
 	// Once the payment is cancelled the reader is free again.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 )
 
 // Money after the sale: captures and releases of preauths, refunds of sales and captures
@@ -26,9 +27,12 @@ const ApprovalExpiry = 30 * time.Minute
 
 // OperationInput is a capture, release or refund a manager asks for on a payment.
 type OperationInput struct {
-	Key         string // the form's one-time key: the same key does one operation
-	ParentID    uint
-	Kind        models.TxKind
+	Key      string // the form's one-time key: the same key does one operation
+	ParentID uint
+	Kind     models.TxKind
+	// Amount is as typed by the manager, read in the store's locale and the payment's
+	// currency; callers that hold minor units set AmountMinor instead.
+	Amount      string
 	AmountMinor int64
 	Reason      string
 	Actor       Actor
@@ -67,7 +71,17 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 	if err != nil {
 		return op, err
 	}
-	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor); err != nil {
+	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
+	if err != nil {
+		return op, fmt.Errorf("devices: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
+	}
+	if in.Amount != "" {
+		var perr *money.ParseError
+		if in.AmountMinor, err = merchant.Money.Parse(in.Amount, parent.Currency); errors.As(err, &perr) {
+			return op, &models.OperationError{Message: perr.Message}
+		}
+	}
+	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor, merchant.Money); err != nil {
 		// A twin submit of the same form that got in first is that operation, not a refusal.
 		if prev, kerr := p.Tx.ByStartKey(ctx, in.Key); kerr == nil {
 			return prev, ErrAlreadyDone
@@ -83,10 +97,6 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 			return op, &models.OperationError{Message: "The day is being closed with the bank: try again in a moment."}
 		}
 	}
-	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
-	if err != nil {
-		return op, fmt.Errorf("devices: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
-	}
 	now := p.now()
 	watchdog := now.Add(SendTimeout + sendGrace)
 	op = models.Transaction{
@@ -98,7 +108,7 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 		CardBrand: parent.CardBrand, CardBIN: parent.CardBIN, CardLast4: parent.CardLast4,
 		BusinessDay: BusinessDay(now, merchant.TimeZone), NextCheckAt: &watchdog,
 	}
-	detail := fmt.Sprintf("%s of %s %s on %s asked by %s", op.Kind, op.Amount(), op.Currency, parent.ClientOrderID, in.Actor.Name)
+	detail := fmt.Sprintf("%s of %s on %s asked by %s", op.Kind, merchant.Money.Format(op.AmountMinor, op.Currency), parent.ClientOrderID, in.Actor.Name)
 	if in.Reason != "" {
 		detail += ": " + in.Reason
 	}
@@ -107,8 +117,8 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 		expires := now.Add(ApprovalExpiry)
 		op.State, op.NextCheckAt = models.TxAwaitingApproval, &expires
 		op.Review = models.ReviewApproval
-		op.ReviewNote = fmt.Sprintf("Above the %s %s limit: another manager or admin must approve it by %s", models.FormatMinor(merchant.RefundApprovalMinor),
-			op.Currency, expires.UTC().Format("15:04 UTC"))
+		op.ReviewNote = fmt.Sprintf("Above the %s limit: another manager or admin must approve it by %s",
+			merchant.Money.Format(merchant.RefundApprovalMinor, op.Currency), expires.In(merchant.Location()).Format("15:04 MST"))
 		detail += "; " + op.ReviewNote
 	}
 	if err := p.Tx.Create(ctx, &op, detail); err != nil {
@@ -173,7 +183,11 @@ func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Tr
 			others = append(others, o)
 		}
 	}
-	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor); err != nil {
+	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
+	if err != nil {
+		return op, fmt.Errorf("devices: approve %s: %w", op.ClientOrderID, err)
+	}
+	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor, merchant.Money); err != nil {
 		return op, err
 	}
 	watchdog := p.now().Add(SendTimeout + sendGrace)
@@ -488,7 +502,7 @@ func (p *Payments) operationCallback(ctx context.Context, endpointID uint, cb *m
 		return "", parent, err
 	}
 	for _, op := range ops {
-		if op.State.Final() || op.Kind.Wire() != cb.Type || op.AmountMinor != int64(cb.Amount) {
+		if op.State.Final() || op.Kind.Wire() != cb.Type || !sameAmount(cb, op) {
 			continue
 		}
 		before := op.State

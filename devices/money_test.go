@@ -120,7 +120,7 @@ func TestPartialRefundsDoubleSubmitAndOverRefund(t *testing.T) {
 	e.waitState(ops[0].ID, models.TxApproved, true)
 	e.settled(sale, models.KindRefund, 700, "second item", models.TxApproved)
 	_, err := e.operate(sale, models.KindRefund, 400, "too much")
-	refusedWith(t, err, "At most 3.00 can still be refunded")
+	refusedWith(t, err, "At most 3.00\u00a0EUR can still be refunded")
 	if ops := e.gw.Operations(sale.ClientOrderID); len(ops) != 2 {
 		t.Errorf("gateway has %d returns, want 2", len(ops))
 	}
@@ -163,7 +163,7 @@ func TestReversalCallbackWithoutARefundChangesNothing(t *testing.T) {
 	e := newPayEnv(t, "")
 	sale := e.approved(1200, models.KindSale)
 	q := (mapi.Callback{Status: mapi.StatusApproved, OrderID: sale.GatewayOrderID, MerchantOrder: sale.ClientOrderID, Type: "reversal",
-		Amount: mapi.Amount(1200), ApprovalCode: "123456"}).Query(e.key)
+		Amount: "12.00", ApprovalCode: "123456"}).Query(e.key)
 	outcome, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, q)
 	if err != nil || outcome != devices.CallbackNotWaiting {
 		t.Fatalf("reversal callback: %s %v", outcome, err)

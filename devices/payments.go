@@ -12,6 +12,7 @@ import (
 
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 )
 
 // Polling cadence and deadline (protocol §7.3): first status request 3 s after the sale
@@ -40,8 +41,6 @@ const (
 	// the payment again.
 	DefaultUnknownWindow = 2 * time.Minute
 	UnknownAnswers       = 3
-	// MaxAmountMinor bounds a single card-present payment (the gateway's field is 10 chars).
-	MaxAmountMinor = 99_999_999
 )
 
 // Gateway is the part of the MAPI client a payment needs.
@@ -56,6 +55,7 @@ type Gateway interface {
 // Merchant is what an endpoint contributes to a sale request besides credentials.
 type Merchant struct {
 	Currency                                string
+	Money                                   money.Locale // how the store writes and types amounts
 	Address1, City, ZipCode, Country, Email string
 	CallbackURL                             string
 	TimeZone                                string // the store's IANA zone; "" = UTC
@@ -63,6 +63,14 @@ type Merchant struct {
 	RefundApprovalMinor int64
 	// ConfirmAboveMinor: a payment above it needs its amount typed twice (0: never).
 	ConfirmAboveMinor int64
+}
+
+// Location is the store's time zone (UTC when unknown).
+func (m Merchant) Location() *time.Location {
+	if loc, err := time.LoadLocation(m.TimeZone); err == nil && m.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
 }
 
 // BusinessDay is the store's date at t in its time zone (UTC when the zone is unknown).
@@ -159,9 +167,13 @@ func (p *Payments) now() time.Time {
 type StartInput struct {
 	// StartKey is the counter form's one-time key: the same key starts one payment, however
 	// often (or however concurrently) the form is submitted.
-	StartKey    string
-	ReaderID    uint
-	Kind        models.TxKind
+	StartKey string
+	ReaderID uint
+	Kind     models.TxKind
+	// Amount is the amount as typed at the counter, read the way the store writes numbers and
+	// in its currency's decimals ("1 234,50" in a Latvian store, "1200" yen). Callers that
+	// hold minor units set AmountMinor instead.
+	Amount      string
 	AmountMinor int64
 	// AmountAgain is the amount typed a second time, for a payment above the endpoint's
 	// confirmation amount (a slip of the finger on 1000.00 for 10.00 costs the customer).
@@ -186,10 +198,8 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	switch {
 	case in.Kind != models.KindSale && in.Kind != models.KindPreauth:
 		return t, &StartError{"kind", "choose Sale or Preauth"}
-	case in.AmountMinor <= 0:
-		return t, &StartError{"amount", "the amount must be greater than zero"}
-	case in.AmountMinor > MaxAmountMinor:
-		return t, &StartError{"amount", fmt.Sprintf("the amount must be at most %s", models.FormatMinor(MaxAmountMinor))}
+	case in.Amount == "" && in.AmountMinor <= 0:
+		return t, &StartError{"amount", "Enter the amount to charge."}
 	case len(in.Description) > 255:
 		return t, &StartError{"description", "the description must be at most 255 characters"}
 	}
@@ -206,7 +216,11 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	case !r.Online:
 		return t, &StartError{"reader", fmt.Sprintf("%s is offline: choose another reader.", r.Label)}
 	}
-	if busy := p.busy(ctx, r); busy != nil {
+	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
+	if err != nil {
+		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+	}
+	if busy := p.busy(ctx, r, merchant.Money); busy != nil {
 		return t, busy
 	}
 	if p.Gate != nil {
@@ -218,13 +232,19 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 			return t, &StartError{"", "The day is being closed with the bank: try again in a moment."}
 		}
 	}
-	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
-	if err != nil {
-		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+	if in.Amount != "" {
+		var perr *money.ParseError
+		in.AmountMinor, err = merchant.Money.Parse(in.Amount, merchant.Currency)
+		if errors.As(err, &perr) {
+			return t, &StartError{"amount", perr.Message}
+		}
+	}
+	if in.AmountMinor <= 0 || in.AmountMinor > money.MaxPayment {
+		return t, &StartError{"amount", fmt.Sprintf("Enter an amount above zero and at most %s.", merchant.Money.Format(money.MaxPayment, merchant.Currency))}
 	}
 	if merchant.ConfirmAboveMinor > 0 && in.AmountMinor > merchant.ConfirmAboveMinor {
-		if again, err := ParseAmount(in.AmountAgain); err != nil || again != in.AmountMinor {
-			msg := fmt.Sprintf("%s %s is a large amount: type it again to confirm.", models.FormatMinor(in.AmountMinor), merchant.Currency)
+		if again, err := merchant.Money.Parse(in.AmountAgain, merchant.Currency); err != nil || again != in.AmountMinor {
+			msg := fmt.Sprintf("%s is a large amount: type it again to confirm.", merchant.Money.Format(in.AmountMinor, merchant.Currency))
 			if in.AmountAgain != "" {
 				msg = "The two amounts differ: type the amount again to confirm."
 			}
@@ -252,7 +272,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 				return prev, ErrAlreadyStarted
 			}
 		}
-		if busy := p.busy(ctx, r); busy != nil {
+		if busy := p.busy(ctx, r, merchant.Money); busy != nil {
 			return models.Transaction{}, busy
 		}
 		return models.Transaction{}, err
@@ -273,12 +293,12 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 }
 
 // busy refuses a start on a reader that is waiting for a card for another payment.
-func (p *Payments) busy(ctx context.Context, r PaymentReader) *StartError {
+func (p *Payments) busy(ctx context.Context, r PaymentReader, loc money.Locale) *StartError {
 	w, err := p.Tx.WaitingOn(ctx, r.ID)
 	if err != nil {
 		return nil
 	}
-	return &StartError{"reader", fmt.Sprintf("%s is busy with %s %s: cancel that payment or choose another reader.", r.Label, w.Amount(), w.Currency)}
+	return &StartError{"reader", fmt.Sprintf("%s is busy with %s: cancel that payment or choose another reader.", r.Label, loc.Format(w.AmountMinor, w.Currency))}
 }
 
 // EndWaiting ends the payment waiting for a card on a reader that can no longer read it,
@@ -329,14 +349,4 @@ func NewClientOrderID() string {
 		b[i] = alphabet[b[i]&31]
 	}
 	return "P" + string(b[:])
-}
-
-// ParseAmount reads an amount typed at the counter ("10.42", "10,42", "10") into minor units.
-func ParseAmount(s string) (int64, error) {
-	s = strings.ReplaceAll(strings.TrimSpace(s), ",", ".")
-	a, err := mapi.ParseAmount(s)
-	if err != nil {
-		return 0, &StartError{"amount", "Enter an amount such as 10.42 (at most two decimals)."}
-	}
-	return int64(a), nil
 }

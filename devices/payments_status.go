@@ -248,6 +248,13 @@ const (
 	CallbackNotWaiting CallbackOutcome = "not_waiting"
 )
 
+// sameAmount reports whether a callback's amount, read in the payment's currency, is the
+// payment's.
+func sameAmount(cb *mapi.Callback, t models.Transaction) bool {
+	a, err := cb.AmountIn(t.Currency)
+	return err == nil && int64(a) == t.AmountMinor
+}
+
 // ErrCallbackMismatch is returned when a correctly signed callback, or a status answer, does not match our payment
 // (amount or gateway order id differ). Nothing is changed.
 var ErrCallbackMismatch = errors.New("gateway message does not match the payment")
@@ -278,7 +285,7 @@ func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key strin
 				return errOtherEndpoint
 			case t.GatewayOrderID != "" && t.GatewayOrderID != cb.OrderID:
 				return fmt.Errorf("%w: order id %s, ours %s", ErrCallbackMismatch, cb.OrderID, t.GatewayOrderID)
-			case int64(cb.Amount) != t.AmountMinor:
+			case !sameAmount(cb, t):
 				return fmt.Errorf("%w: amount %s, ours %s", ErrCallbackMismatch, cb.Amount, t.Amount())
 			case cb.Type != "" && cb.Type != string(t.Kind):
 				return fmt.Errorf("%w: type %s, ours %s", ErrCallbackMismatch, cb.Type, t.Kind)

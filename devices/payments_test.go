@@ -20,6 +20,7 @@ import (
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 )
 
@@ -74,11 +75,12 @@ type gateways struct {
 	ep           mapi.Endpoint
 	cb           string
 	cur          string
+	money        money.Locale // how the store writes amounts
 	client       *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
-	return g.client, devices.Merchant{Currency: g.cur, ConfirmAboveMinor: g.confirmAbove,
+	return g.client, devices.Merchant{Currency: g.cur, Money: g.money, ConfirmAboveMinor: g.confirmAbove,
 		Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com", CallbackURL: g.cb}, nil
 }
 
@@ -185,9 +187,15 @@ func (e *payEnv) start(amount int64, kind models.TxKind, cardID string) models.T
 		e.t.Fatal(err)
 	}
 	msg := e.expect(devices.TypePresentCard).(devices.PresentCard)
-	if msg.Tx != tx.ClientOrderID || msg.Amount != models.FormatMinor(amount) || msg.Kind != string(kind) {
+	if msg.Tx != tx.ClientOrderID || msg.Amount != money.Plain(amount, tx.Currency) || msg.Kind != string(kind) {
 		e.t.Fatalf("present_card %+v for %+v", msg, tx)
 	}
+	return e.readCard(tx, cardID)
+}
+
+// readCard answers a payment's present_card with a read of the card.
+func (e *payEnv) readCard(tx models.Transaction, cardID string) models.Transaction {
+	e.t.Helper()
 	card, _ := virtual.CardByID(cardID)
 	read, err := e.reader.Read(card, virtual.Chip)
 	if err != nil {
@@ -266,23 +274,23 @@ func TestPaymentApprovedByCallback(t *testing.T) {
 		t.Errorf("reader told %+v", res)
 	}
 	// The gateway's retry of the same callback, a forged one and a mismatched one change nothing.
-	cb := mapi.Callback{Status: "approved", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: 1042}
+	cb := mapi.Callback{Status: "approved", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
 	if out, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, cb.Query(e.key)); err != nil || out != devices.CallbackDuplicate {
 		t.Errorf("repeated callback: %s, %v", out, err)
 	}
-	forged := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: 1042}
+	forged := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
 	if _, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, forged.Query("guessed-key")); !errors.Is(err, mapi.ErrBadControl) {
 		t.Errorf("forged callback: %v", err)
 	}
-	other := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: 9999}
+	other := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "99.99"}
 	if _, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, other.Query(e.key)); !errors.Is(err, devices.ErrCallbackMismatch) {
 		t.Errorf("amount mismatch: %v", err)
 	}
-	late := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: 1042}
+	late := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
 	if out, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, late.Query(e.key)); err != nil || out != devices.CallbackConflict {
 		t.Errorf("contradicting callback: %s, %v", out, err)
 	}
-	unknown := mapi.Callback{Status: "approved", OrderID: "1", MerchantOrder: "PNOTOURS", Type: "sale", Amount: 100}
+	unknown := mapi.Callback{Status: "approved", OrderID: "1", MerchantOrder: "PNOTOURS", Type: "sale", Amount: "1.00"}
 	if out, _, err := e.pay.ApplyCallback(context.Background(), 1, e.key, unknown.Query(e.key)); err != nil || out != devices.CallbackUnknown {
 		t.Errorf("unknown order: %s, %v", out, err)
 	}

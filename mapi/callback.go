@@ -13,17 +13,19 @@ type Callback struct {
 	OrderID       string
 	MerchantOrder string // our client_orderid
 	Type          string // sale, preauth, capture, reversal, …
-	Amount        Amount
-	ApprovalCode  string
-	BIN           string
-	LastFour      string
-	CardType      string
-	Descriptor    string
-	ErrorCode     string
-	ErrorMessage  string
-	ProcessorRRN  string
-	MerchantData  string
-	Raw           url.Values
+	// Amount is in major units as sent ("10.42"); a callback does not name its currency, so
+	// it is read with AmountIn once the payment is known. "" when the gateway left it out.
+	Amount       string
+	ApprovalCode string
+	BIN          string
+	LastFour     string
+	CardType     string
+	Descriptor   string
+	ErrorCode    string
+	ErrorMessage string
+	ProcessorRRN string
+	MerchantData string
+	Raw          url.Values
 }
 
 // ErrBadControl means a callback's control does not match: forged or tampered. Answer 403
@@ -76,14 +78,16 @@ func VerifyCallback(q url.Values, key string) (*Callback, error) {
 		ProcessorRRN: q.Get("processor-rrn"), MerchantData: q.Get("merchantdata"), Raw: q,
 	}
 	if fields["amount"] != "" {
-		a, err := ParseAmount(fields["amount"])
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadCallback, err)
+		if !ValidDecimal(fields["amount"]) {
+			return nil, fmt.Errorf("%w: amount %q is not a decimal amount", ErrBadCallback, fields["amount"])
 		}
-		cb.Amount = a
+		cb.Amount = fields["amount"]
 	}
 	return cb, nil
 }
+
+// AmountIn reads the callback's amount in the payment's currency.
+func (cb Callback) AmountIn(currency string) (Amount, error) { return ParseAmount(cb.Amount, currency) }
 
 // Query builds the signed query string the gateway sends for this callback.
 func (cb Callback) Query(key string) url.Values {
@@ -98,7 +102,7 @@ func (cb Callback) Query(key string) url.Values {
 	set("merchant_order", cb.MerchantOrder)
 	set("client_orderid", cb.MerchantOrder)
 	set("type", cb.Type)
-	set("amount", cb.Amount.String())
+	set("amount", cb.Amount)
 	set("approval-code", cb.ApprovalCode)
 	set("bin", cb.BIN)
 	set("last-four-digits", cb.LastFour)

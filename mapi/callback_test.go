@@ -18,7 +18,7 @@ func TestVerifyCallbackAcceptsSpecExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cb.Status != mapi.StatusApproved || cb.OrderID != "1969106" || cb.MerchantOrder != "902B4FF5" || cb.Amount != 1042 ||
+	if cb.Status != mapi.StatusApproved || cb.OrderID != "1969106" || cb.MerchantOrder != "902B4FF5" || cb.Amount != "10.42" ||
 		cb.Type != "sale" || cb.ApprovalCode != "242805" || cb.LastFour != "1111" || cb.BIN != "411111" || cb.CardType != "VISA" {
 		t.Errorf("VerifyCallback = %+v", cb)
 	}
@@ -61,7 +61,7 @@ func TestVerifyCallbackRefuses(t *testing.T) {
 }
 
 func TestCallbackQueryRoundTrip(t *testing.T) {
-	cb := mapi.Callback{Status: mapi.StatusDeclined, OrderID: "77", MerchantOrder: "P123", Type: "preauth", Amount: 1051,
+	cb := mapi.Callback{Status: mapi.StatusDeclined, OrderID: "77", MerchantOrder: "P123", Type: "preauth", Amount: "10.51",
 		ErrorCode: "51", ErrorMessage: "Insufficient funds", LastFour: "4444", CardType: "MASTERCARD", MerchantData: "till=3&shift=a b"}
 	q := cb.Query(docKey)
 	if q.Get("merchant_order") != "P123" || q.Get("client_orderid") != "P123" {
@@ -93,7 +93,7 @@ func FuzzVerifyCallback(f *testing.F) {
 		if status == "" || orderID == "" || merchantOrder == "" || amount < 0 {
 			return
 		}
-		cb := mapi.Callback{Status: mapi.Status(status), OrderID: orderID, MerchantOrder: merchantOrder, Amount: mapi.Amount(amount)}
+		cb := mapi.Callback{Status: mapi.Status(status), OrderID: orderID, MerchantOrder: merchantOrder, Amount: mapi.Amount(amount).Format("EUR")}
 		q := cb.Query(docKey)
 		if _, err := mapi.VerifyCallback(q, docKey); err != nil && !errors.Is(err, mapi.ErrBadCallback) {
 			t.Fatalf("a callback built with Query failed verification: %v", err)

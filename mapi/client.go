@@ -19,7 +19,13 @@ type Endpoint struct {
 	EndpointID string // ENDPOINTID, the only gateway object in URLs
 	Login      string
 	ControlKey string // merchant control key: signs requests, never sent, never logged
+	// Currency is the endpoint's (one endpoint, one currency): Close Day's sums are written
+	// and read in its minor units. "" reads as two decimals.
+	Currency string
 }
+
+// Currency is the endpoint's currency.
+func (c *Client) Currency() string { return c.ep.Currency }
 
 // Paths are the API paths; the docs warn not to hard-code them (§1). Capture and Return are
 // the regular API's money-after-the-sale commands (§13), not MAPI.

@@ -46,9 +46,9 @@ func (c *Client) CloseDay(ctx context.Context, r CloseDayRequest) (*CloseDayResp
 	form.Set("day_close_request_id", r.RequestID)
 	if t := r.Totals; t != nil {
 		form.Set("sale_approved_count", strconv.Itoa(t.SaleCount))
-		form.Set("sale_approved_sum", t.SaleSum.String())
+		form.Set("sale_approved_sum", t.SaleSum.Format(c.ep.Currency))
 		form.Set("reversal_approved_count", strconv.Itoa(t.ReversalCount))
-		form.Set("reversal_approved_sum", t.ReversalSum.String())
+		form.Set("reversal_approved_sum", t.ReversalSum.Format(c.ep.Currency))
 	}
 	rawURL := c.url(c.paths.CloseDay)
 	v, err := c.signedPost(ctx, "close-day", rawURL, form, c.timeout)
@@ -64,7 +64,7 @@ func (c *Client) CloseDay(ctx context.Context, r CloseDayRequest) (*CloseDayResp
 		ReversalApprovedCount: atoi(v.Get("reversalApprovedCount")), Code39: v.Get("code39"), RRN: v.Get("RRN"),
 		RequestSerialNumber: v.Get("theRequestSerialNumber"), Raw: v,
 	}
-	resp.SaleAmount, _ = ParseAmount(v.Get("saleAmount"))
-	resp.ReversalAmount, _ = ParseAmount(v.Get("reversalAmount"))
+	resp.SaleAmount, _ = ParseAmount(v.Get("saleAmount"), c.ep.Currency)
+	resp.ReversalAmount, _ = ParseAmount(v.Get("reversalAmount"), c.ep.Currency)
 	return resp, nil
 }

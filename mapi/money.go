@@ -52,7 +52,7 @@ func (c *Client) money(ctx context.Context, op, path string, r MoneyRequest, wit
 	form.Set("login", c.ep.Login)
 	form.Set("client_orderid", r.ClientOrderID)
 	form.Set("orderid", r.OrderID)
-	form.Set("amount", r.Amount.String())
+	form.Set("amount", r.Amount.Format(r.Currency))
 	form.Set("currency", r.Currency)
 	if withComment {
 		form.Set("comment", r.Comment)

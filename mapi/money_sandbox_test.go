@@ -18,9 +18,15 @@ import (
 // for its merchant and a function that takes an order of amount to its final status.
 func sandboxClient(t *testing.T) (*mapi.Client, *sandbox.Gateway, func(kind string, amount mapi.Amount) *mapi.OrderResponse) {
 	t.Helper()
+	return sandboxClientIn(t, "EUR")
+}
+
+// sandboxClientIn is sandboxClient for a merchant in currency.
+func sandboxClientIn(t *testing.T, currency string) (*mapi.Client, *sandbox.Gateway, func(kind string, amount mapi.Amount) *mapi.OrderResponse) {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	gw, err := sandbox.Open(sandbox.Config{Path: filepath.Join(t.TempDir(), "sandbox.db"), PublicURL: "http://" + srv.Listener.Addr().String(),
-		ProcessingDelay: 20 * time.Millisecond})
+		ProcessingDelay: 20 * time.Millisecond, Currency: currency})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +37,7 @@ func sandboxClient(t *testing.T) (*mapi.Client, *sandbox.Gateway, func(kind stri
 	go func() { gw.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; srv.Close(); gw.Close() })
 	m := gw.Merchant()
-	c := mapi.NewClient(mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey}, nil)
+	c := mapi.NewClient(mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey, Currency: currency}, nil)
 	tr := gw.TestReaders()[0]
 	reader := virtual.New(tr.Serial, "1", tr.IPEK(), tr.IKSN)
 	card, _ := virtual.CardByID("visa")
@@ -44,7 +50,7 @@ func sandboxClient(t *testing.T) (*mapi.Client, *sandbox.Gateway, func(kind stri
 		}
 		n++
 		req := mapi.OrderRequest{ClientOrderID: "M" + time.Now().Format("150405.000000") + string(rune('A'+n%26)), Description: "test",
-			Amount: amount, Currency: "EUR", Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV",
+			Amount: amount, Currency: currency, Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV",
 			Email: "shop@example.com", DeviceSerial: tr.Serial, KSN: read.KSN, EncryptedData: read.EncryptedData, EncryptedType: read.EncryptedType}
 		call := c.Sale
 		if kind == "preauth" {
@@ -151,4 +157,53 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// Amounts travel in each currency's own decimals (ISO 4217): none for the yen, three for the
+// Kuwaiti dinar. Sales, status answers, partial captures and Close Day's sums all agree.
+func TestCurrenciesWithoutAndWithThreeDecimals(t *testing.T) {
+	for _, tt := range []struct {
+		currency      string
+		sale, preauth mapi.Amount
+		capture       mapi.Amount
+		wantSum, wire string
+	}{
+		{"JPY", 1200, 5000, 3000, "4200", "1200"},
+		{"KWD", 10420, 5000, 3000, "13.420", "10.420"},
+	} {
+		t.Run(tt.currency, func(t *testing.T) {
+			c, gw, order := sandboxClientIn(t, tt.currency)
+			ctx := context.Background()
+			sale := order("sale", tt.sale)
+			st := waitFinalStatus(t, c, mapi.StatusRequest{ClientOrderID: sale.MerchantOrderID, OrderID: sale.OrderID})
+			if st.Status != mapi.StatusApproved || st.Amount != tt.sale || st.Currency != tt.currency || st.Raw.Get("amount") != tt.wire {
+				t.Fatalf("sale status = %s %d %s (wire %q), want approved %d %s (%q)", st.Status, st.Amount, st.Currency, st.Raw.Get("amount"), tt.sale, tt.currency, tt.wire)
+			}
+			pre := order("preauth", tt.preauth)
+			capture, err := c.Capture(ctx, mapi.MoneyRequest{ClientOrderID: pre.MerchantOrderID, OrderID: pre.OrderID, Amount: tt.capture, Currency: tt.currency})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := waitFinalStatus(t, c, mapi.StatusRequest{ClientOrderID: pre.MerchantOrderID, OrderID: pre.OrderID, ByRequestSN: capture.SerialNumber}); st.Status != mapi.StatusApproved || st.Amount != tt.capture {
+				t.Fatalf("capture status = %s %d, want approved %d", st.Status, st.Amount, tt.capture)
+			}
+			// A capture in another currency's decimals is another amount, and refused as more
+			// than the hold.
+			if _, err := c.Capture(ctx, mapi.MoneyRequest{ClientOrderID: pre.MerchantOrderID, OrderID: pre.OrderID, Amount: tt.preauth * 1000, Currency: tt.currency}); err == nil {
+				t.Error("a second, larger capture was accepted")
+			}
+			// Close Day: our sums go out and the gateway's come back in the currency's decimals.
+			resp, err := c.CloseDay(ctx, mapi.CloseDayRequest{RequestID: "CUR" + tt.currency + "00001",
+				Totals: &mapi.CloseDayTotals{SaleCount: 2, SaleSum: tt.sale + tt.capture}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.SaleAmount != tt.sale+tt.capture || resp.Raw.Get("saleAmount") != tt.wantSum || resp.Code39 != "00" {
+				t.Errorf("close = %d (wire %q), code39 %s; want %d (%q), 00", resp.SaleAmount, resp.Raw.Get("saleAmount"), resp.Code39, tt.sale+tt.capture, tt.wantSum)
+			}
+			if ledger, err := gw.Ledger(); err != nil || len(ledger) != 2 || ledger[0].AmountMinor != int64(tt.sale) {
+				t.Errorf("the sandbox's ledger: %+v, %v", ledger, err)
+			}
+		})
+	}
 }

@@ -41,7 +41,7 @@ func (r OrderRequest) Form() url.Values {
 	}
 	set("client_orderid", r.ClientOrderID)
 	set("order_desc", r.Description)
-	set("amount", r.Amount.String())
+	set("amount", r.Amount.Format(r.Currency))
 	set("currency", r.Currency)
 	set("address1", r.Address1)
 	set("city", r.City)

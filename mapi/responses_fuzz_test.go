@@ -37,7 +37,7 @@ func FuzzStatusResponse(f *testing.F) {
 		answer(b)
 		resp, err := c.Status(context.Background(), mapi.StatusRequest{ClientOrderID: "P1", OrderID: "1969106"})
 		checkTyped(t, resp == nil, err)
-		if err == nil && (resp.Status == "" || resp.Amount < 0 || resp.Amount > mapi.MaxAmount) {
+		if err == nil && (resp.Status == "" || resp.Amount < 0 || resp.Amount > mapi.MaxAmount(resp.Currency)) {
 			t.Fatalf("status response %+v", resp)
 		}
 	})

@@ -78,7 +78,7 @@ func parseStatus(v url.Values) *StatusResponse {
 	if s.Status == "" {
 		s.Status = StatusProcessing // a non-error answer without a status is still processing (§3.3)
 	}
-	if a, err := ParseAmount(v.Get("amount")); err == nil {
+	if a, err := ParseAmount(v.Get("amount"), s.Currency); err == nil {
 		s.Amount = a
 	}
 	return s

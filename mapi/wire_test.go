@@ -57,21 +57,47 @@ func TestParseResponse(t *testing.T) {
 }
 
 func TestParseAmount(t *testing.T) {
-	ok := map[string]mapi.Amount{"10.42": 1042, "10.4": 1040, "10": 1000, "0.01": 1, "0": 0, "9999999.99": 999999999, "007.50": 750}
-	for in, want := range ok {
-		got, err := mapi.ParseAmount(in)
-		if err != nil || got != want {
-			t.Errorf("ParseAmount(%q) = %d, %v; want %d", in, got, err, want)
+	ok := []struct {
+		in, currency string
+		want         mapi.Amount
+	}{
+		{"10.42", "EUR", 1042}, {"10.4", "EUR", 1040}, {"10", "EUR", 1000}, {"0.01", "EUR", 1}, {"0", "EUR", 0},
+		{"9999999.99", "EUR", 999999999}, {"007.50", "EUR", 750},
+		{"1042", "JPY", 1042}, {"9999999999", "JPY", 9999999999}, {"0", "JPY", 0},
+		{"10.42", "KWD", 10420}, {"1.042", "KWD", 1042}, {"0.001", "KWD", 1}, {"999999.999", "KWD", 999999999},
+	}
+	for _, tt := range ok {
+		got, err := mapi.ParseAmount(tt.in, tt.currency)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseAmount(%q, %s) = %d, %v; want %d", tt.in, tt.currency, got, err, tt.want)
 		}
 	}
 	for _, in := range []string{"", "10000000", "-1.00", "+1.00", "1.234", "1,00", "1e3", "1.", ".5", "ten", " 1.00", "1.00 ", "12345678901", "0x10", "1.-1", "１.00"} {
-		if got, err := mapi.ParseAmount(in); !errors.Is(err, mapi.ErrBadAmount) {
-			t.Errorf("ParseAmount(%q) = %d, %v; want ErrBadAmount", in, got, err)
+		if got, err := mapi.ParseAmount(in, "EUR"); !errors.Is(err, mapi.ErrBadAmount) {
+			t.Errorf("ParseAmount(%q, EUR) = %d, %v; want ErrBadAmount", in, got, err)
 		}
 	}
-	for a, want := range map[mapi.Amount]string{1042: "10.42", 5: "0.05", 100: "1.00", 0: "0.00"} {
-		if got := a.String(); got != want {
-			t.Errorf("Amount(%d).String() = %q, want %q", a, got, want)
+	for _, tt := range []struct{ in, currency string }{{"10.5", "JPY"}, {"10.0", "JPY"}, {"12345678901", "JPY"}, {"1.2345", "KWD"}, {"1000000.000", "KWD"}} {
+		if got, err := mapi.ParseAmount(tt.in, tt.currency); !errors.Is(err, mapi.ErrBadAmount) {
+			t.Errorf("ParseAmount(%q, %s) = %d, %v; want ErrBadAmount", tt.in, tt.currency, got, err)
+		}
+	}
+	for _, tt := range []struct {
+		a        mapi.Amount
+		currency string
+		want     string
+	}{{1042, "EUR", "10.42"}, {5, "EUR", "0.05"}, {100, "EUR", "1.00"}, {0, "EUR", "0.00"},
+		{1042, "JPY", "1042"}, {0, "JPY", "0"}, {1042, "KWD", "1.042"}, {5, "KWD", "0.005"}, {10420, "KWD", "10.420"}} {
+		if got := tt.a.Format(tt.currency); got != tt.want {
+			t.Errorf("Amount(%d).Format(%s) = %q, want %q", tt.a, tt.currency, got, tt.want)
+		}
+		if back, err := mapi.ParseAmount(tt.want, tt.currency); err != nil || back != tt.a {
+			t.Errorf("ParseAmount(%q, %s) = %d, %v; want %d back", tt.want, tt.currency, back, err, tt.a)
+		}
+	}
+	for cur, want := range map[string]mapi.Amount{"EUR": 999999999, "JPY": 9999999999, "KWD": 999999999} {
+		if got := mapi.MaxAmount(cur); got != want || len(got.Format(cur)) != 10 {
+			t.Errorf("MaxAmount(%s) = %s", cur, got.Format(cur))
 		}
 	}
 	if got := mapi.Amount(1042).Minor(); got != "1042" {
@@ -137,20 +163,22 @@ func sameValues(a, b url.Values) bool {
 }
 
 func FuzzParseAmount(f *testing.F) {
-	for _, s := range []string{"10.42", "0", "-1", "1e3", "9999999.99"} {
-		f.Add(s)
+	for _, s := range []string{"10.42", "0", "-1", "1e3", "9999999.99", "1.042", "9999999999"} {
+		f.Add(s, "EUR")
+		f.Add(s, "JPY")
+		f.Add(s, "KWD")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := mapi.ParseAmount(s)
+	f.Fuzz(func(t *testing.T, s, currency string) {
+		a, err := mapi.ParseAmount(s, currency)
 		if err != nil {
 			return
 		}
-		if a < 0 {
-			t.Fatalf("ParseAmount(%q) = %d: negative", s, a)
+		if a < 0 || a > mapi.MaxAmount(currency) {
+			t.Fatalf("ParseAmount(%q, %q) = %d: out of range", s, currency, a)
 		}
-		b, err := mapi.ParseAmount(a.String())
+		b, err := mapi.ParseAmount(a.Format(currency), currency)
 		if err != nil || b != a {
-			t.Fatalf("ParseAmount(%q) = %d, but its String %q reads back as %d, %v", s, a, a.String(), b, err)
+			t.Fatalf("ParseAmount(%q, %q) = %d, but its Format %q reads back as %d, %v", s, currency, a, a.Format(currency), b, err)
 		}
 	})
 }

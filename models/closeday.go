@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -42,6 +44,7 @@ type CloseDay struct {
 	FinishedAt  *time.Time
 	Error       string `gorm:"size:255"`
 
+	Currency      string `gorm:"size:3;not null;default:''"` // the endpoint's, when the close was sent
 	SaleCount     int
 	SaleSumMinor  int64
 	ReversalCount int
@@ -96,6 +99,12 @@ type CloseAdjustment struct {
 
 // Unsettled close states: while a close is in one of them, the gate is closed to new payments.
 var closeUnsettled = []string{ClosePending, CloseSending, CloseUnknown}
+
+// Amount writes minor units of the close's currency plainly with the code, for audit
+// entries: "31.26 EUR".
+func (c CloseDay) Amount(minor int64) string {
+	return strings.TrimSpace(money.Plain(minor, c.Currency) + " " + c.Currency)
+}
 
 // Settled reports whether the close will not change any more.
 func (c CloseDay) Settled() bool { return c.State == CloseFinished || c.State == CloseFailed }

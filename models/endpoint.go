@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 )
 
@@ -32,6 +33,9 @@ type Endpoint struct {
 	// Automatic Close Day: local time "HH:MM" in TimeZone (an IANA name); empty = off.
 	CloseTime string `gorm:"size:5"`
 	TimeZone  string `gorm:"size:64"`
+	// Locale is how the store writes numbers (BCP 47, e.g. "lv-LV"; "" = English): amounts on
+	// every page and what the counter types are read that way.
+	Locale string `gorm:"size:35"`
 	// ScheduleSince is when the automatic close was set or last changed: a close time that had
 	// already passed that day starts the next day.
 	ScheduleSince *time.Time
@@ -56,6 +60,9 @@ func (e Endpoint) WarnDays() int {
 	}
 	return e.PreauthWarnDays
 }
+
+// Money is how the store writes amounts.
+func (e Endpoint) Money() money.Locale { return money.MustLocale(e.Locale) }
 
 // Location is the store's time zone (UTC when none is set).
 func (e Endpoint) Location() *time.Location {
@@ -124,9 +131,12 @@ func (e *Endpoint) Validate() *ValidationError {
 		if _, err := time.Parse("15:04", e.CloseTime); err != nil {
 			v.Add("close_time", "Use a 24-hour time such as 23:30, or leave empty for no automatic close.")
 		}
-		if _, err := time.LoadLocation(e.TimeZone); err != nil || e.TimeZone == "" {
-			v.Add("time_zone", "Use a time zone name such as Europe/Riga.")
-		}
+	}
+	if _, err := time.LoadLocation(e.TimeZone); err != nil || e.TimeZone == "Local" || (e.TimeZone == "" && e.CloseTime != "") {
+		v.Add("time_zone", "Use a time zone name such as Europe/Riga.")
+	}
+	if _, err := money.ParseLocale(e.Locale); err != nil {
+		v.Add("locale", "Use a language tag such as lv-LV, de-DE or en-GB (digits 0–9, grouped by thousands).")
 	}
 	if e.ConfirmAboveMinor < 0 {
 		v.Add("confirm_above", "Enter an amount, or leave empty to never ask.")

@@ -30,6 +30,8 @@ func TestEndpointValidate(t *testing.T) {
 		"country":     func(e *models.Endpoint) { e.Country = "LVA" },
 		"email":       func(e *models.Endpoint) { e.Email = "shop" },
 		"name":        func(e *models.Endpoint) { e.Name = "" },
+		"locale":      func(e *models.Endpoint) { e.Locale = "en-IN" }, // groups by lakh: not supported
+		"time_zone":   func(e *models.Endpoint) { e.TimeZone = "Europe/Atlantis" },
 	}
 	for field, change := range tests {
 		e := validEndpoint()

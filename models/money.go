@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/example/mposportal/money"
 )
 
 // Balance is where a payment's money stands after its captures, releases and refunds: what
@@ -63,16 +65,17 @@ func (e *OperationError) Error() string { return e.Message }
 
 // CheckOperation decides whether kind for amount may be asked of the gateway on parent, given
 // its operations so far.
-func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount int64) error {
+func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount int64, loc money.Locale) error {
 	b := BalanceOf(parent, ops)
 	refuse := func(format string, args ...any) error { return &OperationError{fmt.Sprintf(format, args...)} }
+	amt := func(minor int64) string { return loc.Format(minor, parent.Currency) }
 	switch {
 	case parent.Kind.Operation():
 		return refuse("Captures, releases and refunds act on a payment, not on another operation.")
 	case parent.State != TxApproved:
 		return refuse("Only an approved payment can be captured, released or refunded.")
 	case b.Open != nil:
-		return refuse("A %s of %s on this payment is still being processed: wait for its result.", b.Open.Kind, b.Open.Amount())
+		return refuse("A %s of %s on this payment is still being processed: wait for its result.", b.Open.Kind, amt(b.Open.AmountMinor))
 	case amount <= 0:
 		return refuse("Enter an amount above zero.")
 	}
@@ -86,7 +89,7 @@ func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount i
 		case b.Released:
 			return refuse("This preauth was released: nothing is held any more.")
 		case amount > b.Capturable:
-			return refuse("At most %s can be captured (the amount held).", FormatMinor(b.Capturable))
+			return refuse("At most %s can be captured (the amount held).", amt(b.Capturable))
 		}
 	case KindRelease:
 		switch {
@@ -97,7 +100,7 @@ func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount i
 		case b.Released:
 			return refuse("This preauth was released already.")
 		case amount != parent.AmountMinor:
-			return refuse("A release lets the whole hold of %s go.", parent.Amount())
+			return refuse("A release lets the whole hold of %s go.", amt(parent.AmountMinor))
 		}
 	case KindRefund:
 		switch {
@@ -107,7 +110,7 @@ func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount i
 			return refuse("Everything charged has been refunded already.")
 		case amount > b.Refundable:
 			return refuse("At most %s can still be refunded (%s charged, %s refunded).",
-				FormatMinor(b.Refundable), FormatMinor(b.Taken), FormatMinor(b.Refunded))
+				amt(b.Refundable), amt(b.Taken), amt(b.Refunded))
 		}
 	default:
 		return refuse("Unknown operation %q.", kind)

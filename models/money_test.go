@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 )
 
 func op(kind models.TxKind, amount int64, state models.TxState) models.Transaction {
@@ -28,7 +29,7 @@ func TestCheckOperation(t *testing.T) {
 		{"full refund", sale, nil, models.KindRefund, 1500, ""},
 		{"partial refund", sale, nil, models.KindRefund, 500, ""},
 		{"second partial refund", sale, []models.Transaction{op(models.KindRefund, 500, models.TxApproved)}, models.KindRefund, 1000, ""},
-		{"over-refund", sale, []models.Transaction{op(models.KindRefund, 500, models.TxApproved), op(models.KindRefund, 900, models.TxApproved)}, models.KindRefund, 200, "At most 1.00 can still be refunded"},
+		{"over-refund", sale, []models.Transaction{op(models.KindRefund, 500, models.TxApproved), op(models.KindRefund, 900, models.TxApproved)}, models.KindRefund, 200, "At most 1.00\u00a0EUR can still be refunded"},
 		{"declined refunds do not count", sale, []models.Transaction{op(models.KindRefund, 1500, models.TxDeclined)}, models.KindRefund, 1500, ""},
 		{"fully refunded", sale, []models.Transaction{op(models.KindRefund, 1500, models.TxApproved)}, models.KindRefund, 1, "refunded already"},
 		{"one at a time", sale, []models.Transaction{op(models.KindRefund, 500, models.TxProcessing)}, models.KindRefund, 500, "still being processed"},
@@ -38,7 +39,7 @@ func TestCheckOperation(t *testing.T) {
 		{"capture a sale", sale, nil, models.KindCapture, 100, "Only a preauth can be captured"},
 		{"release a sale", sale, nil, models.KindRelease, 1500, "refund a sale instead"},
 		{"partial capture", preauth, nil, models.KindCapture, 1200, ""},
-		{"capture more than held", preauth, nil, models.KindCapture, 2001, "At most 20.00 can be captured"},
+		{"capture more than held", preauth, nil, models.KindCapture, 2001, "At most 20.00\u00a0EUR can be captured"},
 		{"capture twice", preauth, []models.Transaction{op(models.KindCapture, 1200, models.TxApproved)}, models.KindCapture, 100, "captured once"},
 		{"capture after a declined capture", preauth, []models.Transaction{op(models.KindCapture, 1200, models.TxDeclined)}, models.KindCapture, 1200, ""},
 		{"refund an uncaptured preauth", preauth, nil, models.KindRefund, 100, "capture the preauth first"},
@@ -51,7 +52,7 @@ func TestCheckOperation(t *testing.T) {
 		{"an operation of an operation", op(models.KindRefund, 500, models.TxApproved), nil, models.KindRefund, 100, "act on a payment"},
 	}
 	for _, c := range cases {
-		err := models.CheckOperation(c.parent, c.ops, c.kind, c.amount)
+		err := models.CheckOperation(c.parent, c.ops, c.kind, c.amount, money.English)
 		var oerr *models.OperationError
 		switch {
 		case c.want == "" && err != nil:
@@ -59,6 +60,12 @@ func TestCheckOperation(t *testing.T) {
 		case c.want != "" && (!errors.As(err, &oerr) || !strings.Contains(oerr.Message, c.want)):
 			t.Errorf("%s: %v, want a refusal with %q", c.name, err, c.want)
 		}
+	}
+	// The refusal speaks the store's numbers, in the payment's currency's decimals.
+	yen := models.Transaction{Kind: models.KindSale, AmountMinor: 123456, State: models.TxApproved, Currency: "JPY"}
+	err := models.CheckOperation(yen, nil, models.KindRefund, 123457, money.MustLocale("lv-LV"))
+	if err == nil || !strings.Contains(err.Error(), "At most 123\u00a0456\u00a0JPY can still be refunded") {
+		t.Errorf("yen over-refund in a Latvian store: %v", err)
 	}
 }
 
@@ -99,14 +106,5 @@ func TestOneOpenOperationPerPayment(t *testing.T) {
 	ops, err := s.Operations(ctx, sale.ID)
 	if err != nil || len(ops) != 2 {
 		t.Errorf("operations: %d, %v", len(ops), err)
-	}
-}
-
-func TestGroupMinor(t *testing.T) {
-	for minor, want := range map[int64]string{0: "0.00", 5: "0.05", 100: "1.00", 99999: "999.99", 100000: "1,000.00",
-		110004566: "1,100,045.66", -150000: "-1,500.00", 99_999_999: "999,999.99"} {
-		if got := models.GroupMinor(minor); got != want {
-			t.Errorf("GroupMinor(%d) = %q, want %q", minor, got, want)
-		}
 	}
 }

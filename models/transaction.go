@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -115,40 +116,12 @@ type TxEvent struct {
 	Detail        string    `gorm:"size:1024"`
 }
 
-// Amount returns the amount in major units with two decimals, e.g. "10.42".
-func (t *Transaction) Amount() string { return FormatMinor(t.AmountMinor) }
+// Amount is the amount in major units of its currency, plain: "10.42" EUR, "1042" JPY.
+func (t *Transaction) Amount() string { return money.Plain(t.AmountMinor, t.Currency) }
 
-// SignedAmount is the amount as the merchant's books see it: a refund gives money back
-// ("-5.00"); a release moves no money but is shown at its amount.
-func (t *Transaction) SignedAmount() string { return FormatMinor(t.Kind.Sign() * t.AmountMinor) }
-
-// FormatMinor renders minor units as a major-unit decimal with two places.
-func FormatMinor(minor int64) string {
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
-}
-
-// GroupMinor renders minor units for people: two decimals with thousands separators,
-// "1,100,045.66" (FormatMinor is for machines: the gateway, CSV).
-func GroupMinor(minor int64) string {
-	plain := FormatMinor(minor)
-	sign := ""
-	if plain[0] == '-' {
-		sign, plain = "-", plain[1:]
-	}
-	whole, frac := plain[:len(plain)-3], plain[len(plain)-3:]
-	var b []byte
-	for i := range len(whole) {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b = append(b, ',')
-		}
-		b = append(b, whole[i])
-	}
-	return sign + string(b) + frac
-}
+// SignedMinor is the amount as the merchant's books see it: a refund gives money back; a
+// release moves no money but is shown at its amount.
+func (t *Transaction) SignedMinor() int64 { return t.Kind.Sign() * t.AmountMinor }
 
 // TxUpdate is what an event says about a payment: the state it claims and any facts it carries.
 // Facts fill blanks only, so a late or repeated event cannot overwrite what we already know.

@@ -42,6 +42,24 @@ type User struct {
 	TOTPSecret    string     `gorm:"column:totp_secret;size:64;not null;default:''"`
 	TOTPEnabledAt *time.Time `gorm:"column:totp_enabled_at"`
 	TOTPLastStep  int64      `gorm:"column:totp_last_step;not null;default:0"`
+	// TimeZone is the zone this user reads times in (an IANA name); "" = the store's.
+	TimeZone string `gorm:"size:64;not null;default:''"`
+}
+
+// SetTimeZone records the zone the user reads times in ("" for the store's), and only that.
+func (s *Users) SetTimeZone(ctx context.Context, u *User, zone string) error {
+	if zone != "" {
+		if _, err := time.LoadLocation(zone); err != nil || zone == "Local" {
+			v := &ValidationError{}
+			v.Add("time_zone", "Choose a time zone from the list.")
+			return v
+		}
+	}
+	if err := s.DB.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).Update("time_zone", zone).Error; err != nil {
+		return fmt.Errorf("models: time zone of %q: %w", u.Username, err)
+	}
+	u.TimeZone = zone
+	return nil
 }
 
 // Name is the role as the portal's pages say it.

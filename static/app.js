@@ -21,15 +21,18 @@
     });
   }
 
-  // The counter's keypad types into the amount field: at most one decimal point and two
-  // decimals.
+  // The counter's keypad types into the amount field: at most one decimal separator (the
+  // store's, from data-separator) and as many decimals as the currency has (data-decimals:
+  // none for JPY, three for KWD).
   function keypad(k) {
     var a = document.getElementById('amount');
     if (!a) { return; }
     if (k === '⌫') { a.value = a.value.slice(0, -1); return; }
-    if (k === '.' && a.value.indexOf('.') >= 0) { return; }
-    var dot = a.value.indexOf('.');
-    if (dot >= 0 && a.value.length - dot > 2) { return; }
+    var sep = a.getAttribute('data-separator') || '.';
+    var places = parseInt(a.getAttribute('data-decimals') || '2', 10);
+    var at = a.value.indexOf(sep);
+    if (k === sep && (at >= 0 || places === 0)) { return; }
+    if (at >= 0 && a.value.length - at > places) { return; }
     a.value += k;
   }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 )
 
 // Chrome is what every page's frame needs.
@@ -20,7 +21,9 @@ type Chrome struct {
 	CSRFToken string
 	// Zone is the store's time zone, in which every time is shown (nil: the server's).
 	Zone *time.Location
-	Path string
+	// Money is how the store writes numbers (its locale); the zero value writes English.
+	Money money.Locale
+	Path  string
 }
 
 type chromeKey struct{}

@@ -18,7 +18,7 @@ type EndpointForm struct {
 	BaseURL                                 string
 	Address1, City, ZipCode, Country, Email string
 	Enabled                                 bool
-	CloseTime, TimeZone                     string
+	CloseTime, TimeZone, Locale             string
 	RefundApproval                          string // amount, "" = none
 	ConfirmAbove                            string // amount, "" = never ask
 	PreauthWarnDays, PreauthReleaseDays     string
@@ -309,19 +309,27 @@ func EndpointFormPage(f EndpointForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</fieldset><fieldset class=\"fieldset\"><legend>Automatic Close Day (leave empty for none)</legend>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "</fieldset><fieldset class=\"fieldset\"><legend>The store's time and numbers</legend>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = field("Local time (HH:MM)", "close_time", "text", f.CloseTime, f.Errors["close_time"], templ.Attributes{"placeholder": "23:30", "maxlength": "5"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = field("Time zone (every time is shown in it)", "time_zone", "text", f.TimeZone, f.Errors["time_zone"], templ.Attributes{"placeholder": "Europe/Riga"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = field("Time zone", "time_zone", "text", f.TimeZone, f.Errors["time_zone"], templ.Attributes{"placeholder": "Europe/Riga"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = field("Number format, as a language tag (lv-LV writes 1 234,50; en-GB writes 1,234.50)", "locale", "text", f.Locale, f.Errors["locale"], templ.Attributes{"placeholder": "en-GB", "maxlength": "35"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</fieldset><fieldset class=\"fieldset\"><legend>Large payments, refunds and preauths</legend>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</fieldset><fieldset class=\"fieldset\"><legend>Automatic Close Day (leave empty for none)</legend>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = field("Local time (HH:MM), in the store's time zone", "close_time", "text", f.CloseTime, f.Errors["close_time"], templ.Attributes{"placeholder": "23:30", "maxlength": "5"}).Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "</fieldset><fieldset class=\"fieldset\"><legend>Large payments, refunds and preauths</legend>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -341,17 +349,17 @@ func EndpointFormPage(f EndpointForm) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "</fieldset><label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"1\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "</fieldset><label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"1\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		if f.Enabled {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, " checked")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, " checked")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "> Enabled</label> <button type=\"submit\" class=\"btn btn-primary\" data-testid=\"endpoint-save\">Save</button></form></section>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "> Enabled</label> <button type=\"submit\" class=\"btn btn-primary\" data-testid=\"endpoint-save\">Save</button></form></section>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

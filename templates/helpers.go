@@ -8,6 +8,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -184,7 +185,7 @@ func adjustmentLabel(kind string) string {
 }
 
 // attentionReason says in plain words why a payment needs someone, and what to do.
-func attentionReason(t models.Transaction) string {
+func attentionReason(ctx context.Context, t models.Transaction) string {
 	switch t.Review {
 	case models.ReviewLateApproval:
 		return "The bank approved this payment after the counter was told it failed: the customer may have paid twice — refund one of the payments"
@@ -195,7 +196,7 @@ func attentionReason(t models.Transaction) string {
 	case models.ReviewResolution:
 		return t.ResolveByName + " says the customer was charged: another manager or admin must approve it"
 	case models.ReviewApproval:
-		return "A " + string(t.Kind) + " of " + t.Amount() + " " + t.Currency + " asked by " + t.StartedByName + " waits for another manager's or admin's approval"
+		return "A " + string(t.Kind) + " of " + amt(ctx, t.AmountMinor, t.Currency) + " asked by " + t.StartedByName + " waits for another manager's or admin's approval"
 	}
 	if t.State == models.TxNeedsReview {
 		return "No final answer from the bank after an hour: re-check or resolve"
@@ -298,19 +299,49 @@ func sourceLabel(s string) string {
 	return s
 }
 
+// keypadKeys are the counter keypad's keys: the digits, the store's decimal separator (none
+// for a currency without decimals: a gap keeps the grid) and delete.
+func keypadKeys(ctx context.Context, currency string) []string {
+	sep := chrome(ctx).Money.DecimalSeparator()
+	if money.MinorUnits(currency) == 0 {
+		sep = ""
+	}
+	return []string{"1", "2", "3", "4", "5", "6", "7", "8", "9", sep, "0", "⌫"}
+}
+
+// currencySuffix labels an amount field with its currency: " (EUR)".
+func currencySuffix(currency string) string {
+	if currency == "" {
+		return ""
+	}
+	return " (" + currency + ")"
+}
+
+// inputMode is the on-screen keyboard an amount field asks for: digits only when the currency
+// has no decimals.
+func inputMode(currency string) string {
+	if money.MinorUnits(currency) == 0 {
+		return "numeric"
+	}
+	return "decimal"
+}
+
 // keyName is how a screen reader says a keypad key.
 func keyName(k string) string {
 	switch k {
-	case ".":
-		return "decimal point"
+	case ".", ",":
+		return "decimal separator"
 	case "⌫":
 		return "delete the last digit"
 	}
 	return k
 }
 
-// money shows an amount for people: thousands separators and the currency code.
-func money(minor int64, currency string) string { return models.GroupMinor(minor) + " " + currency }
+// amt shows an amount for people, the way the store writes numbers, with the currency code:
+// "1,100,045.66 EUR", "1 100 045,66 EUR", "1,042 JPY".
+func amt(ctx context.Context, minor int64, currency string) string {
+	return chrome(ctx).Money.Format(minor, currency)
+}
 
 // reconciliation says what the bank's result code of a close means: "Reconciled" (00), the
 // totals differing (95, with the code), or the code itself for anything else.

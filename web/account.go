@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -67,7 +69,62 @@ func (s *Server) account(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "Your account", templates.AccountPage(u, views, left))
+	s.render(c, http.StatusOK, "Your account", templates.AccountPage(u, views, left, s.zoneChoice(c, "")))
+}
+
+// zoneChoice is the account page's time-zone form.
+func (s *Server) zoneChoice(c *gin.Context, problem string) templates.ZoneChoice {
+	zc := templates.ZoneChoice{Current: currentUser(c).TimeZone, Store: s.store(c.Request.Context()).zone.String(), Zones: displayZones, Error: problem}
+	if zc.Current != "" && !slices.Contains(zc.Zones, zc.Current) {
+		zc.Zones = append([]string{zc.Current}, zc.Zones...)
+	}
+	return zc
+}
+
+// displayZones are the zones offered on the account page: one for each region's main time.
+var displayZones = []string{
+	"UTC",
+	"Europe/Lisbon", "Europe/London", "Europe/Dublin", "Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Europe/Rome",
+	"Europe/Amsterdam", "Europe/Stockholm", "Europe/Warsaw", "Europe/Prague", "Europe/Vienna", "Europe/Zurich",
+	"Europe/Riga", "Europe/Tallinn", "Europe/Vilnius", "Europe/Helsinki", "Europe/Kyiv", "Europe/Athens", "Europe/Bucharest",
+	"Europe/Istanbul", "Europe/Moscow",
+	"Asia/Dubai", "Asia/Kuwait", "Asia/Kolkata", "Asia/Bangkok", "Asia/Singapore", "Asia/Shanghai", "Asia/Tokyo", "Asia/Seoul",
+	"Australia/Perth", "Australia/Sydney", "Pacific/Auckland",
+	"Africa/Cairo", "Africa/Johannesburg", "Africa/Lagos", "Africa/Nairobi",
+	"America/Sao_Paulo", "America/Argentina/Buenos_Aires", "America/New_York", "America/Chicago", "America/Denver",
+	"America/Los_Angeles", "America/Anchorage", "Pacific/Honolulu",
+}
+
+// accountZone handles "POST /account/zone": the zone the user reads times in ("" for the
+// store's).
+func (s *Server) accountZone(c *gin.Context) {
+	u := currentUser(c)
+	zone := c.PostForm("zone")
+	err := s.users.SetTimeZone(c.Request.Context(), u, zone)
+	var verr *models.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		views, lerr := s.userSessions(c.Request.Context(), u)
+		if lerr != nil {
+			fail(c, lerr)
+			return
+		}
+		left, lerr := s.secondFactors.RecoveryLeft(c.Request.Context(), u.ID)
+		if lerr != nil {
+			fail(c, lerr)
+			return
+		}
+		s.render(c, http.StatusUnprocessableEntity, "Your account", templates.AccountPage(u, views, left, s.zoneChoice(c, verr.Fields["time_zone"])))
+	case err != nil:
+		fail(c, err)
+	default:
+		if zone == "" {
+			s.flash(c, "Times are shown in the store's time zone again.")
+		} else {
+			s.flash(c, "Times are now shown in "+zone+".")
+		}
+		redirect(c, "/account")
+	}
 }
 
 // signOutOthers handles "POST /account/signout-others": every other session of the user ends

@@ -69,6 +69,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/me":                     {"/api/me", nil, want{unauth, ok, ok}, false},
 		"GET /account":                    {"/account", nil, want{redir, ok, ok}, false},
 		"POST /account/signout-others":    {"/account/signout-others", url.Values{}, want{unauth, redir, redir}, false},
+		"POST /account/zone":              {"/account/zone", url.Values{"zone": {"Europe/Riga"}}, want{unauth, redir, redir}, false},
 		"GET /admin/users":                {"/admin/users", nil, want{redir, forbidden, ok}, false},
 		"POST /admin/users":               {"/admin/users", newUser, want{unauth, forbidden, redir}, true},
 		"GET /admin/users/:id":            {"/admin/users/" + staffID, nil, want{redir, forbidden, ok}, false},

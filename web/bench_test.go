@@ -83,7 +83,7 @@ func BenchmarkCallbackIngestion(b *testing.B) {
 	}
 	urls := make([]string, b.N)
 	for i, r := range rows {
-		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: 1042}
+		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
 		urls[i] = a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
 	}
 	load(b, b.N, func(i int) string { return urls[i] })
@@ -218,7 +218,7 @@ func BenchmarkLivePush(b *testing.B) {
 	got := make(chan arrival, benchScreens*4)
 	screens(b, a, benchScreens, "<t", regexp.MustCompile(`data-testid="tx-(PL\d+)" data-state="approved"`), got)
 	fanOut(b, got, func(i int) string { return rows[i].ClientOrderID }, func(i int) {
-		cb := mapi.Callback{Status: "approved", OrderID: rows[i].GatewayOrderID, MerchantOrder: rows[i].ClientOrderID, Type: "sale", Amount: 1042}
+		cb := mapi.Callback{Status: "approved", OrderID: rows[i].GatewayOrderID, MerchantOrder: rows[i].ClientOrderID, Type: "sale", Amount: "10.42"}
 		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode())
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("callback: %v %v", resp, err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
@@ -69,22 +70,12 @@ func (s *Server) closeDayIndex(c *gin.Context) {
 		return
 	}
 	all, _ := s.closeQ.List(ctx, models.CloseFilter{From: s.now().AddDate(0, 0, -30), Limit: 1000})
-	s.render(c, http.StatusOK, "Close Day", templates.CloseDayPage(pfs, recent, dailyBars(all, s.storeZone(ctx))))
-}
-
-// storeZone is the store's time zone for dates on the close pages: the first endpoint's (UTC
-// when none is set).
-func (s *Server) storeZone(ctx context.Context) *time.Location {
-	eps, err := s.endpoints.List(ctx)
-	if err != nil || len(eps) == 0 {
-		return time.UTC
-	}
-	return eps[0].Location()
+	s.render(c, http.StatusOK, "Close Day", templates.CloseDayPage(pfs, recent, dailyBars(all, s.store(ctx).zone, s.store(ctx).currency)))
 }
 
 // dailyBars sums the gateway's closed sale totals per business day: the last day a close
 // covers, or the store's date it was made on.
-func dailyBars(cs []models.CloseDay, loc *time.Location) []templates.ChartBar {
+func dailyBars(cs []models.CloseDay, loc *time.Location, currency string) []templates.ChartBar {
 	byDay := map[string]int64{}
 	for _, c := range cs {
 		if c.GwStatus == "" || c.State == models.CloseFailed {
@@ -98,7 +89,7 @@ func dailyBars(cs []models.CloseDay, loc *time.Location) []templates.ChartBar {
 	}
 	var bars []templates.ChartBar
 	for d, m := range byDay {
-		bars = append(bars, templates.ChartBar{Day: d, Minor: m})
+		bars = append(bars, templates.ChartBar{Day: d, Minor: m, Currency: currency})
 	}
 	sort.Slice(bars, func(i, j int) bool { return bars[i].Day < bars[j].Day })
 	return bars
@@ -203,7 +194,7 @@ func closeFilter(c *gin.Context, loc *time.Location) (templates.CloseHistoryFilt
 
 // closeDayHistory handles "GET /admin/closeday/history".
 func (s *Server) closeDayHistory(c *gin.Context) {
-	loc := s.storeZone(c.Request.Context())
+	loc := s.store(c.Request.Context()).zone
 	f, q := closeFilter(c, loc)
 	cs, err := s.closeQ.List(c.Request.Context(), q)
 	if err != nil {
@@ -211,12 +202,12 @@ func (s *Server) closeDayHistory(c *gin.Context) {
 		return
 	}
 	v := url.Values{"state": {f.State}, "from": {f.From}, "to": {f.To}}
-	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc), "/admin/closeday/history.csv?"+v.Encode()))
+	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc, s.store(c.Request.Context()).currency), "/admin/closeday/history.csv?"+v.Encode()))
 }
 
 // closeDayHistoryCSV handles "GET /admin/closeday/history.csv".
 func (s *Server) closeDayHistoryCSV(c *gin.Context) {
-	_, q := closeFilter(c, s.storeZone(c.Request.Context()))
+	_, q := closeFilter(c, s.store(c.Request.Context()).zone)
 	cs, err := s.closeQ.List(c.Request.Context(), q)
 	if err != nil {
 		fail(c, err)
@@ -229,9 +220,9 @@ func (s *Server) closeDayHistoryCSV(c *gin.Context) {
 		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "explained", "adjustments", "adjustments_net", "trigger", "days_from", "days_to", "started_by", "error"})
 	for _, x := range cs {
 		w.Write([]string{x.CreatedAt.UTC().Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), x.RequestID, x.State,
-			strconv.Itoa(x.SaleCount), models.FormatMinor(x.SaleSumMinor), strconv.Itoa(x.GwSaleCount), models.FormatMinor(x.GwSaleSumMinor),
+			strconv.Itoa(x.SaleCount), money.Plain(x.SaleSumMinor, x.Currency), strconv.Itoa(x.GwSaleCount), money.Plain(x.GwSaleSumMinor, x.Currency),
 			x.Code39, x.RRN, x.GateCloseDate, strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
-			models.FormatMinor(x.AdjustMinor), x.Trigger, x.DaysFrom, x.DaysTo, x.StartedBy, csvSafe(x.Error)})
+			money.Plain(x.AdjustMinor, x.Currency), x.Trigger, x.DaysFrom, x.DaysTo, x.StartedBy, csvSafe(x.Error)})
 	}
 	w.Flush()
 }

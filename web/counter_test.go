@@ -55,12 +55,12 @@ func TestCounterFormStartsOnePaymentPerKey(t *testing.T) {
 	}
 	other := a.browser().login("admin", adminPW)
 	_, page = other.get("/counter")
-	if !strings.Contains(page, `data-testid="reader-busy"`) || !strings.Contains(page, "1.11 EUR") {
+	if !strings.Contains(page, `data-testid="reader-busy"`) || !strings.Contains(page, "1.11\u00a0EUR") {
 		t.Error("the counter does not show the reader busy")
 	}
 	key := reStartKey.FindStringSubmatch(page)[1]
 	resp, body := other.post("/counter", url.Values{"start_key": {key}, "reader_id": {"1"}, "kind": {"sale"}, "amount": {"2.22"}})
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Counter 1 is busy with 1.11 EUR") ||
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Counter 1 is busy with 1.11\u00a0EUR") ||
 		!strings.Contains(body, `value="2.22"`) || !strings.Contains(body, key) {
 		t.Errorf("a second payment on the busy reader: %d, busy message, amount and key kept?", resp.StatusCode)
 	}

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
@@ -43,12 +42,12 @@ func (s *Server) endpointShow(c *gin.Context) {
 func endpointForm(e models.Endpoint) templates.EndpointForm {
 	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
 		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled,
-		CloseTime: e.CloseTime, TimeZone: e.TimeZone, PreauthWarnDays: strconv.Itoa(e.WarnDays())}
+		CloseTime: e.CloseTime, TimeZone: e.TimeZone, Locale: e.Locale, PreauthWarnDays: strconv.Itoa(e.WarnDays())}
 	if e.RefundApprovalMinor > 0 {
-		f.RefundApproval = models.FormatMinor(e.RefundApprovalMinor)
+		f.RefundApproval = e.Money().Input(e.RefundApprovalMinor, e.Currency)
 	}
 	if e.ConfirmAboveMinor > 0 {
-		f.ConfirmAbove = models.FormatMinor(e.ConfirmAboveMinor)
+		f.ConfirmAbove = e.Money().Input(e.ConfirmAboveMinor, e.Currency)
 	}
 	if e.PreauthReleaseDays > 0 {
 		f.PreauthReleaseDays = strconv.Itoa(e.PreauthReleaseDays)
@@ -84,12 +83,12 @@ func (s *Server) endpointSave(c *gin.Context) {
 	e.Currency, e.BaseURL = strings.ToUpper(tr("currency")), tr("base_url")
 	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
 	e.Enabled = c.PostForm("enabled") == "1"
-	e.CloseTime, e.TimeZone = tr("close_time"), tr("time_zone")
+	e.CloseTime, e.TimeZone, e.Locale = tr("close_time"), tr("time_zone"), tr("locale")
 	e.RefundApprovalMinor, e.ConfirmAboveMinor, e.PreauthWarnDays, e.PreauthReleaseDays = 0, 0, 7, 0
 	var policy []string
 	for field, dst := range map[string]*int64{"refund_approval": &e.RefundApprovalMinor, "confirm_above": &e.ConfirmAboveMinor} {
 		if v := tr(field); v != "" {
-			if a, err := devices.ParseAmount(v); err == nil {
+			if a, err := e.Money().Parse(v, e.Currency); err == nil {
 				*dst = a
 			} else {
 				policy = append(policy, field)

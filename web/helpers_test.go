@@ -316,7 +316,7 @@ func (g *fakeGateway) Return(_ context.Context, r mapi.MoneyRequest) (*mapi.Orde
 func (g *fakeGateway) money(op string, r mapi.MoneyRequest) (*mapi.OrderResponse, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.moneyCalls = append(g.moneyCalls, fmt.Sprintf("%s %s %s", op, r.ClientOrderID, r.Amount))
+	g.moneyCalls = append(g.moneyCalls, fmt.Sprintf("%s %s %s", op, r.ClientOrderID, r.Amount.Format(r.Currency)))
 	return &mapi.OrderResponse{SerialNumber: fmt.Sprintf("SN-%d", len(g.moneyCalls)), MerchantOrderID: r.ClientOrderID, OrderID: r.OrderID}, nil
 }
 

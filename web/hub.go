@@ -10,6 +10,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
@@ -23,13 +24,13 @@ type Hub struct {
 	// subscribed, so that a change between the page's render and its socket is not lost.
 	// It returns nothing for topics that need no snapshot (lists).
 	Snapshot func(ctx context.Context, topic string) []templ.Component
-	// Zone, when set, is the time zone pushed fragments show times in (the store's).
-	Zone func(ctx context.Context) *time.Location
+	// Store, when set, is how the store shows times and amounts in pushed fragments (its
+	// zone and locale); a screen whose user chose another zone gets its own rendering.
+	Store func(ctx context.Context) templates.Chrome
 
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[*hubClient]struct{}
-	render  func(ctx context.Context, c templ.Component) ([]byte, error)
 }
 
 type hubClient struct {
@@ -37,6 +38,15 @@ type hubClient struct {
 	conn   *websocket.Conn
 	topics map[string]bool // what the page shows (templates.Topic…); nil takes everything it may see
 	admin  bool            // staff see only templates.StaffTopic topics
+	zone   *time.Location  // the user's chosen display zone; nil: the store's
+}
+
+// zoneKey names the rendering a client needs: "" for the store's zone.
+func (c *hubClient) zoneKey() string {
+	if c.zone == nil {
+		return ""
+	}
+	return c.zone.String()
 }
 
 // wants reports whether the client's page shows topic and its user may see it.
@@ -75,16 +85,31 @@ const (
 
 // NewHub returns an empty hub.
 func NewHub(log *slog.Logger) *Hub {
-	h := &Hub{log: log, clients: map[*hubClient]struct{}{}}
-	h.render = func(ctx context.Context, c templ.Component) ([]byte, error) {
-		if h.Zone != nil {
-			ctx = templates.WithChrome(ctx, templates.Chrome{Zone: h.Zone(ctx)})
-		}
-		var b bytes.Buffer
-		err := c.Render(ctx, &b)
-		return b.Bytes(), err
+	return &Hub{log: log, clients: map[*hubClient]struct{}{}}
+}
+
+// storeMoney is how the store writes amounts.
+func (h *Hub) storeMoney(ctx context.Context) money.Locale {
+	if h.Store == nil {
+		return money.English
 	}
-	return h
+	return h.Store(ctx).Money
+}
+
+// render renders a fragment as a screen in zone (nil: the store's) shows it.
+func (h *Hub) render(ctx context.Context, c templ.Component, zone *time.Location) (*websocket.PreparedMessage, error) {
+	var ch templates.Chrome
+	if h.Store != nil {
+		ch = h.Store(ctx)
+	}
+	if zone != nil {
+		ch.Zone = zone
+	}
+	var b bytes.Buffer
+	if err := c.Render(templates.WithChrome(ctx, ch), &b); err != nil {
+		return nil, err
+	}
+	return websocket.NewPreparedMessage(websocket.TextMessage, b.Bytes())
 }
 
 // Broadcast sends a rendered fragment to every client whose page shows topic, without
@@ -115,14 +140,10 @@ func (h *Hub) sendLocked(c *hubClient, pm *websocket.PreparedMessage) {
 	}
 }
 
-// BroadcastComponent renders c once and broadcasts it to topic.
+// BroadcastComponent renders c once per display zone its screens use (usually once: the
+// store's) and sends it to every client whose page shows topic.
 func (h *Hub) BroadcastComponent(topic string, c templ.Component) {
-	b, err := h.render(context.Background(), c)
-	if err != nil {
-		h.log.Error("hub render", "error", err)
-		return
-	}
-	h.Broadcast(topic, b)
+	h.BroadcastFirst(Choice{topic, c})
 }
 
 // Choice is one fragment for the screens whose page shows Topic.
@@ -135,7 +156,11 @@ type Choice struct {
 // new payment row to lists that insert new rows, else the row update to pages that only
 // update rows they have. Each fragment is rendered once, and only if a client wants it.
 func (h *Hub) BroadcastFirst(choices ...Choice) {
-	msgs := make([]*websocket.PreparedMessage, len(choices))
+	type key struct {
+		choice int
+		zone   string
+	}
+	msgs := map[key]*websocket.PreparedMessage{}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
@@ -143,17 +168,16 @@ func (h *Hub) BroadcastFirst(choices ...Choice) {
 			if !c.wants(ch.Topic) {
 				continue
 			}
-			if msgs[i] == nil {
-				b, err := h.render(context.Background(), ch.C)
-				if err == nil {
-					msgs[i], err = websocket.NewPreparedMessage(websocket.TextMessage, b)
-				}
+			k := key{i, c.zoneKey()}
+			if msgs[k] == nil {
+				pm, err := h.render(context.Background(), ch.C, c.zone)
 				if err != nil {
 					h.log.Error("hub render", "error", err)
 					return
 				}
+				msgs[k] = pm
 			}
-			h.sendLocked(c, msgs[i])
+			h.sendLocked(c, msgs[k])
 			break
 		}
 	}
@@ -206,7 +230,7 @@ func (h *Hub) ws(c *gin.Context) {
 	}
 	u := currentUser(c)
 	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn, topics: parseTopics(c.Query("topics")),
-		admin: u != nil && u.Role == models.RoleAdmin}
+		admin: u != nil && u.Role == models.RoleAdmin, zone: userZone(u)}
 	h.mu.Lock()
 	h.clients[cl] = struct{}{}
 	h.mu.Unlock()
@@ -225,11 +249,7 @@ func (h *Hub) snapshot(ctx context.Context, cl *hubClient) {
 			continue // not this user's to see
 		}
 		for _, c := range h.Snapshot(ctx, topic) {
-			b, err := h.render(ctx, c)
-			var pm *websocket.PreparedMessage
-			if err == nil {
-				pm, err = websocket.NewPreparedMessage(websocket.TextMessage, b)
-			}
+			pm, err := h.render(ctx, c, cl.zone)
 			if err != nil {
 				h.log.Error("hub snapshot", "error", err)
 				return

@@ -36,7 +36,7 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 	busy := ""
 	if l.Tx != nil {
 		if w, err := l.Tx.WaitingOn(context.Background(), id); err == nil {
-			busy = w.Amount() + " " + w.Currency
+			busy = l.Hub.storeMoney(context.Background()).Format(w.AmountMinor, w.Currency)
 		}
 	}
 	l.Hub.BroadcastComponent(templates.TopicReaderChoices, templates.ReaderChoiceStatus(r, busy, true))

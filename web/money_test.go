@@ -73,7 +73,7 @@ func TestRefundsFromThePaymentPage(t *testing.T) {
 		{"0", "damaged", "above zero"},
 		{"-1", "damaged", "Enter an amount"},
 		{"abc", "damaged", "Enter an amount"},
-		{"15.01", "damaged", "At most 15.00 can still be refunded"},
+		{"15.01", "damaged", "At most 15.00\u00a0EUR can still be refunded"},
 	} {
 		resp, body := m.post(path, url.Values{"kind": {"refund"}, "amount": {c.amount}, "reason": {c.reason}, "op_key": {m.opKey(sale.ID)}})
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, c.want) {
@@ -103,7 +103,7 @@ func TestRefundsFromThePaymentPage(t *testing.T) {
 	}
 	// While it is open, the page offers no refund, and a second one (another tab) waits.
 	if _, page := m.get(fmt.Sprintf("/transactions/%d", sale.ID)); strings.Contains(page, `data-testid="refund-form"`) ||
-		!strings.Contains(page, "Refund of 5.00 EUR in progress.") {
+		!strings.Contains(page, "Refund of 5.00\u00a0EUR in progress.") {
 		t.Error("the page offers a refund while one is in progress")
 	}
 	resp, body := m.post(path, url.Values{"kind": {"refund"}, "amount": {"1.00"}, "reason": {"again"}, "op_key": {"another-tab"}})
@@ -124,7 +124,7 @@ func TestRefundsFromThePaymentPage(t *testing.T) {
 		t.Errorf("the sale itself changed: %s", got.State)
 	}
 	_, page = m.get(fmt.Sprintf("/transactions/%d", sale.ID))
-	if !strings.Contains(page, "Partially refunded 5.00 EUR of 15.00 EUR; 10.00 EUR can still be refunded.") {
+	if !strings.Contains(page, "Partially refunded 5.00\u00a0EUR of 15.00\u00a0EUR; 10.00\u00a0EUR can still be refunded.") {
 		t.Error("the payment does not show what remains")
 	}
 	if es := a.audited("payment.refund"); len(es) != 1 || es[0].ActorName != "mia" || !strings.Contains(es[0].Detail, "damaged box") {
@@ -153,7 +153,7 @@ func TestRefundAboveTheLimitNeedsASecondPerson(t *testing.T) {
 	}
 	// It is on the start page for everyone who can approve; the one who asked cannot.
 	_, home := m.get("/")
-	if !strings.Contains(home, "A refund of 150.00 EUR asked by mia waits for another manager") {
+	if !strings.Contains(home, "A refund of 150.00\u00a0EUR asked by mia waits for another manager") {
 		t.Errorf("the start page does not list the refund waiting for approval:\n%s", home)
 	}
 	opPath := fmt.Sprintf("/transactions/%d", refund.ID)
@@ -174,7 +174,7 @@ func TestRefundAboveTheLimitNeedsASecondPerson(t *testing.T) {
 		t.Fatal("the admin is not offered the approval")
 	}
 	resp, _ = admin.post(opPath+"/approve", url.Values{})
-	if body := admin.follow(resp); !strings.Contains(body, "Approved: the refund of 150.00 EUR is sent to the bank.") {
+	if body := admin.follow(resp); !strings.Contains(body, "Approved: the refund of 150.00\u00a0EUR is sent to the bank.") {
 		t.Error("no flash for the approval")
 	}
 	a.waitFor(t, "the approved refund is sent", func() bool { return a.tx(t, refund.ID).State == models.TxProcessing })

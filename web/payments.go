@@ -77,9 +77,10 @@ func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterFo
 		fail(c, err)
 		return
 	}
-	f.Busy = map[uint]string{}
+	look := s.store(ctx)
+	f.Busy, f.Currency = map[uint]string{}, look.currency
 	for id, t := range waiting {
-		f.Busy[id] = t.Amount() + " " + t.Currency
+		f.Busy[id] = look.money.Format(t.AmountMinor, t.Currency)
 	}
 	if f.StartKey == "" {
 		f.StartKey = newStartKey()
@@ -99,32 +100,29 @@ func (s *Server) counterStart(c *gin.Context) {
 	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
 	f.AmountAgain = c.PostForm("amount_again")
 	in := devices.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
-		AmountAgain: f.AmountAgain, Actor: actor(c)}
-	var err error
-	in.AmountMinor, err = devices.ParseAmount(f.Amount)
+		Amount: f.Amount, AmountAgain: f.AmountAgain, Actor: actor(c)}
+	t, err := s.payments.Start(c.Request.Context(), in)
 	var se *devices.StartError
-	if err == nil {
-		var t models.Transaction
-		t, err = s.payments.Start(c.Request.Context(), in)
-		switch {
-		case errors.Is(err, devices.ErrAlreadyStarted):
-			redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
-			return
-		case err == nil:
-			s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
-			if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
-				s.log.Warn("remember the last reader", "error", err)
-			}
-			redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
-			return
+	switch {
+	case errors.Is(err, devices.ErrAlreadyStarted):
+		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
+	case err == nil:
+		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
+		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
+			s.log.Warn("remember the last reader", "error", err)
 		}
-	}
-	if errors.As(err, &se) {
+		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
+	case errors.As(err, &se):
 		f.Errors = templates.FormErrors{se.Field: se.Message}
 		s.renderCounter(c, http.StatusUnprocessableEntity, f)
-		return
+	default:
+		fail(c, err)
 	}
-	fail(c, err)
+}
+
+// amount is a payment's amount the way the store writes it, for messages.
+func (s *Server) amount(c *gin.Context, t models.Transaction) string {
+	return s.store(c.Request.Context()).money.Format(t.AmountMinor, t.Currency)
 }
 
 // txShow handles "GET /transactions/:id".
@@ -187,14 +185,8 @@ func moneyView(ctx context.Context, q TxQueries, t models.Transaction) (template
 func (s *Server) txOperate(c *gin.Context) {
 	withID(c, func(id uint) {
 		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
-		amount, err := devices.ParseAmount(mf.Amount)
-		if err != nil {
-			mf.Error = err.Error()
-			s.renderTxMoney(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{}, mf)
-			return
-		}
 		op, err := s.payments.Operate(c.Request.Context(), devices.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
-			Kind: models.TxKind(mf.Kind), AmountMinor: amount, Reason: mf.Reason, Actor: actor(c)})
+			Kind: models.TxKind(mf.Kind), Amount: mf.Amount, Reason: mf.Reason, Actor: actor(c)})
 		var oerr *models.OperationError
 		switch {
 		case errors.Is(err, devices.ErrAlreadyDone):
@@ -214,10 +206,10 @@ func (s *Server) txOperate(c *gin.Context) {
 		}
 		if op.State == models.TxAwaitingApproval {
 			s.record(c, "payment.refund_requested", op.ClientOrderID, detail+"; waits for a second person's approval")
-			s.flash(c, fmt.Sprintf("The refund of %s %s is above the limit: it waits for another manager's or admin's approval.", op.Amount(), op.Currency))
+			s.flash(c, fmt.Sprintf("The refund of %s is above the limit: it waits for another manager's or admin's approval.", s.amount(c, op)))
 		} else {
 			s.record(c, "payment."+string(op.Kind), op.ClientOrderID, detail)
-			s.flash(c, fmt.Sprintf("%s of %s %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), op.Amount(), op.Currency))
+			s.flash(c, fmt.Sprintf("%s of %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), s.amount(c, op)))
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})
@@ -264,7 +256,7 @@ func (s *Server) txApprove(c *gin.Context) {
 			return
 		}
 		s.record(c, "payment.refund_approved", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s", op.Amount(), op.Currency, op.StartedByName))
-		s.flash(c, fmt.Sprintf("Approved: the refund of %s %s is sent to the bank.", op.Amount(), op.Currency))
+		s.flash(c, fmt.Sprintf("Approved: the refund of %s is sent to the bank.", s.amount(c, op)))
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})
 }

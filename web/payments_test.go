@@ -52,18 +52,18 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	forged := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: 1042}
+	forged := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42"}
 	if code := get(callbackURL(a, forged, "not-the-key")); code != http.StatusForbidden {
 		t.Errorf("forged callback: %d, want 403", code)
 	}
-	wrongAmount := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: 1}
+	wrongAmount := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "0.01"}
 	if code := get(callbackURL(a, wrongAmount, testKey)); code != http.StatusForbidden {
 		t.Errorf("amount mismatch: %d, want 403", code)
 	}
 	if got, _ := (&models.Transactions{DB: a.db}).ByID(context.Background(), tx.ID); got.State != models.TxProcessing {
 		t.Fatalf("refused callbacks changed the payment to %s", got.State)
 	}
-	good := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: 1042, ApprovalCode: "242805"}
+	good := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
 	for i := 0; i < 2; i++ { // delivered twice: at-least-once
 		if code := get(callbackURL(a, good, testKey)); code != http.StatusOK {
 			t.Errorf("callback %d: %d, want 200", i, code)
@@ -73,7 +73,7 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 	if got.State != models.TxApproved || got.ApprovalCode != "242805" {
 		t.Errorf("after the callback: %s %s", got.State, got.ApprovalCode)
 	}
-	unknown := mapi.Callback{Status: "approved", OrderID: "5", MerchantOrder: "PNOPE", Type: "sale", Amount: 100}
+	unknown := mapi.Callback{Status: "approved", OrderID: "5", MerchantOrder: "PNOPE", Type: "sale", Amount: "1.00"}
 	if code := get(callbackURL(a, unknown, testKey)); code != http.StatusOK {
 		t.Errorf("unknown order: %d, want 200", code)
 	}
@@ -208,7 +208,7 @@ func TestTamperedCallbacksAreAllRefused(t *testing.T) {
 	a := newApp(t, true)
 	tx := a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
 	a.addTx(t, "P2", 1042, models.KindSale, toProcessing[0], models.TxUpdate{Source: "response", State: models.TxProcessing, GatewayOrderID: "1969107"})
-	genuine := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: 1042, ApprovalCode: "242805"}
+	genuine := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
 	tamper := map[string]func(q url.Values){
 		"status":                   func(q url.Values) { q.Set("status", "declined") },
 		"orderid":                  func(q url.Values) { q.Set("orderid", "1969107") },

@@ -10,6 +10,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 	"github.com/justinas/nosurf"
@@ -34,9 +35,13 @@ func (s *Server) render(c *gin.Context, status int, title string, comp templ.Com
 // chrome gathers the page frame's data: the signed-in user, a pending flash message, the CSRF
 // token and the path.
 func (s *Server) chrome(c *gin.Context) templates.Chrome {
-	ch := templates.Chrome{CSRFToken: nosurf.Token(c.Request), Path: c.Request.URL.Path, Zone: s.displayZone(c.Request.Context())}
+	ch := s.storeChrome(c.Request.Context())
+	ch.CSRFToken, ch.Path = nosurf.Token(c.Request), c.Request.URL.Path
 	if u, ok := c.Get(userKey); ok {
 		ch.User = u.(*models.User)
+		if z := userZone(ch.User); z != nil {
+			ch.Zone = z
+		}
 		if s.needsSecondFactor(ch.User) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
 			ch.User = nil // half signed in (setting up the second factor): no navigation yet
 		}
@@ -98,32 +103,54 @@ func (s *Server) confirmed(c *gin.Context, v templates.ConfirmView) bool {
 	return false
 }
 
-// displayZone is the store's time zone, in which pages show times: the first gateway endpoint
-// that names one (the server's zone when none does).
-// It is looked up at most every zoneTTL: every page and pushed fragment asks for it.
-func (s *Server) displayZone(ctx context.Context) *time.Location {
-	if z := s.zone.Load(); z != nil && time.Since(z.at) < zoneTTL {
-		return z.loc
+// storeLook is how the store shows times and amounts: the first gateway endpoint's time zone
+// (the server's when none names one), locale and currency.
+type storeLook struct {
+	zone     *time.Location
+	money    money.Locale
+	currency string
+	at       time.Time
+}
+
+// store looks the store's settings up at most every storeTTL: every page and pushed fragment
+// asks for them.
+func (s *Server) store(ctx context.Context) storeLook {
+	if l := s.look.Load(); l != nil && time.Since(l.at) < storeTTL {
+		return *l
 	}
-	loc := time.Local
+	l := storeLook{zone: time.Local, money: money.English, at: time.Now()}
 	if s.endpoints != nil {
-		if eps, err := s.endpoints.List(ctx); err == nil {
+		if eps, err := s.endpoints.List(ctx); err == nil && len(eps) > 0 {
+			l.money, l.currency = eps[0].Money(), eps[0].Currency
 			for _, e := range eps {
 				if e.TimeZone != "" {
-					loc = e.Location()
+					l.zone = e.Location()
 					break
 				}
 			}
 		}
 	}
-	s.zone.Store(&cachedZone{loc: loc, at: time.Now()})
-	return loc
+	s.look.Store(&l)
+	return l
 }
 
-// zoneTTL is how long a looked-up display zone is used (a changed endpoint zone shows within it).
-const zoneTTL = 10 * time.Second
+// storeChrome is the store's look for pages and pushed fragments.
+func (s *Server) storeChrome(ctx context.Context) templates.Chrome {
+	l := s.store(ctx)
+	return templates.Chrome{Zone: l.zone, Money: l.money}
+}
 
-type cachedZone struct {
-	loc *time.Location
-	at  time.Time
+// storeTTL is how long looked-up store settings are used (a changed endpoint shows within it).
+const storeTTL = 10 * time.Second
+
+// userZone is the zone a user chose to read times in; nil for the store's.
+func userZone(u *models.User) *time.Location {
+	if u == nil || u.TimeZone == "" {
+		return nil
+	}
+	loc, err := time.LoadLocation(u.TimeZone)
+	if err != nil {
+		return nil
+	}
+	return loc
 }

@@ -259,7 +259,7 @@ func TestStartPageListsWhatNeedsAttention(t *testing.T) {
 	list := section(body, `data-testid="needs-attention"`)
 	for _, want := range []string{
 		`data-testid="attention-PREVIEW"`, fmt.Sprintf(`href="/transactions/%d"`, review.ID), "No final answer from the bank after an hour: re-check or resolve",
-		`data-testid="attention-PLATE"`, "25.00 EUR", "SBX-0001", "refund one of the payments",
+		`data-testid="attention-PLATE"`, "25.00\u00a0EUR", "SBX-0001", "refund one of the payments",
 	} {
 		if !strings.Contains(list, want) {
 			t.Errorf("the needs-attention list lacks %q", want)
@@ -340,8 +340,8 @@ func TestClosePageShowsAdjustmentsAndFailure(t *testing.T) {
 
 	_, body = admin.get(fmt.Sprintf("/admin/closeday/c/%d", explained.ID))
 	for _, want := range []string{"Catch-up close covering 2026-11-24 to 2026-11-26", "Closed — difference explained", "Totals differ from the bank",
-		"We counted 2 sale(s) for 20.00 EUR; the bank counted 3 for 35.00 EUR.", "Difference explained by 1 adjustment(s)",
-		`data-testid="adjustment-PLATE"`, fmt.Sprintf(`href="/transactions/%d"`, late.ID), "Added: the bank counted it in this close", "15.00 EUR",
+		"We counted 2 sale(s) for 20.00\u00a0EUR; the bank counted 3 for 35.00\u00a0EUR.", "Difference explained by 1 adjustment(s)",
+		`data-testid="adjustment-PLATE"`, fmt.Sprintf(`href="/transactions/%d"`, late.ID), "Added: the bank counted it in this close", "15.00\u00a0EUR",
 		"approved after the close went out"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the explained close's page lacks %q", want)

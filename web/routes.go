@@ -57,6 +57,7 @@ func (s *Server) routes(d Deps) {
 	auth.GET("/api/me", s.apiMe)
 	auth.GET("/account", s.account)
 	auth.POST("/account/signout-others", s.signOutOthers)
+	auth.POST("/account/zone", s.accountZone)
 	if d.Hub != nil {
 		auth.GET("/ws", d.Hub.ws)
 	}

@@ -28,6 +28,7 @@ type UserStore interface {
 	List(ctx context.Context) ([]models.User, error)
 	Update(ctx context.Context, u *models.User) error
 	SignedIn(ctx context.Context, u *models.User, at time.Time) error
+	SetTimeZone(ctx context.Context, u *models.User, zone string) error
 	ActiveAdmins(ctx context.Context) (int64, error)
 }
 
@@ -98,7 +99,7 @@ type Server struct {
 
 	secondFactors        SecondFactorStore
 	secondFactorOptional bool
-	zone                 atomic.Pointer[cachedZone] // the store's time zone, looked up now and then
+	look                 atomic.Pointer[storeLook] // the store's zone, locale and currency, looked up now and then
 }
 
 // Hub is the live-update hub (tests publish through it).
@@ -125,8 +126,8 @@ func New(d Deps) *Server {
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}
-	if d.Hub != nil && d.Hub.Zone == nil {
-		d.Hub.Zone = s.displayZone
+	if d.Hub != nil && d.Hub.Store == nil {
+		d.Hub.Store = s.storeChrome
 	}
 
 	gin.SetMode(gin.ReleaseMode)

@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
@@ -16,8 +16,14 @@ import (
 const txPage = 50
 
 // txFilter reads the list's filters from the query; bad values are ignored rather than
-// refused, so a hand-edited URL still shows something sensible.
-func txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
+// refused, so a hand-edited URL still shows something sensible. Dates are days in the zone the
+// user reads times in; amounts are read the way the store writes them.
+func (s *Server) txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
+	look := s.store(c.Request.Context())
+	zone := look.zone
+	if z := userZone(currentUser(c)); z != nil {
+		zone = z
+	}
 	f := templates.TxFilterForm{State: c.Query("status"), Kind: c.Query("kind"), Reader: c.Query("reader"),
 		From: c.Query("from"), To: c.Query("to"), Min: c.Query("min"), Max: c.Query("max"), Q: c.Query("q")}
 	q := models.TxFilter{Search: f.Q}
@@ -30,16 +36,16 @@ func txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
 	if id, err := strconv.ParseUint(f.Reader, 10, 32); err == nil {
 		q.ReaderID = uint(id)
 	}
-	if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", f.From, zone); err == nil {
 		q.From = t
 	}
-	if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", f.To, zone); err == nil {
 		q.To = t.AddDate(0, 0, 1)
 	}
-	if a, err := devices.ParseAmount(f.Min); err == nil {
+	if a, err := look.money.Parse(f.Min, look.currency); err == nil {
 		q.MinMinor = a
 	}
-	if a, err := devices.ParseAmount(f.Max); err == nil {
+	if a, err := look.money.Parse(f.Max, look.currency); err == nil {
 		q.MaxMinor = a
 	}
 	if b, err := strconv.ParseUint(c.Query("before"), 10, 32); err == nil {
@@ -62,7 +68,7 @@ func filterValues(f templates.TxFilterForm) url.Values {
 // transactionsIndex handles "GET /transactions".
 func (s *Server) transactionsIndex(c *gin.Context) {
 	ctx := c.Request.Context()
-	f, q := txFilter(c)
+	f, q := s.txFilter(c)
 	q.Limit = txPage + 1
 	ts, err := s.txQ.List(ctx, q)
 	if err != nil {
@@ -88,7 +94,7 @@ func (s *Server) transactionsIndex(c *gin.Context) {
 // transactionsCSV handles "GET /transactions.csv": exactly the filtered view, every page.
 func (s *Server) transactionsCSV(c *gin.Context) {
 	ctx := c.Request.Context()
-	_, q := txFilter(c)
+	_, q := s.txFilter(c)
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="transactions.csv"`)
 	w := csv.NewWriter(c.Writer)
@@ -103,7 +109,7 @@ func (s *Server) transactionsCSV(c *gin.Context) {
 		}
 		for _, t := range ts {
 			// Amounts are signed (a refund is negative): the column adds up to what was taken.
-			w.Write([]string{t.CreatedAt.UTC().Format(time.RFC3339), t.ClientOrderID, t.GatewayOrderID, string(t.Kind), t.SignedAmount(),
+			w.Write([]string{t.CreatedAt.UTC().Format(time.RFC3339), t.ClientOrderID, t.GatewayOrderID, string(t.Kind), money.Plain(t.SignedMinor(), t.Currency),
 				t.Currency, string(t.State), t.GatewayStatus, t.CardBrand, t.CardLast4, t.ApprovalCode, t.RRN, t.ReaderSerial,
 				t.StartedByName, t.ErrorCode, csvSafe(t.ErrorMessage), t.ParentOrderID})
 		}

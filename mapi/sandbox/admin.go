@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/example/mposportal/mapi"
@@ -84,12 +83,12 @@ func (g *Gateway) adminOrders(w http.ResponseWriter, r *http.Request) {
 	}
 	ops := map[int64][]operationView{}
 	for _, p := range ps {
-		ops[p.OrderID] = append(ops[p.OrderID], operationView{p.Kind, p.RequestSerial, mapi.Amount(p.AmountMinor).String(),
+		ops[p.OrderID] = append(ops[p.OrderID], operationView{p.Kind, p.RequestSerial, mapi.Amount(p.AmountMinor).Format(p.Currency),
 			p.Currency, p.Comment, p.Status, p.Stage, p.ApprovalCode, p.RRN, p.ErrorCode, p.ErrorMessage, p.CreatedAt, p.FinalAt, p.CloseID})
 	}
 	out := make([]orderView, len(os))
 	for i, o := range os {
-		out[i] = orderView{o.ID, o.ClientOrderID, o.EndpointID, o.Kind, strconv.FormatFloat(float64(o.AmountMinor)/100, 'f', 2, 64),
+		out[i] = orderView{o.ID, o.ClientOrderID, o.EndpointID, o.Kind, mapi.Amount(o.AmountMinor).Format(o.Currency),
 			o.Currency, o.Status, o.Stage, o.DeviceSerial, o.CardType, o.BIN, o.Last4, o.ApprovalCode, o.RRN, o.ErrorCode,
 			o.ErrorMessage, o.CreatedAt, o.FinalAt, o.CloseID, ops[o.ID]}
 	}

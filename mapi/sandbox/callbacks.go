@@ -141,7 +141,7 @@ func (g *Gateway) saveLeased(d delivery, lease time.Time) {
 func callbackFor(o order, m merchant) mapi.Callback {
 	return mapi.Callback{
 		Status: mapi.Status(o.Status), OrderID: fmt.Sprint(o.ID), MerchantOrder: o.ClientOrderID, Type: o.Kind,
-		Amount: mapi.Amount(o.AmountMinor), ApprovalCode: o.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
+		Amount: mapi.Amount(o.AmountMinor).Format(o.Currency), ApprovalCode: o.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
 		CardType: o.CardType, Descriptor: m.Descriptor, ErrorCode: o.ErrorCode, ErrorMessage: o.ErrorMessage,
 		ProcessorRRN: o.RRN, MerchantData: o.MerchantData,
 	}
@@ -153,7 +153,7 @@ func callbackFor(o order, m merchant) mapi.Callback {
 func callbackForOperation(o order, p operation, m merchant) mapi.Callback {
 	return mapi.Callback{
 		Status: mapi.Status(p.Status), OrderID: fmt.Sprint(o.ID), MerchantOrder: o.ClientOrderID, Type: p.Kind,
-		Amount: mapi.Amount(p.AmountMinor), ApprovalCode: p.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
+		Amount: mapi.Amount(p.AmountMinor).Format(p.Currency), ApprovalCode: p.ApprovalCode, BIN: o.BIN, LastFour: o.Last4,
 		CardType: o.CardType, Descriptor: m.Descriptor, ErrorCode: p.ErrorCode, ErrorMessage: p.ErrorMessage,
 		ProcessorRRN: p.RRN, MerchantData: o.MerchantData,
 	}

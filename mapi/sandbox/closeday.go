@@ -73,7 +73,7 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 	case !m.AllowCloseAPI:
 		return nil, errCloseAPINotAllowed()
 	}
-	theirs, aerr := cpTotals(get)
+	theirs, aerr := cpTotals(get, m.Currency)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -121,8 +121,8 @@ func (g *Gateway) closeDay(m merchant, f map[string][]string) ([]byte, *apiError
 			{Key: "status", Value: "finished"}, {Key: "gateId", Value: strconv.FormatInt(cur.GateID, 10)},
 			{Key: "isDayClosing", Value: strconv.FormatBool(locked)}, {Key: "gateCloseDate", Value: now.UTC().Format("2006-01-02")},
 			{Key: "epntId", Value: strconv.FormatInt(cur.EpntID, 10)}, {Key: "saleApprovedCount", Value: strconv.Itoa(c.SaleCount)},
-			{Key: "saleAmount", Value: mapi.Amount(c.SaleSum).String()}, {Key: "reversalApprovedCount", Value: strconv.Itoa(c.ReversalCount)},
-			{Key: "reversalAmount", Value: mapi.Amount(c.ReversalSum).String()},
+			{Key: "saleAmount", Value: mapi.Amount(c.SaleSum).Format(cur.Currency)}, {Key: "reversalApprovedCount", Value: strconv.Itoa(c.ReversalCount)},
+			{Key: "reversalAmount", Value: mapi.Amount(c.ReversalSum).Format(cur.Currency)},
 			{Key: "code39", Value: c.Code39}, {Key: "RRN", Value: c.RRN}, {Key: "theRequestSerialNumber", Value: newSerial()},
 		}))
 		if err := tx.Create(&c).Error; err != nil {
@@ -164,7 +164,7 @@ func openTotals(tx *gorm.DB, table any, endpointID, kind string) (totals, error)
 }
 
 // cpTotals reads the CP's optional totals; nil when none were sent.
-func cpTotals(get func(string) string) (*mapi.CloseDayTotals, *apiError) {
+func cpTotals(get func(string) string, currency string) (*mapi.CloseDayTotals, *apiError) {
 	names := []string{"sale_approved_count", "sale_approved_sum", "reversal_approved_count", "reversal_approved_sum"}
 	sent := false
 	for _, n := range names {
@@ -189,7 +189,7 @@ func cpTotals(get func(string) string) (*mapi.CloseDayTotals, *apiError) {
 		if s == "" || err != nil {
 			return 0
 		}
-		a, e := mapi.ParseAmount(s)
+		a, e := mapi.ParseAmount(s, currency)
 		if e != nil {
 			err = e
 		}

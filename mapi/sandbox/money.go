@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 )
 
@@ -60,12 +61,12 @@ func (g *Gateway) createOperation(kind, endpointID string, f url.Values) (operat
 			return operation{}, order{}, validation("2", "Missing mandatory parameter: %s", k)
 		}
 	}
-	amount, err := mapi.ParseAmount(get("amount"))
+	amount, err := mapi.ParseAmount(get("amount"), strings.ToUpper(get("currency")))
 	switch {
 	case len(get("client_orderid")) > 128:
 		return operation{}, order{}, validation("3", "client_orderid is longer than 128 characters")
 	case err != nil || amount <= 0:
-		return operation{}, order{}, validation("3", "amount must be a positive decimal with at most two places")
+		return operation{}, order{}, validation("3", "amount must be a positive decimal with the currency's decimals (%d for %s)", money.MinorUnits(strings.ToUpper(get("currency"))), strings.ToUpper(get("currency")))
 	case !reAlpha3.MatchString(get("currency")):
 		return operation{}, order{}, validation("3", "currency must be an ISO 4217 code")
 	case utf8.RuneCountInString(get("comment")) > maxComment:
@@ -163,7 +164,7 @@ func moneyAllowed(o order, ops []operation, kind string, amount int64) *apiError
 	case kind == "capture" && returned > 0:
 		return validation("11", "%s: the preauth is released", msgNotAllowed)
 	case kind == "capture" && amount > o.AmountMinor:
-		return validation("12", "%s: capture of %s is more than the preauth's %s", msgExceeds, mapi.Amount(amount), mapi.Amount(o.AmountMinor))
+		return validation("12", "%s: capture of %s is more than the preauth's %s", msgExceeds, mapi.Amount(amount).Format(o.Currency), mapi.Amount(o.AmountMinor).Format(o.Currency))
 	case kind == "capture":
 		return nil
 	}
@@ -173,7 +174,7 @@ func moneyAllowed(o order, ops []operation, kind string, amount int64) *apiError
 		case capture == nil && returned > 0:
 			return validation("11", "%s: the preauth is already released", msgNotAllowed)
 		case capture == nil && amount != o.AmountMinor:
-			return validation("12", "%s: a release returns the whole preauth of %s, not %s", msgExceeds, mapi.Amount(o.AmountMinor), mapi.Amount(amount))
+			return validation("12", "%s: a release returns the whole preauth of %s, not %s", msgExceeds, mapi.Amount(o.AmountMinor).Format(o.Currency), mapi.Amount(amount).Format(o.Currency))
 		case capture == nil:
 			return nil // the release of the hold
 		case capture.Status == "processing":
@@ -182,8 +183,8 @@ func moneyAllowed(o order, ops []operation, kind string, amount int64) *apiError
 		sold = capture.AmountMinor
 	}
 	if returned+amount > sold {
-		return validation("12", "%s: return of %s is more than the %s left of %s", msgExceeds, mapi.Amount(amount),
-			mapi.Amount(sold-returned), mapi.Amount(sold))
+		return validation("12", "%s: return of %s is more than the %s left of %s", msgExceeds, mapi.Amount(amount).Format(o.Currency),
+			mapi.Amount(sold-returned).Format(o.Currency), mapi.Amount(sold).Format(o.Currency))
 	}
 	return nil
 }

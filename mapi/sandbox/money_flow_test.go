@@ -72,7 +72,7 @@ func TestMoneyCallbacks(t *testing.T) {
 		status mapi.Status
 		amount mapi.Amount
 	}{{cb1, mapi.StatusApproved, 300}, {cb2, mapi.StatusApproved, 200}, {cb3, mapi.StatusDeclined, 151}} {
-		if tt.cb.Type != "reversal" || tt.cb.Status != tt.status || tt.cb.Amount != tt.amount || tt.cb.OrderID != sale.OrderID ||
+		if tt.cb.Type != "reversal" || tt.cb.Status != tt.status || tt.cb.Amount != tt.amount.Format("EUR") || tt.cb.OrderID != sale.OrderID ||
 			tt.cb.MerchantOrder != sale.MerchantOrderID || tt.cb.MerchantData != "till=3&shift=a b" {
 			t.Errorf("refund callback %d = %+v", i+1, tt.cb)
 		}
@@ -98,7 +98,7 @@ func TestMoneyCallbacks(t *testing.T) {
 	_, pre := e.approved("preauth", 1000, mapi.StatusApproved, withCallback)
 	nextCallback(t, e, rcv, 5)
 	e.mustMoney(e.client.Capture, money(pre, 600, ""), mapi.StatusApproved)
-	if cb := nextCallback(t, e, rcv, 6); cb.Type != "capture" || cb.Amount != 600 || cb.Status != mapi.StatusApproved || cb.OrderID != pre.OrderID {
+	if cb := nextCallback(t, e, rcv, 6); cb.Type != "capture" || cb.Amount != "6.00" || cb.Status != mapi.StatusApproved || cb.OrderID != pre.OrderID {
 		t.Errorf("capture callback = %+v", cb)
 	}
 
@@ -215,7 +215,7 @@ func TestOldStateFileGetsTheNewDeliveryIndex(t *testing.T) {
 	_, sale := e.approved("sale", 1000, mapi.StatusApproved, func(r *mapi.OrderRequest) { r.ServerCallbackURL = rcv.srv.URL })
 	e.mustMoney(e.client.Return, money(sale, 300, "first"), mapi.StatusApproved)
 	e.mustMoney(e.client.Return, money(sale, 300, "second"), mapi.StatusApproved)
-	if cb := nextCallback(t, e, rcv, 3); cb.Type != "reversal" || cb.Amount != 300 {
+	if cb := nextCallback(t, e, rcv, 3); cb.Type != "reversal" || cb.Amount != "3.00" {
 		t.Errorf("second refund's callback = %+v", cb)
 	}
 }

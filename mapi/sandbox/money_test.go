@@ -32,7 +32,7 @@ func (e *env) approved(kind string, amount mapi.Amount, want mapi.Status, change
 		e.t.Fatal(err)
 	}
 	if st := e.waitFinal(mapi.StatusRequest{ClientOrderID: req.ClientOrderID, OrderID: resp.OrderID}); st.Status != want {
-		e.t.Fatalf("%s of %s: %s, want %s", kind, amount, st.Status, want)
+		e.t.Fatalf("%s of %d: %s, want %s", kind, amount, st.Status, want)
 	}
 	return req, resp
 }

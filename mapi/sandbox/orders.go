@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/example/mposportal/mapi"
+	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 )
 
@@ -83,12 +84,12 @@ func (g *Gateway) createOrder(kind string, m merchant, f url.Values) (order, boo
 			return order{}, false, validation("2", "Missing mandatory parameter: %s", k)
 		}
 	}
-	amount, err := mapi.ParseAmount(get("amount"))
+	amount, err := mapi.ParseAmount(get("amount"), strings.ToUpper(get("currency")))
 	switch {
 	case len(get("client_orderid")) > 128:
 		return order{}, false, validation("3", "client_orderid is longer than 128 characters")
 	case err != nil || amount <= 0:
-		return order{}, false, validation("3", "amount must be a positive decimal with at most two places")
+		return order{}, false, validation("3", "amount must be a positive decimal with the currency's decimals (%d for %s)", money.MinorUnits(strings.ToUpper(get("currency"))), strings.ToUpper(get("currency")))
 	case !reAlpha3.MatchString(get("currency")):
 		return order{}, false, validation("3", "currency must be an ISO 4217 code")
 	case !reAlpha2.MatchString(get("country")):

@@ -41,6 +41,7 @@ type Config struct {
 	AnyCallbackPort  bool          // tests on random loopback ports
 	TimestampWindow  time.Duration // OAuth timestamp skew allowed (default 300s; negative = off)
 	CloseDuration    time.Duration // how long a close day keeps the gate locked (default 0)
+	Currency         string        // the seeded merchant's currency (default EUR): try JPY or KWD
 	Now              func() time.Time
 	Logger           *slog.Logger
 	HTTPClient       *http.Client // for callbacks
@@ -221,7 +222,11 @@ func (g *Gateway) seed() error {
 		return err
 	}
 	k := strings.ToUpper(hex.EncodeToString(key))
-	m := merchant{EndpointID: "1234", Login: "sandbox-merchant", Currency: "EUR", GateID: 101, EpntID: 1234,
+	currency := g.cfg.Currency
+	if currency == "" {
+		currency = "EUR"
+	}
+	m := merchant{EndpointID: "1234", Login: "sandbox-merchant", Currency: currency, GateID: 101, EpntID: 1234,
 		AllowCloseAPI: true, Descriptor: "SANDBOX-SHOP",
 		// The key looks like the docs' example keys; it is random per installation.
 		ControlKey: k[0:8] + "-" + k[8:12] + "-" + k[12:16] + "-" + k[16:20] + "-" + k[20:32]}

@@ -173,7 +173,7 @@ func TestSaleApprovedWithCallback(t *testing.T) {
 		t.Fatalf("callback does not verify: %v", err)
 	}
 	if cb.Status != mapi.StatusApproved || cb.OrderID != resp.OrderID || cb.MerchantOrder != req.ClientOrderID ||
-		cb.Amount != 1042 || cb.Type != "sale" || cb.ApprovalCode != st.ApprovalCode || cb.LastFour != "1111" {
+		cb.Amount != "10.42" || cb.Type != "sale" || cb.ApprovalCode != st.ApprovalCode || cb.LastFour != "1111" {
 		t.Errorf("callback = %+v", cb)
 	}
 	for _, v := range rcv.calls()[0] {
@@ -207,14 +207,14 @@ func TestOutcomesByAmount(t *testing.T) {
 		req := e.request(tt.amount, tt.card)
 		resp, err := e.client.Sale(context.Background(), req)
 		if err != nil {
-			t.Fatalf("%s %s: %v", tt.amount, tt.card, err)
+			t.Fatalf("%d %s: %v", tt.amount, tt.card, err)
 		}
 		st := e.waitFinal(mapi.StatusRequest{ClientOrderID: req.ClientOrderID, OrderID: resp.OrderID})
 		if st.Status != tt.status || st.ErrorCode != tt.code || st.OrderStage != tt.stage {
-			t.Errorf("%s on %s: %s %s %s (%s); want %s %s %s", tt.amount, tt.card, st.Status, st.ErrorCode, st.OrderStage, st.ErrorMessage, tt.status, tt.code, tt.stage)
+			t.Errorf("%d on %s: %s %s %s (%s); want %s %s %s", tt.amount, tt.card, st.Status, st.ErrorCode, st.OrderStage, st.ErrorMessage, tt.status, tt.code, tt.stage)
 		}
 		if tt.status != mapi.StatusApproved && st.ErrorMessage == "" {
-			t.Errorf("%s: no reason given", tt.amount)
+			t.Errorf("%d: no reason given", tt.amount)
 		}
 	}
 }
@@ -237,7 +237,7 @@ func TestLongProcessingAndUnknownStayOpen(t *testing.T) {
 		})
 		st := e.waitFinal(r)
 		if st.Status != mapi.StatusApproved || st.TransactionType != "preauth" || st.OrderStage != "preauth_approved" {
-			t.Errorf("%s: final %+v", tt.amount, st)
+			t.Errorf("%d: final %+v", tt.amount, st)
 		}
 	}
 }

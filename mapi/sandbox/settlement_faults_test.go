@@ -23,7 +23,7 @@ func (e *env) approvedSale(amount mapi.Amount, callbackURL string) (mapi.OrderRe
 		e.t.Fatal(err)
 	}
 	if st := e.waitFinal(mapi.StatusRequest{ClientOrderID: req.ClientOrderID, OrderID: resp.OrderID}); st.Status != mapi.StatusApproved {
-		e.t.Fatalf("sale of %s: %s", amount, st.Status)
+		e.t.Fatalf("sale of %d: %s", amount, st.Status)
 	}
 	return req, resp
 }
@@ -221,7 +221,7 @@ func TestChangeStatusApprovedToDeclinedAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	cb := nextCallback(t, e, rcv, 2)
-	if cb.Status != mapi.StatusDeclined || cb.OrderID != resp.OrderID || cb.ErrorCode != "05" || cb.ErrorMessage != "Do not honor" || cb.Amount != 1000 {
+	if cb.Status != mapi.StatusDeclined || cb.OrderID != resp.OrderID || cb.ErrorCode != "05" || cb.ErrorMessage != "Do not honor" || cb.Amount != "10.00" {
 		t.Errorf("declined callback = %+v", cb)
 	}
 	st, err := e.client.Status(ctx, status)

@@ -86,7 +86,7 @@ func (g *Gateway) status(w http.ResponseWriter, r *http.Request) {
 	}
 	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
 		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},
-		{Key: "status", Value: status}, {Key: "amount", Value: mapi.Amount(o.AmountMinor).String()}, {Key: "currency", Value: o.Currency},
+		{Key: "status", Value: status}, {Key: "amount", Value: mapi.Amount(o.AmountMinor).Format(o.Currency)}, {Key: "currency", Value: o.Currency},
 		{Key: "transaction-type", Value: o.Kind}, {Key: "order-stage", Value: stage}}
 	add := func(k, v string) {
 		if v != "" {
@@ -125,7 +125,7 @@ func cardPairs(pairs []mapi.Pair, o order, m merchant) []mapi.Pair {
 func operationStatus(o order, p operation, m merchant) []mapi.Pair {
 	pairs := []mapi.Pair{{Key: "type", Value: "status-response"}, {Key: "serial-number", Value: newSerial()},
 		{Key: "merchant-order-id", Value: o.ClientOrderID}, {Key: "paynet-order-id", Value: strconv.FormatInt(o.ID, 10)},
-		{Key: "status", Value: p.Status}, {Key: "amount", Value: mapi.Amount(p.AmountMinor).String()}, {Key: "currency", Value: p.Currency},
+		{Key: "status", Value: p.Status}, {Key: "amount", Value: mapi.Amount(p.AmountMinor).Format(p.Currency)}, {Key: "currency", Value: p.Currency},
 		{Key: "transaction-type", Value: p.Kind}, {Key: "order-stage", Value: p.Stage}}
 	add := func(k, v string) {
 		if v != "" {

@@ -1,0 +1,60 @@
+package devices_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/mapi/sandbox"
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/money"
+)
+
+// A store types amounts the way it writes numbers, in its currency's decimals: yen have none,
+// dinars three. The reader, the gateway, the bank's notice and a refund all agree on them.
+func TestAmountsTypedTheWayTheStoreWritesThem(t *testing.T) {
+	for _, tt := range []struct {
+		currency, locale string
+		typed, wire      string
+		minor            int64
+		bad, badMsg      string
+		refund           string
+		refundMinor      int64
+	}{
+		{"JPY", "lv-LV", "1 200", "1200", 1200, "12,50", "Enter a whole amount such as 1042 (JPY has no decimals).", "200", 200},
+		{"KWD", "de-DE", "1.010,42", "1010.420", 1010420, "10,4201", "at most 3 decimals", "0,42", 420},
+	} {
+		t.Run(tt.currency, func(t *testing.T) {
+			e := newPayEnvWith(t, "", func(c *sandbox.Config) { c.Currency = tt.currency })
+			e.gws.money = money.MustLocale(tt.locale)
+			ctx := context.Background()
+			_, err := e.pay.Start(ctx, devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, Amount: tt.bad, Actor: manager})
+			var se *devices.StartError
+			if !errors.As(err, &se) || se.Field != "amount" || !strings.Contains(se.Message, tt.badMsg) {
+				t.Fatalf("%q in a %s store: %v, want the amount refused with %q", tt.bad, tt.locale, err, tt.badMsg)
+			}
+			tx, err := e.pay.Start(ctx, devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, Amount: tt.typed, Actor: manager})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tx.AmountMinor != tt.minor || tx.Currency != tt.currency {
+				t.Fatalf("%q became %d %s, want %d %s", tt.typed, tx.AmountMinor, tx.Currency, tt.minor, tt.currency)
+			}
+			if msg := e.expect(devices.TypePresentCard).(devices.PresentCard); msg.Amount != tt.wire || msg.Currency != tt.currency {
+				t.Errorf("the reader was asked for %s %s, want %s %s", msg.Amount, msg.Currency, tt.wire, tt.currency)
+			}
+			e.readCard(tx, "visa")
+			// Approved by the bank's notice alone: its amount is read in the payment's currency.
+			sale := e.waitState(tx.ID, models.TxApproved, false)
+			e.expect(devices.TypeResult)
+			op, err := e.pay.Operate(ctx, devices.OperationInput{Key: "refund-" + tt.currency, ParentID: sale.ID, Kind: models.KindRefund,
+				Amount: tt.refund, Reason: "returned", Actor: manager})
+			if err != nil || op.AmountMinor != tt.refundMinor {
+				t.Fatalf("refund %q: %d, %v; want %d", tt.refund, op.AmountMinor, err, tt.refundMinor)
+			}
+			e.waitState(op.ID, models.TxApproved, true)
+		})
+	}
+}
