@@ -220,10 +220,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	business := devices.NewMetrics(reg, readerStore)
 	// Payment updates and the callback log share commits: see models.GroupCommit.
 	batch := models.NewGroupCommit(db, 256)
 	defer batch.Close()
-	txStore := &models.Transactions{DB: db, Batch: batch}
+	// Each payment is counted once, where the state machine makes it final.
+	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: business.Final}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveReaders.Tx = txStore
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore, ReaderChanged: liveReaders.ReaderChanged}
@@ -234,8 +238,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	readers.Waiting = payments // a reader that goes away ends the payment waiting on it
 	defer payments.Close()
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Pub: shared,
-		Log: logger.With("component", "closeday")}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Metrics: business,
+		Pub: shared, Log: logger.With("component", "closeday")}
 	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
 	changes.Subscribe(live.Deliver)
 	hub.Snapshot = live.Snapshot
@@ -243,8 +247,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 	sessions := &models.SessionStore{DB: db}
 	callbackLog := &models.Callbacks{DB: db, Batch: batch}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srvHandler := web.New(web.Deps{
 		Users: &models.Users{DB: db}, Audit: auditLog, Endpoints: endpoints, Sessions: sessions, SessionList: sessions,
 		Health: func(ctx context.Context) error {
@@ -267,7 +269,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
 		liveTx.Run,
 		changes.Run,
-		(&jobs.StatusPoller{Checks: payments, Log: jobsLog}).Run,
+		(&jobs.StatusPoller{Checks: payments, Log: jobsLog, Metrics: jobs.NewMetrics(reg)}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,

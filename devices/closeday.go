@@ -67,8 +67,9 @@ type Auditor interface {
 type CloseDays struct {
 	Store    *models.CloseDays
 	Gateways CloseGateways
-	Sweeper  Sweeper // nil: no sweep (tests of the close request alone)
-	Audit    Auditor // nil: not audited
+	Sweeper  Sweeper  // nil: no sweep (tests of the close request alone)
+	Audit    Auditor  // nil: not audited
+	Metrics  *Metrics // nil: not counted
 	Pub      ClosePublisher
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -309,6 +310,7 @@ func (s *CloseDays) fail(ctx context.Context, c *models.CloseDay) error {
 		return err
 	}
 	s.audit(ctx, *c, "closeday.failed", c.Error+"; its payments go into the next close")
+	s.Metrics.closed(closeFailed)
 	s.publish(c.ID)
 	return nil
 }
@@ -345,9 +347,11 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 		c.SaleCount, c.Amount(c.SaleSumMinor), c.GwSaleCount, c.Amount(c.GwSaleSumMinor))
 	if !c.Mismatch {
 		s.audit(ctx, *c, "closeday.finished", detail)
+		s.Metrics.closed(closeReconciled)
 		return nil
 	}
 	s.audit(ctx, *c, "closeday.mismatch", detail+"; looking for the payments that explain the difference")
+	s.Metrics.closed(closeDiffers)
 	s.reconcile(ctx, c)
 	return nil
 }
@@ -389,6 +393,7 @@ func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
 		}
 		s.audit(ctx, *c, "closeday.explained", fmt.Sprintf("the difference is explained by %d adjustment(s), net %s: %s", c.AdjustCount,
 			c.Amount(c.AdjustMinor), adjustmentList(a, r)))
+		s.Metrics.closed(closeExplained)
 		s.publish(c.ID)
 		return
 	}

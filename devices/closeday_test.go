@@ -3,8 +3,10 @@ package devices_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var manual = devices.TriggerInput{EndpointID: 1, Actor: "admin"}
@@ -27,6 +31,27 @@ func (e *payEnv) closer() *devices.CloseDays {
 	return &devices.CloseDays{Store: &models.CloseDays{DB: e.db}, Gateways: closeGateways{e.client},
 		Sweeper: e.pay, Audit: e.audit, SweepWait: 300 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.now.Now}
+}
+
+// closeOutcomes has s count its closes in a registry of its own, and returns a check of the
+// counts by outcome (reconciled, differs, explained, failed).
+func (e *payEnv) closeOutcomes(s *devices.CloseDays) func(reconciled, differs, explained, failed int) {
+	reg := prometheus.NewRegistry()
+	s.Metrics = devices.NewMetrics(reg, &models.Readers{DB: e.db})
+	return func(reconciled, differs, explained, failed int) {
+		e.t.Helper()
+		want := fmt.Sprintf(`
+# HELP portal_close_days_total Close Day outcomes: reconciled, differs, explained (a difference accounted for later) or failed.
+# TYPE portal_close_days_total counter
+portal_close_days_total{outcome="differs"} %d
+portal_close_days_total{outcome="explained"} %d
+portal_close_days_total{outcome="failed"} %d
+portal_close_days_total{outcome="reconciled"} %d
+`, differs, explained, failed, reconciled)
+		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "portal_close_days_total"); err != nil {
+			e.t.Error(err)
+		}
+	}
 }
 
 func (e *payEnv) approvedSales(amounts ...int64) {

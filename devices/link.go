@@ -122,6 +122,13 @@ func (l *Link) Connected(serial string) bool {
 	return l.conns[serial] != nil
 }
 
+// Count is the number of readers connected to this instance.
+func (l *Link) Count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.conns)
+}
+
 // Close ends serial's connection, here or, through the relay, on the instance holding it.
 func (l *Link) Close(serial, reason string) {
 	if !l.closeLocal(serial, reason) && l.Relay != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // DueStatusChecks leases the payments whose status request is due (jobs.StatusChecks).
-func (p *Payments) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]uint, error) {
+func (p *Payments) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
 	return p.Tx.LeaseDueChecks(ctx, now, limit, statusLease)
 }
 

@@ -399,9 +399,8 @@ func TestRestartMidProcessingAndReviewDeadline(t *testing.T) {
 	// A new portal process on the same database: the schedule is in the rows.
 	e2 := newPayEnv(t, dbPath)
 	e2.gw.SetFaults(sandbox.Faults{CallbacksOff: true})
-	var due []uint
-	due, _ = e2.pay.DueStatusChecks(context.Background(), time.Now().Add(time.Hour), 10)
-	if len(due) != 1 || due[0] != tx.ID {
+	due, _ := e2.pay.DueStatusChecks(context.Background(), time.Now().Add(time.Hour), 10)
+	if len(due) != 1 || due[0].ID != tx.ID {
 		t.Fatalf("after restart the due checks are %v, want [%d]", due, tx.ID)
 	}
 	// Its sandbox is a different gateway that never saw the order: after the deadline, and one

@@ -100,7 +100,7 @@ func BenchmarkPollerScale(b *testing.B) {
 	}
 
 	// The run: the real poller, through a probe that notes when each payment was due.
-	probe := &lagProbe{inner: e.pay, db: e.tx, due: map[uint]time.Time{}}
+	probe := &lagProbe{inner: e.pay, due: map[uint]time.Time{}}
 	p := &jobs.StatusPoller{Checks: probe, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: envInt("POLL_WORKERS", 0)}
 	b.ResetTimer()
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
@@ -124,22 +124,19 @@ func BenchmarkPollerScale(b *testing.B) {
 // started against the payment's stored next_check_at.
 type lagProbe struct {
 	inner jobs.StatusChecks
-	db    *models.Transactions
 	mu    sync.Mutex
 	due   map[uint]time.Time
 	lags  []time.Duration
 }
 
-func (p *lagProbe) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]uint, error) {
-	var rows []models.Transaction
-	p.db.DB.WithContext(ctx).Select("id", "next_check_at").Where("next_check_at IS NOT NULL AND next_check_at <= ?", now).
-		Order("next_check_at, id").Limit(limit).Find(&rows)
+func (p *lagProbe) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
+	due, err := p.inner.DueStatusChecks(ctx, now, limit)
 	p.mu.Lock()
-	for _, r := range rows {
-		p.due[r.ID] = *r.NextCheckAt
+	for _, d := range due {
+		p.due[d.ID] = d.Due
 	}
 	p.mu.Unlock()
-	return p.inner.DueStatusChecks(ctx, now, limit)
+	return due, err
 }
 
 func (p *lagProbe) CheckStatus(ctx context.Context, id uint) error {

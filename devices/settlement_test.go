@@ -87,6 +87,7 @@ func TestRefusedCloseReleasesItsPayments(t *testing.T) {
 	e := newPayEnv(t, "")
 	e.approvedSales(1000, 2050)
 	s := e.closer()
+	outcomes := e.closeOutcomes(s)
 	e.gw.SetFaults(sandbox.Faults{RefuseCloseDay: 1})
 	c, err := s.Trigger(context.Background(), manual)
 	if err != nil {
@@ -113,6 +114,7 @@ func TestRefusedCloseReleasesItsPayments(t *testing.T) {
 	if a := e.audit.actions(); !slices.Contains(a, "closeday.failed") || !slices.Contains(a, "closeday.finished") {
 		t.Errorf("audit %v", a)
 	}
+	outcomes(1, 0, 0, 1)
 }
 
 // While a close's outcome is unknown the counter is closed on its endpoint (a sale the gateway
@@ -294,11 +296,13 @@ func TestDifferenceIsExplainedAndTheNextCloseAgrees(t *testing.T) {
 	e.waitState(hidden.ID, models.TxProcessing, false)
 	e.waitGateway(hidden.ClientOrderID, "approved")
 	s := e.closer()
+	outcomes := e.closeOutcomes(s)
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseFinished)
 	if !c.Mismatch || c.Code39 != "95" || c.Explained || c.SaleCount != 1 || c.GwSaleCount != 2 || c.NextCheckAt == nil {
 		t.Fatalf("close with a hidden approval: %+v", c)
 	}
+	outcomes(0, 1, 0, 0)
 	e.gw.EndBlackout(hidden.ClientOrderID)
 	e.waitState(hidden.ID, models.TxApproved, false) // its callback arrives
 	e.now.Add(2 * time.Minute)
@@ -321,6 +325,7 @@ func TestDifferenceIsExplainedAndTheNextCloseAgrees(t *testing.T) {
 	if a := e.audit.actions(); !slices.Contains(a, "closeday.mismatch") || !slices.Contains(a, "closeday.explained") {
 		t.Errorf("audit %v", a)
 	}
+	outcomes(1, 1, 1, 0)
 }
 
 // The pre-close sweep asks the gateway about open payments: a sale whose callback was lost

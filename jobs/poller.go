@@ -7,13 +7,15 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/example/mposportal/models"
 )
 
 // StatusChecks is what the status poller needs: which payments are due for a status request,
 // and a way to check one. Check does the request and applies the answer (including
 // rescheduling or stopping); the poller only decides when and how many at once.
 type StatusChecks interface {
-	DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]uint, error)
+	DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error)
 	CheckStatus(ctx context.Context, id uint) error
 }
 
@@ -26,6 +28,7 @@ type StatusPoller struct {
 	Interval time.Duration // how often to look for due checks (default 200ms)
 	Batch    int           // how many due payments to take per look (default 500)
 	Workers  int           // status requests in flight at once (default 32)
+	Metrics  *Metrics      // nil: the lag is not measured
 }
 
 // Run polls until ctx is done.
@@ -69,30 +72,33 @@ func (p *StatusPoller) RunOnce(ctx context.Context) (int, error) {
 	if p.Now != nil {
 		now = p.Now
 	}
-	ids, err := p.Checks.DueStatusChecks(ctx, now(), p.batch())
-	if err != nil || len(ids) == 0 {
+	due, err := p.Checks.DueStatusChecks(ctx, now(), p.batch())
+	if err != nil || len(due) == 0 {
 		return 0, err
 	}
 	workers := p.Workers
 	if workers <= 0 {
 		workers = 32
 	}
-	work := make(chan uint)
+	work := make(chan models.DueCheck)
 	var wg sync.WaitGroup
-	for range min(workers, len(ids)) {
+	for range min(workers, len(due)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for id := range work {
-				if err := p.Checks.CheckStatus(ctx, id); err != nil && ctx.Err() == nil {
-					p.Log.Warn("status check failed", slog.Uint64("transaction", uint64(id)), slog.Any("error", err))
+			for d := range work {
+				if p.Metrics != nil {
+					p.Metrics.pollLag.Observe(now().Sub(d.Due).Seconds())
+				}
+				if err := p.Checks.CheckStatus(ctx, d.ID); err != nil && ctx.Err() == nil {
+					p.Log.Warn("status check failed", slog.Uint64("transaction", uint64(d.ID)), slog.Any("error", err))
 				}
 			}
 		}()
 	}
-	for _, id := range ids {
+	for _, d := range due {
 		select {
-		case work <- id:
+		case work <- d:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
@@ -101,5 +107,5 @@ func (p *StatusPoller) RunOnce(ctx context.Context) (int, error) {
 	}
 	close(work)
 	wg.Wait()
-	return len(ids), nil
+	return len(due), nil
 }

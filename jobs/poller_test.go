@@ -5,12 +5,16 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/example/mposportal/jobs"
+	"github.com/example/mposportal/models"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // checks is an in-memory schedule: due[id] is when id is next due; CheckStatus reschedules it
@@ -24,17 +28,17 @@ type checks struct {
 	failID   uint
 }
 
-func (c *checks) DueStatusChecks(_ context.Context, now time.Time, limit int) ([]uint, error) {
+func (c *checks) DueStatusChecks(_ context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var ids []uint
+	var due []models.DueCheck
 	for id, at := range c.due {
-		if !at.After(now) && len(ids) < limit {
-			ids = append(ids, id)
+		if !at.After(now) && len(due) < limit {
+			due = append(due, models.DueCheck{ID: id, Due: at})
 			c.due[id] = now.Add(time.Minute) // leased until the check reschedules it
 		}
 	}
-	return ids, nil
+	return due, nil
 }
 
 func (c *checks) CheckStatus(_ context.Context, id uint) error {
@@ -66,8 +70,9 @@ func TestStatusPollerChecksEachDuePaymentOnce(t *testing.T) {
 	for id := uint(101); id <= 110; id++ {
 		c.due[id] = now.Add(3 * time.Second) // not yet
 	}
+	reg := prometheus.NewRegistry()
 	p := &jobs.StatusPoller{Checks: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return now }, Batch: 40, Workers: 4}
+		Now: func() time.Time { return now }, Batch: 40, Workers: 4, Metrics: jobs.NewMetrics(reg)}
 
 	var total int
 	for {
@@ -97,6 +102,27 @@ func TestStatusPollerChecksEachDuePaymentOnce(t *testing.T) {
 	}
 	if m := c.maxSeen.Load(); m > 4 || m < 2 {
 		t.Errorf("at most %d checks ran at once; want between 2 and the 4 workers", m)
+	}
+	// Each check ran 1 s after it was due (the clock stands still).
+	want := `
+# HELP portal_status_check_lag_seconds How late a due status check started, against the time it was due.
+# TYPE portal_status_check_lag_seconds histogram
+portal_status_check_lag_seconds_bucket{le="0.05"} 0
+portal_status_check_lag_seconds_bucket{le="0.1"} 0
+portal_status_check_lag_seconds_bucket{le="0.25"} 0
+portal_status_check_lag_seconds_bucket{le="0.5"} 0
+portal_status_check_lag_seconds_bucket{le="1"} 100
+portal_status_check_lag_seconds_bucket{le="2.5"} 100
+portal_status_check_lag_seconds_bucket{le="5"} 100
+portal_status_check_lag_seconds_bucket{le="10"} 100
+portal_status_check_lag_seconds_bucket{le="30"} 100
+portal_status_check_lag_seconds_bucket{le="60"} 100
+portal_status_check_lag_seconds_bucket{le="+Inf"} 100
+portal_status_check_lag_seconds_sum 100
+portal_status_check_lag_seconds_count 100
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "portal_status_check_lag_seconds"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -205,6 +205,15 @@ func (s *Readers) SetOffline(ctx context.Context, id uint, detail string) error 
 	})
 }
 
+// CountOnline counts the readers whose presence is online (on every instance).
+func (s *Readers) CountOnline(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.DB.WithContext(ctx).Model(&Reader{}).Where("online = ?", true).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("models: count online readers: %w", err)
+	}
+	return n, nil
+}
+
 // StaleOnline returns online readers not seen since before cutoff.
 func (s *Readers) StaleOnline(ctx context.Context, cutoff time.Time) ([]Reader, error) {
 	var rs []Reader

@@ -200,6 +200,12 @@ type Transactions struct {
 	Now func() time.Time
 	// Batch, when set, groups Apply's writes with other writers' into shared commits.
 	Batch *GroupCommit
+	// OnFinal, when set, is told about each payment (or operation) that reaches a final state,
+	// once and after the change is committed, whichever event got it there (a callback, a
+	// status answer, the reader, a person). A repeated event changes nothing and is not told,
+	// nor is the gateway replacing one final status with another (that is flagged for review).
+	// The business metrics count payments here.
+	OnFinal func(Transaction)
 }
 
 func (s *Transactions) now() time.Time {
@@ -431,6 +437,9 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 		res.Changed = changed
 		return s.finishApply(db, &before, &t, &res, u, now, changed)
 	})
+	if err == nil && s.OnFinal != nil && res.Changed && !res.From.Final() && res.Tx.State.Final() {
+		s.OnFinal(res.Tx)
+	}
 	return res, err
 }
 
@@ -548,23 +557,34 @@ func (s *Transactions) Reschedule(ctx context.Context, id uint, state TxState, n
 	return n == 1, nil
 }
 
+// DueCheck is a payment whose status check is due, and when it was due (the poller measures
+// how late it runs).
+type DueCheck struct {
+	ID  uint      `gorm:"column:id"`
+	Due time.Time `gorm:"column:next_check_at"`
+}
+
 // LeaseDueChecks takes up to limit payments whose next status check is due, earliest first,
 // and moves their next check lease ahead, so that another poller (another instance) does not
 // take them too. The check itself then sets the real next time.
-func (s *Transactions) LeaseDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]uint, error) {
-	var ids []uint
+func (s *Transactions) LeaseDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]DueCheck, error) {
+	var due []DueCheck
 	err := s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		q := db.Model(&Transaction{}).Where("next_check_at IS NOT NULL AND next_check_at <= ?", now).
+		q := db.Model(&Transaction{}).Select("id", "next_check_at").Where("next_check_at IS NOT NULL AND next_check_at <= ?", now).
 			Order("next_check_at, id").Limit(limit)
 		if db.Dialector.Name() == "postgres" {
 			// Rows another instance has leased in its own open transaction are skipped, not waited for.
 			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
 		}
-		if err := q.Pluck("id", &ids).Error; err != nil {
+		if err := q.Scan(&due).Error; err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(due) == 0 {
 			return nil
+		}
+		ids := make([]uint, len(due))
+		for i, d := range due {
+			ids[i] = d.ID
 		}
 		until := now.Add(lease)
 		return db.Model(&Transaction{}).Where("id IN ?", ids).Update("next_check_at", until).Error
@@ -572,5 +592,5 @@ func (s *Transactions) LeaseDueChecks(ctx context.Context, now time.Time, limit 
 	if err != nil {
 		return nil, fmt.Errorf("models: lease due status checks: %w", err)
 	}
-	return ids, nil
+	return due, nil
 }

@@ -106,6 +106,50 @@ func TestConcurrentCallbacksApplyOnce(t *testing.T) {
 	}
 }
 
+// OnFinal hears of a payment once, when it first becomes final: not of the steps before, a
+// repeated callback, a contradiction or the gateway later changing the final status.
+func TestOnFinalHearsOfEachPaymentOnce(t *testing.T) {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var told []string
+	s := &models.Transactions{DB: openDB(t), OnFinal: func(tx models.Transaction) {
+		mu.Lock()
+		defer mu.Unlock()
+		told = append(told, fmt.Sprintf("%s %s", tx.ClientOrderID, tx.State))
+	}}
+	tx := newTx(t, s, "P1")
+	steps := []models.TxUpdate{
+		{Source: "reader", State: models.TxSending},
+		{Source: "response", State: models.TxProcessing},
+		{Source: "callback", State: models.TxDeclined, Gateway: true},
+		{Source: "callback", State: models.TxDeclined, Gateway: true},                 // repeated
+		{Source: "callback", State: models.TxError, Gateway: true},                    // contradicts: kept for review
+		{Source: "poll", State: models.TxApproved, Gateway: true, Override: true},     // the gateway changed its mind
+		{Source: "poll", State: models.TxProcessing, Gateway: true, CountCheck: true}, // late
+	}
+	for i, u := range steps {
+		if _, err := s.Apply(ctx, tx.ID, u); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	if got, _ := s.ByID(ctx, tx.ID); got.State != models.TxApproved {
+		t.Fatalf("P1 ended %s, want approved by the gateway's override", got.State)
+	}
+	cancelled := newTx(t, s, "P2")
+	var wg sync.WaitGroup
+	for range 5 { // a double tap on Cancel
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Apply(ctx, cancelled.ID, models.TxUpdate{Source: "user", State: models.TxCancelled})
+		}()
+	}
+	wg.Wait()
+	if want := []string{"P1 declined", "P2 cancelled"}; !slices.Equal(told, want) {
+		t.Errorf("OnFinal heard %q, want %q", told, want)
+	}
+}
+
 func TestLeaseDueChecks(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
@@ -119,9 +163,9 @@ func TestLeaseDueChecks(t *testing.T) {
 		s.Apply(ctx, x.id, models.TxUpdate{Source: "reader", State: models.TxSending})
 		s.Apply(ctx, x.id, models.TxUpdate{Source: "response", State: models.TxProcessing, NextCheckAt: x.at})
 	}
-	ids, err := s.LeaseDueChecks(ctx, now, 10, 30*time.Second)
-	if err != nil || len(ids) != 1 || ids[0] != a.ID {
-		t.Fatalf("LeaseDueChecks = %v, %v; want [%d]", ids, err, a.ID)
+	got, err := s.LeaseDueChecks(ctx, now, 10, 30*time.Second)
+	if err != nil || len(got) != 1 || got[0].ID != a.ID || !got[0].Due.Equal(due) {
+		t.Fatalf("LeaseDueChecks = %v, %v; want [{%d %v}]", got, err, a.ID, due)
 	}
 	if again, _ := s.LeaseDueChecks(ctx, now, 10, 30*time.Second); len(again) != 0 {
 		t.Errorf("a leased payment was handed out again: %v", again)

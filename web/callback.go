@@ -32,6 +32,7 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 		d.ClientOrderID = q.Get("client_orderid")
 	}
 	answer := func(status int, outcome, detail string) {
+		s.metrics.callbacks.WithLabelValues(outcome).Inc()
 		d.HTTPStatus, d.Outcome, d.Detail = status, outcome, detail
 		if err := s.callbacks.Record(ctx, d); err != nil {
 			s.log.Error("callback log", "error", err)
@@ -42,6 +43,7 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 	// what it sends is no longer logged: only the gateway's callbacks verify.
 	badKey := "callback:" + c.ClientIP()
 	if s.throttle.blocked(badKey) > 0 {
+		s.metrics.callbacks.WithLabelValues("throttled").Inc()
 		c.JSON(http.StatusTooManyRequests, gin.H{"outcome": "throttled"})
 		return
 	}

@@ -99,7 +99,8 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
 	batch := models.NewGroupCommit(db, 256)
 	t.Cleanup(batch.Close)
-	txStore := &models.Transactions{DB: db, Batch: batch}
+	business := devices.NewMetrics(reg, readerStore)
+	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: business.Final}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	t.Cleanup(stopLive)
@@ -109,7 +110,7 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	payments := &devices.Payments{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Log: log, Pub: liveCloses}
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Metrics: business, Log: log, Pub: liveCloses}
 	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}

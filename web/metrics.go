@@ -7,25 +7,52 @@ import (
 	"strings"
 	"time"
 
+	"github.com/example/mposportal/devices"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// metrics counts requests by route pattern (never by raw path: ids would explode the series).
+// metrics counts requests by route pattern (never by raw path: ids would explode the series),
+// the gateway's callbacks by outcome, and the open live sockets.
 type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	callbacks *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// callbackOutcomes are the outcomes gatewayCallback answers with (the callback log's words).
+var callbackOutcomes = []string{
+	string(devices.CallbackApplied), string(devices.CallbackDuplicate), string(devices.CallbackConflict),
+	string(devices.CallbackUnknown), string(devices.CallbackNotWaiting),
+	"forged", "mismatch", "unknown_endpoint", "error", "throttled",
+}
+
+func newMetrics(d Deps) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_http_requests_total",
 			Help: "HTTP requests by method, route and status."}, []string{"method", "route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "portal_http_request_duration_seconds",
 			Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"}),
+		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_callbacks_total",
+			Help: "Gateway callbacks by outcome (as in the callback log; throttled ones are not logged)."}, []string{"outcome"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration)
+	for _, o := range callbackOutcomes {
+		m.callbacks.WithLabelValues(o) // from zero, so that rate() sees the first one
+	}
+	if d.Metrics == nil {
+		return m
+	}
+	d.Metrics.MustRegister(m.requests, m.duration, m.callbacks)
+	sockets := func(kind string, count func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portal_live_sockets", ConstLabels: prometheus.Labels{"kind": kind},
+			Help: "Open websockets on this instance: browser screens and readers' device channels."},
+			func() float64 { return float64(count()) })
+	}
+	if d.Hub != nil {
+		d.Metrics.MustRegister(sockets("browser", d.Hub.Clients))
+	}
+	if d.Devices != nil && d.Devices.Link != nil {
+		d.Metrics.MustRegister(sockets("reader", d.Devices.Link.Count))
 	}
 	return m
 }

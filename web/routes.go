@@ -19,7 +19,7 @@ func (s *Server) routes(d Deps) {
 		s.log.Error("panic", "error", err, "method", c.Request.Method, "path", c.FullPath())
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
-	e.Use(securityHeaders, s.observe(newMetrics(d.Metrics)), s.handleErrors)
+	e.Use(securityHeaders, s.observe(s.metrics), s.handleErrors)
 	e.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
 		fail(c, errStatus(http.StatusMethodNotAllowed, "That action is not possible here."))

@@ -96,6 +96,7 @@ type Server struct {
 	sessionList SessionLister
 	now         func() time.Time
 	hub         *Hub
+	metrics     *metrics
 
 	secondFactors        SecondFactorStore
 	secondFactorOptional bool
@@ -122,7 +123,7 @@ func New(d Deps) *Server {
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
 		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
-		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional}
+		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d)}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}
