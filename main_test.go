@@ -27,7 +27,8 @@ type portal struct {
 	DataDir         string
 	phone           *phone // the administrators' authenticator
 	logs            *lockedBuffer
-	stop            func()
+	args            []string
+	stop            func() // stops the running portal; once
 }
 
 type lockedBuffer struct {
@@ -52,13 +53,21 @@ var reListening = regexp.MustCompile(`msg="(portal|sandbox gateway) listening".*
 func startPortal(t *testing.T, extra ...string) *portal {
 	t.Helper()
 	dir := t.TempDir()
+	p := &portal{DataDir: dir, logs: &lockedBuffer{}, phone: newPhone(),
+		args: append([]string{"mposportal", "-addr", "127.0.0.1:0", "-sandbox-addr", "127.0.0.1:0", "-data", dir}, extra...)}
+	p.launch(t)
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+// launch runs the portal with p's arguments and waits until it listens.
+func (p *portal) launch(t *testing.T) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	p := &portal{DataDir: dir, logs: &lockedBuffer{}, phone: newPhone()}
 	done := make(chan error, 1)
-	args := append([]string{"mposportal", "-addr", "127.0.0.1:0", "-sandbox-addr", "127.0.0.1:0", "-data", dir}, extra...)
 	go func() {
-		done <- run(ctx, args, func(string) string { return "" }, pw)
+		done <- run(ctx, p.args, func(string) string { return "" }, pw)
 		pw.Close()
 	}()
 	ready := make(chan struct{})
@@ -84,19 +93,20 @@ func startPortal(t *testing.T, extra ...string) *portal {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("portal did not start:\n%s", p.logs.String())
 	}
+	var once sync.Once
 	p.stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run: %v", err)
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("run: %v", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Error("run did not return after cancel")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("run did not return after cancel")
-		}
+		})
 	}
-	t.Cleanup(p.stop)
-	return p
 }
 
 // browserCtx starts headless Chromium (Debian's package). Without it the test is skipped

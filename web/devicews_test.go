@@ -287,9 +287,10 @@ func waitClients(t *testing.T, a *app, ok func(int) bool) {
 	}
 }
 
-// Shutting the hub down tells every screen the portal is going away (1001) and closes its
+// Shutting the hub down tells every screen the portal is restarting (1012, after which the
+// htmx websocket extension reconnects) and closes its
 // socket, so the page shows its banner and reconnects to the portal that comes back.
-func TestHubCloseSaysGoingAway(t *testing.T) {
+func TestHubCloseSaysServiceRestart(t *testing.T) {
 	a := newApp(t, true)
 	screen := a.screen(t, a.browser().login("admin", adminPW))
 	a.server.Hub().Close()
@@ -300,8 +301,8 @@ func TestHubCloseSaysGoingAway(t *testing.T) {
 			break
 		}
 	}
-	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
-		t.Errorf("the screen's socket ended with %v, want 1001 going away", err)
+	if !websocket.IsCloseError(err, websocket.CloseServiceRestart) {
+		t.Errorf("the screen's socket ended with %v, want 1012 service restart", err)
 	}
 }
 

@@ -195,14 +195,15 @@ func (h *Hub) Wants(topic string) bool {
 	return false
 }
 
-// Close says goodbye to every connected screen (close code 1001, "going away") and closes its
+// Close says goodbye to every connected screen (close code 1012, "service restart": the htmx
+// websocket extension reconnects only after 1006, 1011, 1012 or 1013) and closes its
 // socket: the HTTP server's shutdown does not close hijacked connections itself
 // (main registers it with RegisterOnShutdown). The screens show their banner and reconnect
 // to the portal that comes back.
 func (h *Hub) Close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	bye := websocket.FormatCloseMessage(websocket.CloseGoingAway, "the portal is restarting")
+	bye := websocket.FormatCloseMessage(websocket.CloseServiceRestart, "the portal is restarting")
 	for c := range h.clients {
 		c.conn.WriteControl(websocket.CloseMessage, bye, time.Now().Add(time.Second))
 		c.conn.Close()
@@ -296,7 +297,7 @@ func (cl *hubClient) writePump() {
 		case msg, ok := <-cl.send:
 			cl.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 			if !ok {
-				cl.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "slow client"))
+				cl.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "slow client"))
 				return
 			}
 			if err := cl.conn.WritePreparedMessage(msg); err != nil {
