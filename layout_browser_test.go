@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -19,10 +20,15 @@ func TestBrowserNavigationFitsEveryWidth(t *testing.T) {
 	if state, _ := takePayment(t, ctx, p, "1234.56"); state != "approved" {
 		t.Fatalf("payment: %s", state)
 	}
+	var payment string
+	chromedp.Run(ctx, chromedp.Location(&payment))
+	payment = strings.TrimPrefix(payment, p.URL)
 	pages := []struct{ path, nav string }{
-		{"/", ""}, {"/counter", "nav-counter"}, {"/transactions", "nav-transactions"}, {"/admin/closeday", "nav-closeday"},
-		{"/admin/readers", "nav-readers"}, {"/admin/users", "nav-users"}, {"/admin/endpoints", "nav-endpoints"},
-		{"/admin/callbacks", "nav-callbacks"}, {"/admin/audit", "nav-audit"}, {"/account", ""},
+		{"/", ""}, {"/counter", "nav-counter"}, {"/transactions", "nav-transactions"}, {payment, ""}, {payment + "/receipt", ""},
+		{"/admin/closeday", "nav-closeday"}, {"/admin/closeday/history", ""},
+		{"/admin/readers", "nav-readers"}, {"/admin/readers/new", ""}, {"/admin/readers/1", ""},
+		{"/admin/users", "nav-users"}, {"/admin/users/1", ""}, {"/admin/endpoints", "nav-endpoints"}, {"/admin/endpoints/new", ""},
+		{"/admin/endpoints/1", ""}, {"/admin/callbacks", "nav-callbacks"}, {"/admin/audit", "nav-audit"}, {"/account", ""},
 	}
 	for _, w := range []int64{390, 768, 1024, 1280} {
 		if err := chromedp.Run(ctx, emulation.SetDeviceMetricsOverride(w, 900, 1, w < 700)); err != nil {
@@ -41,6 +47,8 @@ func TestBrowserNavigationFitsEveryWidth(t *testing.T) {
 			if bad := clipped(t, ctx); len(bad) > 0 {
 				t.Errorf("%s at %d px: content clipped or scrolled sideways in %v", pg.path, w, bad)
 			}
+			name := strings.Trim(strings.NewReplacer("/", "-", "admin", "").Replace(pg.path), "-")
+			screenshot(t, ctx, fmt.Sprintf("admin-%s-%d", strings.ReplaceAll(cmp.Or(name, "home"), "--", "-"), w))
 			if pg.nav == "" {
 				continue
 			}
@@ -76,8 +84,6 @@ func TestBrowserNavigationFitsEveryWidth(t *testing.T) {
 			}
 		}
 		screenshot(t, ctx, fmt.Sprintf("nav-open-%d", w))
-		chromedp.Run(ctx, chromedp.Navigate(p.URL+"/transactions"), chromedp.WaitReady(`#main`, chromedp.ByQuery))
-		screenshot(t, ctx, fmt.Sprintf("transactions-%d", w))
 	}
 	noCSPViolations(t, ctx)
 }
@@ -131,9 +137,8 @@ func TestBrowserStaffPagesFitEveryWidth(t *testing.T) {
 			if bad := clipped(t, staff); len(bad) > 0 {
 				t.Errorf("staff %s at %d px: content clipped or scrolled sideways in %v", path, w, bad)
 			}
-			if path == "/" || path == "/counter" {
-				screenshot(t, staff, fmt.Sprintf("staff%s-%d", strings.ReplaceAll(path, "/", "-"), w))
-			}
+			name := cmp.Or(strings.Trim(strings.ReplaceAll(path, "/", "-"), "-"), "home")
+			screenshot(t, staff, fmt.Sprintf("staff-%s-%d", name, w))
 		}
 	}
 	if err := chromedp.Run(staff, emulation.SetDeviceMetricsOverride(768, 1024, 1, false)); err != nil {

@@ -74,11 +74,20 @@ func (s *Server) account(c *gin.Context) {
 
 // zoneChoice is the account page's time-zone form.
 func (s *Server) zoneChoice(c *gin.Context, problem string) templates.ZoneChoice {
-	zc := templates.ZoneChoice{Current: currentUser(c).TimeZone, Store: s.store(c.Request.Context()).zone.String(), Zones: displayZones, Error: problem}
+	zc := templates.ZoneChoice{Current: currentUser(c).TimeZone, Store: zoneName(s.store(c.Request.Context()).zone), Zones: displayZones, Error: problem}
 	if zc.Current != "" && !slices.Contains(zc.Zones, zc.Current) {
 		zc.Zones = append([]string{zc.Current}, zc.Zones...)
 	}
 	return zc
+}
+
+// zoneName names a zone for people: its IANA name, or for the server's own zone (a store that
+// set none) what it is called now ("the server's, UTC").
+func zoneName(loc *time.Location) string {
+	if loc == time.Local {
+		return "the server's, " + time.Now().In(loc).Format("MST")
+	}
+	return loc.String()
 }
 
 // displayZones are the zones offered on the account page: one for each region's main time.
