@@ -38,6 +38,7 @@ type TxQueries interface {
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
 	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
 	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
+	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)
 }
 
 func actor(c *gin.Context) devices.Actor {

@@ -150,6 +150,10 @@ func (s *Server) home(c *gin.Context) {
 		}
 	}
 	u := currentUser(c)
+	if v.Dashboard, err = s.dashboard(c, u); err != nil {
+		fail(c, err)
+		return
+	}
 	if u.Role == models.RoleAdmin {
 		v.Problems, err = s.closeQ.Problems(ctx, s.now().AddDate(0, 0, -7))
 		if err != nil {
