@@ -68,12 +68,15 @@ type HourFigure struct {
 	Payments int
 }
 
-// FigureQuery says whose figures of which day.
+// FigureQuery says whose figures of which span: a business day, a span of time (a shift), or
+// the payments one Close Day covered.
 type FigureQuery struct {
-	Day      string         // the store's business day
-	Zone     *time.Location // the store's zone, for the hours
-	Currency string
-	StaffID  uint // 0: everyone's
+	Day        string         // the store's business day, YYYY-MM-DD; or
+	From, To   time.Time      // payments started in [From, To); or
+	CloseDayID uint           // the payments a close covered (no hours)
+	Zone       *time.Location // the store's zone, for the hours
+	Currency   string
+	StaffID    uint // 0: everyone's
 }
 
 type figureRow struct {
@@ -94,13 +97,27 @@ type figureRow struct {
 // business-day index, never the whole ledger, so it costs the same with a million payments.
 func (s *Transactions) Figures(ctx context.Context, q FigureQuery) (Figures, error) {
 	f := Figures{Day: q.Day, Currency: q.Currency}
-	day, err := time.ParseInLocation("2006-01-02", q.Day, q.Zone)
-	if err != nil {
-		return f, fmt.Errorf("models: figures of %q: %w", q.Day, err)
+	if q.Zone == nil {
+		q.Zone = time.UTC
 	}
 	db := s.DB.WithContext(ctx).Model(&Transaction{}).
-		Select("kind, state, amount_minor, created_at, reader_id, reader_label, reader_serial, started_by_id, started_by_name, error_code, error_message").
-		Where("business_day = ? AND currency = ? AND state IN ?", q.Day, q.Currency, []TxState{TxApproved, TxDeclined})
+		Select("kind, state, amount_minor, created_at, reader_id, reader_label, reader_serial, started_by_id, started_by_name, error_code, error_message")
+	var from, to time.Time
+	switch {
+	case q.Day != "":
+		day, err := time.ParseInLocation("2006-01-02", q.Day, q.Zone)
+		if err != nil {
+			return f, fmt.Errorf("models: figures of %q: %w", q.Day, err)
+		}
+		from, to = day, day.AddDate(0, 0, 1)
+		db = db.Where("business_day = ? AND state IN ?", q.Day, []TxState{TxApproved, TxDeclined})
+	case q.CloseDayID != 0:
+		db = db.Where("close_day_id = ? AND state IN ?", q.CloseDayID, []TxState{TxApproved, TxDeclined})
+	default:
+		from, to = q.From.In(q.Zone).Truncate(time.Hour), q.To
+		db = db.Where("created_at >= ? AND created_at < ? AND state IN ?", q.From.UTC(), q.To.UTC(), []TxState{TxApproved, TxDeclined})
+	}
+	db = db.Where("currency = ?", q.Currency)
 	if q.StaffID != 0 {
 		db = db.Where("started_by_id = ?", q.StaffID)
 	}
@@ -123,7 +140,7 @@ func (s *Transactions) Figures(ctx context.Context, q FigureQuery) (Figures, err
 	if err := cur.Err(); err != nil {
 		return f, fmt.Errorf("models: figures of %s: %w", q.Day, err)
 	}
-	for h := day; h.Before(day.AddDate(0, 0, 1)); h = h.Add(time.Hour) {
+	for h := from; h.Before(to); h = h.Add(time.Hour) {
 		f.ByHour = append(f.ByHour, HourFigure{Start: h})
 	}
 	readers, staff, reasons := map[string]*Share{}, map[string]*Share{}, map[string]*Share{}
@@ -156,6 +173,21 @@ func (s *Transactions) Figures(ctx context.Context, q FigureQuery) (Figures, err
 	f.ByReader, f.ByStaff = ranked(readers, func(s Share) int64 { return s.NetMinor() }), ranked(staff, func(s Share) int64 { return s.NetMinor() })
 	f.Declined = ranked(reasons, func(s Share) int64 { return int64(s.Declines) })
 	return f, nil
+}
+
+// Releases are approved releases among payments: a release gives a hold back and moves no
+// money, but Close Day counts it as a reversal.
+func (s *Transactions) Releases(ctx context.Context, closeDayID uint) (n int, minor int64, err error) {
+	var r struct {
+		N   int
+		Sum int64
+	}
+	err = s.DB.WithContext(ctx).Model(&Transaction{}).Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").
+		Where("close_day_id = ? AND kind = ? AND state = ?", closeDayID, KindRelease, TxApproved).Scan(&r).Error
+	if err != nil {
+		return 0, 0, fmt.Errorf("models: releases in close %d: %w", closeDayID, err)
+	}
+	return r.N, r.Sum, nil
 }
 
 // ranked lists shares by size, largest first, then by label.

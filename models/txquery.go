@@ -14,11 +14,13 @@ type TxFilter struct {
 	State    TxState
 	Kind     TxKind
 	ReaderID uint
-	From, To time.Time
-	MinMinor int64
-	MaxMinor int64
-	Search   string // client order id, gateway order id, last four, approval code or RRN
-	BeforeID uint   // keyset: rows with a smaller id (newest first)
+	// StartedByID keeps one cashier's payments (a shift's report).
+	StartedByID uint
+	From, To    time.Time
+	MinMinor    int64
+	MaxMinor    int64
+	Search      string // client order id, gateway order id, last four, approval code or RRN
+	BeforeID    uint   // keyset: rows with a smaller id (newest first)
 	// OpenPreauths keeps the approved preauths still holding funds (not captured or released).
 	OpenPreauths bool
 	Limit        int
@@ -39,6 +41,9 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 	}
 	if f.ReaderID != 0 {
 		q = q.Where("reader_id = ?", f.ReaderID)
+	}
+	if f.StartedByID != 0 {
+		q = q.Where("started_by_id = ?", f.StartedByID)
 	}
 	if !f.From.IsZero() {
 		q = q.Where("created_at >= ?", f.From.UTC())

@@ -359,6 +359,17 @@ func reconciliation(c models.CloseDay) string {
 	return "Bank code " + c.Code39
 }
 
+// closeOutcome is a close's result in a line for its Z report.
+func closeOutcome(c models.CloseDay) string {
+	switch {
+	case c.State == models.CloseFailed:
+		return "The bank refused this close: " + c.Error
+	case !c.Settled():
+		return "This close is still running: the figures may change."
+	}
+	return reconciliation(c)
+}
+
 // change says how a figure moved against last week's: "+12 % on last week", "new", "".
 func change(now, before int64) string {
 	switch {

@@ -39,6 +39,7 @@ type TxQueries interface {
 	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
 	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
 	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)
+	Releases(ctx context.Context, closeDayID uint) (int, int64, error)
 }
 
 func actor(c *gin.Context) devices.Actor {
@@ -109,6 +110,7 @@ func (s *Server) counterStart(c *gin.Context) {
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
 	case err == nil:
 		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
+		s.shiftStartsWithPayment(c, t)
 		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
 			s.log.Warn("remember the last reader", "error", err)
 		}

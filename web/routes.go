@@ -58,6 +58,10 @@ func (s *Server) routes(d Deps) {
 	auth.GET("/account", s.account)
 	auth.POST("/account/signout-others", s.signOutOthers)
 	auth.POST("/account/zone", s.accountZone)
+	auth.GET("/shift", s.shiftShow)
+	auth.POST("/shift/start", s.shiftStart)
+	auth.POST("/shift/end", s.shiftEnd)
+	auth.GET("/shifts/:id", s.shiftReport)
 	if d.Hub != nil {
 		auth.GET("/ws", d.Hub.ws)
 	}
@@ -97,6 +101,7 @@ func (s *Server) routes(d Deps) {
 	admin.GET("/closeday", s.closeDayIndex)
 	admin.POST("/closeday/:id", s.closeDayTrigger)
 	admin.GET("/closeday/c/:id", s.closeDayShow)
+	admin.GET("/closeday/c/:id/report", s.closeDayReport)
 	admin.GET("/closeday/history", s.closeDayHistory)
 	admin.GET("/closeday/history.csv", s.closeDayHistoryCSV)
 	admin.GET("/readers", s.readersIndex)

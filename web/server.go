@@ -68,6 +68,7 @@ type Deps struct {
 	Callbacks    CallbackLog
 	CloseDays    CloseDayService
 	Closes       CloseQueries
+	Shifts       ShiftStore
 	Now          func() time.Time
 	// SecondFactors keeps authenticator secrets; SecondFactorOptional lets admins and managers
 	// sign in without one (off by default).
@@ -91,6 +92,7 @@ type Server struct {
 	callbacks   CallbackLog
 	closeDays   CloseDayService
 	closeQ      CloseQueries
+	shifts      ShiftStore
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	sessionList SessionLister
@@ -122,7 +124,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
 		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d)}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
