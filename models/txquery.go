@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -29,7 +30,34 @@ type TxFilter struct {
 // List returns payments newest first. Pagination is by id (keyset), so a page costs the same
 // at row one million as at row one.
 func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, error) {
-	q := s.DB.WithContext(ctx).Order("id DESC")
+	q := s.filtered(ctx, f).Order("id DESC")
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var ts []Transaction
+	if err := q.Limit(limit).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("models: list transactions: %w", err)
+	}
+	return ts, nil
+}
+
+// ListPage returns page p of the payments f keeps, newest first (f's BeforeID and Limit are
+// not used: p says where).
+func (s *Transactions) ListPage(ctx context.Context, f TxFilter, p Page) ([]Transaction, Paged, error) {
+	ts, pg, err := paginate(s.filtered(ctx, f), p, func(t Transaction) uint { return t.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of transactions: %w", err)
+	}
+	return ts, pg, nil
+}
+
+// filtered is the payments f keeps, in no order.
+func (s *Transactions) filtered(ctx context.Context, f TxFilter) *gorm.DB {
+	q := s.DB.WithContext(ctx)
 	if f.State != "" {
 		q = q.Where("state = ?", f.State)
 	}
@@ -62,18 +90,7 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 		q = q.Where("client_order_id = ? OR parent_order_id = ? OR gateway_order_id = ? OR card_last4 = ? OR approval_code = ? OR rrn = ?",
 			strings.ToUpper(term), strings.ToUpper(term), term, term, term, term)
 	}
-	if f.BeforeID > 0 {
-		q = q.Where("id < ?", f.BeforeID)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	var ts []Transaction
-	if err := q.Limit(limit).Find(&ts).Error; err != nil {
-		return nil, fmt.Errorf("models: list transactions: %w", err)
-	}
-	return ts, nil
+	return q
 }
 
 // NeedsAttention lists the payments someone must look at, the loudest first: late approvals

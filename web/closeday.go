@@ -28,6 +28,7 @@ type CloseQueries interface {
 	Totals(ctx context.Context, endpointID uint) (models.CloseTotals, error)
 	ByID(ctx context.Context, id uint) (models.CloseDay, error)
 	List(ctx context.Context, f models.CloseFilter) ([]models.CloseDay, error)
+	ListPage(ctx context.Context, f models.CloseFilter, p models.Page) ([]models.CloseDay, models.Paged, error)
 	Covered(ctx context.Context, id uint) ([]models.Transaction, error)
 	FirstOpenDay(ctx context.Context, endpointID uint) (string, error)
 	Adjustments(ctx context.Context, closeID uint) ([]models.CloseAdjustment, error)
@@ -192,17 +193,18 @@ func closeFilter(c *gin.Context, loc *time.Location) (templates.CloseHistoryFilt
 	return f, q
 }
 
-// closeDayHistory handles "GET /admin/closeday/history".
+// closeDayHistory handles "GET /admin/closeday/history": newest first, a page at a time; the
+// chart shows the days of the closes on the page.
 func (s *Server) closeDayHistory(c *gin.Context) {
 	loc := s.store(c.Request.Context()).zone
 	f, q := closeFilter(c, loc)
-	cs, err := s.closeQ.List(c.Request.Context(), q)
+	cs, pg, err := s.closeQ.ListPage(c.Request.Context(), q, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	v := url.Values{"state": {f.State}, "from": {f.From}, "to": {f.To}}
-	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc, s.store(c.Request.Context()).currency), "/admin/closeday/history.csv?"+v.Encode()))
+	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc, s.store(c.Request.Context()).currency), "/admin/closeday/history.csv?"+v.Encode(), pager(c, pg)))
 }
 
 // closeDayHistoryCSV handles "GET /admin/closeday/history.csv".

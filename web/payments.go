@@ -36,6 +36,7 @@ type TxQueries interface {
 	ByID(ctx context.Context, id uint) (models.Transaction, error)
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+	ListPage(ctx context.Context, f models.TxFilter, p models.Page) ([]models.Transaction, models.Paged, error)
 	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
 	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
 	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)

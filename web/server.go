@@ -25,7 +25,7 @@ type UserStore interface {
 	Create(ctx context.Context, u *models.User) error
 	ByID(ctx context.Context, id uint) (models.User, error)
 	ByUsername(ctx context.Context, name string) (models.User, error)
-	List(ctx context.Context) ([]models.User, error)
+	ListPage(ctx context.Context, p models.Page) ([]models.User, models.Paged, error)
 	Update(ctx context.Context, u *models.User) error
 	SignedIn(ctx context.Context, u *models.User, at time.Time) error
 	SetTimeZone(ctx context.Context, u *models.User, zone string) error
@@ -35,7 +35,7 @@ type UserStore interface {
 // AuditLog records and lists who changed what.
 type AuditLog interface {
 	Record(ctx context.Context, e models.AuditEvent) error
-	List(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
+	ListPage(ctx context.Context, f models.AuditFilter, p models.Page) ([]models.AuditEvent, models.Paged, error)
 	Actions(ctx context.Context) ([]string, error)
 }
 

@@ -13,8 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-const txPage = 50
-
 // txFilter reads the list's filters from the query; bad values are ignored rather than
 // refused, so a hand-edited URL still shows something sensible. Dates are days in the zone the
 // user reads times in; amounts are read the way the store writes them.
@@ -65,12 +63,11 @@ func filterValues(f templates.TxFilterForm) url.Values {
 	return v
 }
 
-// transactionsIndex handles "GET /transactions".
+// transactionsIndex handles "GET /transactions": the filtered payments, a page at a time.
 func (s *Server) transactionsIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f, q := s.txFilter(c)
-	q.Limit = txPage + 1
-	ts, err := s.txQ.List(ctx, q)
+	ts, pg, err := s.txQ.ListPage(ctx, q, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
@@ -80,15 +77,8 @@ func (s *Server) transactionsIndex(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	v := filterValues(f)
-	csvURL := "/transactions.csv?" + v.Encode()
-	next := ""
-	if len(ts) > txPage {
-		ts = ts[:txPage]
-		v.Set("before", strconv.FormatUint(uint64(ts[len(ts)-1].ID), 10))
-		next = "/transactions?" + v.Encode()
-	}
-	s.render(c, http.StatusOK, "Transactions", templates.TransactionsPage(ts, rs, f, next, csvURL))
+	csvURL := "/transactions.csv?" + filterValues(f).Encode()
+	s.render(c, http.StatusOK, "Transactions", templates.TransactionsPage(ts, rs, f, pager(c, pg), csvURL))
 }
 
 // transactionsCSV handles "GET /transactions.csv": exactly the filtered view, every page.
