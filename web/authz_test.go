@@ -100,6 +100,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"POST /counter":                 {"/counter", url.Values{"reader_id": {"1"}, "amount": {"10.42"}, "kind": {"sale"}}, want{unauth, http.StatusUnprocessableEntity, http.StatusUnprocessableEntity}, false},
 		"GET /transactions":             {"/transactions", nil, want{redir, ok, ok}, false},
 		"GET /transactions.csv":         {"/transactions.csv", nil, want{redir, ok, ok}, false},
+		"GET /transactions.xlsx":        {"/transactions.xlsx", nil, want{redir, ok, ok}, false},
 		"GET /transactions/:id":         {"/transactions/1", nil, want{redir, http.StatusNotFound, http.StatusNotFound}, false},
 		"POST /transactions/:id/cancel": {"/transactions/1/cancel", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
 		"GET /transactions/:id/receipt": {"/transactions/1/receipt", nil, want{redir, http.StatusNotFound, http.StatusNotFound}, false},

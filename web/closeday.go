@@ -207,9 +207,12 @@ func (s *Server) closeDayHistory(c *gin.Context) {
 	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc, s.store(c.Request.Context()).currency), "/admin/closeday/history.csv?"+v.Encode(), pager(c, pg)))
 }
 
-// closeDayHistoryCSV handles "GET /admin/closeday/history.csv".
+// closeDayHistoryCSV handles "GET /admin/closeday/history.csv", written like the transactions
+// CSV (transactionsCSV): UTF-8 with a byte-order mark, times in the store's zone with its
+// offset, codes as ="…" (csvCode), other text formula-guarded (csvSafe).
 func (s *Server) closeDayHistoryCSV(c *gin.Context) {
-	_, q := closeFilter(c, s.store(c.Request.Context()).zone)
+	zone := s.store(c.Request.Context()).zone
+	_, q := closeFilter(c, zone)
 	cs, err := s.closeQ.List(c.Request.Context(), q)
 	if err != nil {
 		fail(c, err)
@@ -217,14 +220,16 @@ func (s *Server) closeDayHistoryCSV(c *gin.Context) {
 	}
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="close-days.csv"`)
+	c.Writer.WriteString(utf8BOM)
 	w := csv.NewWriter(c.Writer)
+	w.UseCRLF = true
 	w.Write([]string{"created_at", "endpoint_id", "request_id", "state", "our_sale_count", "our_sale_sum", "gateway_sale_count",
 		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "explained", "adjustments", "adjustments_net", "trigger", "days_from", "days_to", "started_by", "error"})
 	for _, x := range cs {
-		w.Write([]string{x.CreatedAt.UTC().Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), x.RequestID, x.State,
+		w.Write([]string{x.CreatedAt.In(zone).Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), csvCode(x.RequestID), csvSafe(x.State),
 			strconv.Itoa(x.SaleCount), money.Plain(x.SaleSumMinor, x.Currency), strconv.Itoa(x.GwSaleCount), money.Plain(x.GwSaleSumMinor, x.Currency),
-			x.Code39, x.RRN, x.GateCloseDate, strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
-			money.Plain(x.AdjustMinor, x.Currency), x.Trigger, x.DaysFrom, x.DaysTo, x.StartedBy, csvSafe(x.Error)})
+			csvCode(x.Code39), csvCode(x.RRN), csvCode(x.GateCloseDate), strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
+			money.Plain(x.AdjustMinor, x.Currency), csvSafe(x.Trigger), x.DaysFrom, x.DaysTo, csvSafe(x.StartedBy), csvSafe(x.Error)})
 	}
 	w.Flush()
 }

@@ -69,6 +69,7 @@ func (s *Server) routes(d Deps) {
 	auth.POST("/counter", s.counterStart)
 	auth.GET("/transactions", s.transactionsIndex)
 	auth.GET("/transactions.csv", s.transactionsCSV)
+	auth.GET("/transactions.xlsx", s.transactionsXLSX)
 	auth.GET("/transactions/:id", s.txShow)
 	auth.POST("/transactions/:id/cancel", s.txCancel)
 	auth.POST("/transactions/:id/recheck", s.txRecheck)
