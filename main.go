@@ -147,6 +147,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("data dir: %w", err)
 	}
 
+	// Whoever starts something registers how to stop it right after; shutdown runs the steps
+	// last first: the HTTP server, the screens' and readers' sockets, the background work,
+	// the payment and close workers, the group commit, the sandbox, the database.
+	var stop stopList
+	defer stop.run()
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
 		dsn = filepath.Join(cfg.DataDir, "portal.db")
@@ -156,30 +161,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		if err != nil {
 			return err
 		}
-		defer release()
+		stop.add("data directory lock", func() error { release(); return nil })
 	}
 	db, err := models.Open(dsn, time.Now, logger.With("component", "db"))
 	if err != nil {
 		return err
 	}
-	defer models.Close(db)
+	stop.add("database", func() error { return models.Close(db) })
 	if err := models.Migrate(db); err != nil {
 		return err
 	}
 	endpoints := &models.Endpoints{DB: db}
 
-	// Background work stops (cancel, then wait) before the databases above close: this defer
-	// runs first because it is registered after theirs.
+	// Everything started in the background (the sandbox, demo readers, jobs) runs on ctx and
+	// in wg: it is stopped and waited for once the server and the sockets are closed.
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(ctx)
-	defer func() { cancel(); wg.Wait() }()
+	defer cancel()
 
 	var sb *runningSandbox
 	if cfg.SandboxAddr != "off" {
 		if sb, err = startSandbox(ctx, &wg, cfg, logger); err != nil {
 			return err
 		}
-		defer sb.gw.Close()
+		stop.add("sandbox", sb.gw.Close)
 		// First run: the portal talks to the embedded sandbox with no configuration.
 		m := sb.gw.Merchant()
 		created, err := endpoints.EnsureDefault(ctx, models.Endpoint{Name: "Sandbox", EndpointID: m.EndpointID,
@@ -215,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("portal listen: %w", err)
 	}
-	defer ln.Close()
+	stop.add("listener", func() error { ln.Close(); return nil }) // closed already by the server's shutdown, unless it never served
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
@@ -225,7 +230,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	business := devices.NewMetrics(reg, readerStore)
 	// Payment updates and the callback log share commits: see models.GroupCommit.
 	batch := models.NewGroupCommit(db, 256)
-	defer batch.Close()
+	stop.add("group commit", func() error { batch.Close(); return nil })
 	// Each payment is counted once, where the state machine makes it final.
 	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: business.Final}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
@@ -236,15 +241,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	readers.Waiting = payments // a reader that goes away ends the payment waiting on it
-	defer payments.Close()
+	stop.add("payment workers", func() error { payments.Close(); return nil })
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Metrics: business,
 		Pub: shared, Log: logger.With("component", "closeday")}
 	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
 	changes.Subscribe(live.Deliver)
 	hub.Snapshot = live.Snapshot
-	defer closeDays.Wait()
+	stop.add("close-day workers", func() error { closeDays.Wait(); return nil })
 
+	deviceHandlers := &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")}
 	sessions := &models.SessionStore{DB: db}
 	callbackLog := &models.Callbacks{DB: db, Batch: batch}
 	srvHandler := web.New(web.Deps{
@@ -258,7 +264,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		},
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
-		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
+		Devices:  deviceHandlers,
 		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
 		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 		SecondFactors: &models.SecondFactors{DB: db}, SecondFactorOptional: cfg.SecondFactorOptional,
@@ -286,11 +292,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	for _, job := range background {
 		wg.Add(1)
-		go func() { defer wg.Done(); job(ctx) }()
+		go func() {
+			defer wg.Done()
+			if err := job(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				jobsLog.Error("background job stopped", "error", err)
+			}
+		}()
 	}
+	stop.add("background work", func() error { cancel(); wg.Wait(); return nil })
 
 	srv := portalServer(srvHandler, serverTimeouts{})
-	srv.RegisterOnShutdown(hub.Close) // browsers' live sockets end with the server
+	// The server's shutdown leaves hijacked connections alone: the screens' sockets (1012,
+	// so htmx reconnects) and the readers' (which reconnect by themselves) are closed next,
+	// each reader's going offline recorded before the database closes.
+	stop.add("reader sockets", func() error { deviceHandlers.Close(); return nil })
+	stop.add("screen sockets", func() error { hub.Close(); return nil })
+	stop.add("http server", func() error {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 	logger.Info("portal listening", "url", "http://"+ln.Addr().String())
 
 	errc := make(chan error, 1)
@@ -305,12 +329,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	return stop.run()
+}
+
+// stopList is the portal's shutdown: steps run last registered first, once.
+type stopList struct {
+	steps []stopStep
+	done  bool
+}
+
+type stopStep struct {
+	name string
+	fn   func() error
+}
+
+func (s *stopList) add(name string, fn func() error) { s.steps = append(s.steps, stopStep{name, fn}) }
+
+// run stops everything in reverse order of starting and returns the first failure; later
+// steps still run.
+func (s *stopList) run() error {
+	if s.done {
+		return nil
 	}
-	return nil
+	s.done = true
+	var first error
+	for i := len(s.steps) - 1; i >= 0; i-- {
+		if err := s.steps[i].fn(); err != nil && first == nil {
+			first = fmt.Errorf("stop %s: %w", s.steps[i].name, err)
+		}
+	}
+	return first
 }
 
 // serverTimeouts bound how long a client may take; zero fields take the defaults.

@@ -38,6 +38,50 @@ type DeviceHandlers struct {
 	Link     *devices.Link
 	Log      *slog.Logger
 	throttle *throttle
+
+	mu      sync.Mutex
+	conns   map[*deviceConn]struct{} // this instance's reader connections
+	closing bool
+	wg      sync.WaitGroup // one per connection, until its reader is recorded offline
+}
+
+// Close ends every reader connection of this instance (close code 1012, "service restart":
+// the readers reconnect to the portal that comes back) and waits until each has recorded its
+// reader offline. A reader that connects meanwhile is closed the same way.
+func (d *DeviceHandlers) Close() {
+	d.mu.Lock()
+	d.closing = true
+	conns := make([]*deviceConn, 0, len(d.conns))
+	for dc := range d.conns {
+		conns = append(conns, dc)
+	}
+	d.mu.Unlock()
+	for _, dc := range conns {
+		dc.closeWith(websocket.CloseServiceRestart, "the portal is restarting")
+	}
+	d.wg.Wait()
+}
+
+// track counts a connection in until it ends; false when the portal is shutting down.
+func (d *DeviceHandlers) track(dc *deviceConn) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
+	if d.conns == nil {
+		d.conns = map[*deviceConn]struct{}{}
+	}
+	d.conns[dc] = struct{}{}
+	d.wg.Add(1)
+	return true
+}
+
+func (d *DeviceHandlers) untrack(dc *deviceConn) {
+	d.mu.Lock()
+	delete(d.conns, dc)
+	d.mu.Unlock()
+	d.wg.Done()
 }
 
 // pair handles "POST /devices/pair": a pairing code for a device credential. Not a browser
@@ -89,6 +133,11 @@ func (d *DeviceHandlers) ws(c *gin.Context) {
 		return
 	}
 	dc := &deviceConn{d: d, conn: conn, reader: r, send: make(chan any, 16), done: make(chan struct{})}
+	if !d.track(dc) {
+		dc.closeWith(websocket.CloseServiceRestart, "the portal is restarting")
+		return
+	}
+	defer d.untrack(dc)
 	dc.run()
 }
 

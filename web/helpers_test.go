@@ -130,6 +130,10 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	s := web.New(d)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
+	// As main stops: the screens' and readers' sockets end (and their handlers return) before
+	// the database closes; the server's Close leaves hijacked connections alone.
+	t.Cleanup(hub.Close)
+	t.Cleanup(d.Devices.Close)
 	a := &app{t: t, clock: clock, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw}
 	a.secrets.Store("admin", adminTOTP)
 	if setup {

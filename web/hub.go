@@ -31,6 +31,8 @@ type Hub struct {
 	log     *slog.Logger
 	mu      sync.Mutex
 	clients map[*hubClient]struct{}
+	closed  bool
+	wg      sync.WaitGroup // one per socket handler, until it returns
 }
 
 type hubClient struct {
@@ -200,14 +202,17 @@ func (h *Hub) Wants(topic string) bool {
 // socket: the HTTP server's shutdown does not close hijacked connections itself
 // (main registers it with RegisterOnShutdown). The screens show their banner and reconnect
 // to the portal that comes back.
+// Close returns once every socket's handler has returned, so nothing of theirs runs after.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.closed = true
 	bye := websocket.FormatCloseMessage(websocket.CloseServiceRestart, "the portal is restarting")
 	for c := range h.clients {
 		c.conn.WriteControl(websocket.CloseMessage, bye, time.Now().Add(time.Second))
 		c.conn.Close()
 	}
+	h.mu.Unlock()
+	h.wg.Wait()
 }
 
 // Clients is the number of connected screens.
@@ -229,6 +234,16 @@ func (h *Hub) ws(c *gin.Context) {
 	if err != nil {
 		return // the upgrader has answered
 	}
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseServiceRestart, "the portal is restarting"), time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
 	u := currentUser(c)
 	cl := &hubClient{send: make(chan *websocket.PreparedMessage, hubBuffer), conn: conn, topics: parseTopics(c.Query("topics")),
 		admin: u != nil && u.Role == models.RoleAdmin, zone: userZone(u)}

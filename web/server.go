@@ -168,6 +168,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.Engine.ServeHTTP(w, r)
 		return
 	}
+	if r.URL.Path == "/ws" {
+		// A screen's live socket only reads who is signed in: its session is loaded, never
+		// saved (a save when the socket ends would write on a hijacked connection, maybe
+		// during shutdown).
+		var token string
+		if ck, err := r.Cookie(s.sessions.Cookie.Name); err == nil {
+			token = ck.Value
+		}
+		ctx, err := s.sessions.Load(r.Context(), token)
+		if err != nil {
+			http.Error(w, "session unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		s.Engine.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
 	s.handler.ServeHTTP(w, r)
 }
 

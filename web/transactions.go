@@ -78,4 +78,3 @@ func (s *Server) transactionsIndex(c *gin.Context) {
 	v := filterValues(f).Encode()
 	s.render(c, http.StatusOK, "Transactions", templates.TransactionsPage(ts, rs, f, pager(c, pg), "/transactions.csv?"+v, "/transactions.xlsx?"+v))
 }
-
