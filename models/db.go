@@ -212,7 +212,7 @@ var migrations = []migration{
 
 // All is every model the portal stores, for AutoMigrate.
 func All() []any {
-	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}}
+	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}, &ReceiptMail{}}
 }
 
 // Migrate brings the schema up to date: AutoMigrate for additive changes, then the ordered
