@@ -286,7 +286,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")},
 		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
-		CloseDays: closeDays, Closes: closeStore,
+		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 		SecondFactors: &models.SecondFactors{DB: db}, SecondFactorOptional: cfg.SecondFactorOptional,
 		ReceiptMail: receiptMail,
 	})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/dukpt"
@@ -494,6 +495,8 @@ func startOnCounter(ctx context.Context, p *portal, amount string) error {
 	return err
 }
 
+// TestBrowserCloseDay, at 768 px: a shift of three payments (started by the first), its X
+// report, Close Day, and the day's Z report, on screen and as printed on an 80 mm roll.
 func TestBrowserCloseDay(t *testing.T) {
 	p := startPortal(t, "-sandbox-any-callback-port")
 	ctx := browserCtx(t)
@@ -501,8 +504,22 @@ func TestBrowserCloseDay(t *testing.T) {
 	for _, a := range []string{"10.42", "20.84", "10.51"} {
 		takePayment(t, ctx, p, a)
 	}
-	var count, sum, state, gwSum string
+	var net, declines string
 	err := chromedp.Run(ctx,
+		chromedp.Navigate(p.URL+"/shift"),
+		chromedp.WaitVisible(`[data-testid="shift-report"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="report-net"]`, &net, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="report-declines"]`, &declines, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("X report: %v", err)
+	}
+	if !strings.HasPrefix(net, "31.26") || declines != "1" {
+		t.Errorf("the X report says net %q and %q declined, want 31.26 and 1", net, declines)
+	}
+	screenshot(t, ctx, "x-report-768")
+	var count, sum, state, gwSum string
+	err = chromedp.Run(ctx,
 		chromedp.Navigate(p.URL+"/admin/closeday"),
 		chromedp.WaitVisible(`[data-testid="preflight-1234"]`, chromedp.ByQuery),
 		chromedp.Text(`[data-testid="preflight-count"]`, &count, chromedp.ByQuery),
@@ -525,8 +542,8 @@ func TestBrowserCloseDay(t *testing.T) {
 	if err != nil {
 		t.Fatalf("close: %v\n%s", err, p.logs.String())
 	}
-	if gwSum != "31.26" {
-		t.Errorf("gateway total %s, want 31.26", gwSum)
+	if gwSum != "31.26\u00a0EUR" {
+		t.Errorf("gateway total %q, want 31.26 EUR", gwSum)
 	}
 	var mismatch int
 	chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll('[data-testid="close-mismatch"]').length`, &mismatch))
@@ -534,6 +551,32 @@ func TestBrowserCloseDay(t *testing.T) {
 		t.Error("a matching close is flagged as a mismatch")
 	}
 	screenshot(t, ctx, "closeday-result-768")
+	var zSales, zTaken string
+	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-testid="z-report-link"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid="z-report"]`, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="z-gw-sales"]`, &zSales, chromedp.ByQuery),
+		chromedp.Text(`[data-testid="report-taken"]`, &zTaken, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("Z report: %v", err)
+	}
+	if !strings.HasPrefix(zSales, "2 · 31.26") || !strings.HasPrefix(zTaken, "31.26") {
+		t.Errorf("the Z report says the bank counted %q and we took %q, want 2 · 31.26 both", zSales, zTaken)
+	}
+	screenshot(t, ctx, "z-report-768")
+	// As printed on an 80 mm roll: the report only, one value per line.
+	err = chromedp.Run(ctx, emulation.SetEmulatedMedia().WithMedia("print"), emulation.SetDeviceMetricsOverride(302, 1200, 1, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var navShown bool
+	chromedp.Run(ctx, chromedp.Evaluate(`getComputedStyle(document.querySelector('.topbar')).display !== 'none'`, &navShown))
+	if navShown {
+		t.Error("the navigation prints with the Z report")
+	}
+	screenshot(t, ctx, "z-report-print-80mm")
+	chromedp.Run(ctx, emulation.SetEmulatedMedia().WithMedia(""), emulation.SetDeviceMetricsOverride(768, 1024, 1, false))
 	noCSPViolations(t, ctx)
 	var rowText string
 	err = chromedp.Run(ctx,

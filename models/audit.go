@@ -55,7 +55,34 @@ type AuditFilter struct {
 
 // List returns events newest first.
 func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
-	q := a.DB.WithContext(ctx).Order("id DESC")
+	q := a.filtered(ctx, f).Order("id DESC")
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var evs []AuditEvent
+	if err := q.Limit(limit).Find(&evs).Error; err != nil {
+		return nil, fmt.Errorf("models: audit list: %w", err)
+	}
+	return evs, nil
+}
+
+// ListPage returns page p of the events f keeps, newest first (f's BeforeID and Limit are not
+// used: p says where).
+func (a *Audit) ListPage(ctx context.Context, f AuditFilter, p Page) ([]AuditEvent, Paged, error) {
+	evs, pg, err := paginate(a.filtered(ctx, f), p, func(e AuditEvent) uint { return e.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of the audit log: %w", err)
+	}
+	return evs, pg, nil
+}
+
+// filtered is the events f keeps, in no order.
+func (a *Audit) filtered(ctx context.Context, f AuditFilter) *gorm.DB {
+	q := a.DB.WithContext(ctx)
 	if f.Action != "" {
 		if f.Action[len(f.Action)-1] == '.' {
 			q = q.Where("action LIKE ?", f.Action+"%")
@@ -72,18 +99,7 @@ func (a *Audit) List(ctx context.Context, f AuditFilter) ([]AuditEvent, error) {
 	if !f.To.IsZero() {
 		q = q.Where("at < ?", f.To.UTC())
 	}
-	if f.BeforeID > 0 {
-		q = q.Where("id < ?", f.BeforeID)
-	}
-	limit := f.Limit
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	var evs []AuditEvent
-	if err := q.Limit(limit).Find(&evs).Error; err != nil {
-		return nil, fmt.Errorf("models: audit list: %w", err)
-	}
-	return evs, nil
+	return q
 }
 
 // Actions lists the distinct actions recorded, for filters.

@@ -18,7 +18,9 @@ import (
 //
 //	BENCH_ROWS=1000000 go test -run '^$' -bench TransactionsList -benchtime 200x ./models/
 //
-// Each sub-benchmark reports p95 in ms next to Go's mean.
+// Each sub-benchmark reports p95 in ms next to Go's mean. The start page's figures for one
+// business day (dashboard-day, and one cashier's: dashboard-day-staff) run over the same
+// table: issue 18 asks for p95 under 30 ms at a million payments.
 func BenchmarkTransactionsList(b *testing.B) {
 	rows := 200_000
 	if v, err := strconv.Atoi(os.Getenv("BENCH_ROWS")); err == nil && v > 0 {
@@ -34,7 +36,11 @@ func BenchmarkTransactionsList(b *testing.B) {
 			ReaderID: uint(1 + i%20), ReaderSerial: fmt.Sprintf("SBX-%04d", 1+i%20), Kind: models.KindSale,
 			AmountMinor: int64(100 + i%50000), Currency: "EUR", State: states[i%len(states)], GatewayOrderID: strconv.Itoa(2000000 + i),
 			ApprovalCode: fmt.Sprintf("%06d", i%1000000), RRN: fmt.Sprintf("%012d", i), CardLast4: fmt.Sprintf("%04d", i%10000), CardBrand: "VISA",
+			BusinessDay: start.Add(time.Duration(i) * 30 * time.Second).Format("2006-01-02"), StartedByID: uint(1 + i%5),
 		})
+		if i%20 == 0 {
+			batch[len(batch)-1].Kind = models.KindRefund
+		}
 		if len(batch) == cap(batch) || i == rows-1 {
 			if err := db.CreateInBatches(batch, 500).Error; err != nil {
 				b.Fatal(err)
@@ -73,6 +79,26 @@ func BenchmarkTransactionsList(b *testing.B) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
 	})
+	day := start.Add(time.Duration(rows/2) * 30 * time.Second).Format("2006-01-02")
+	for _, staff := range []uint{0, 3} {
+		name := "dashboard-day"
+		if staff != 0 {
+			name += "-staff"
+		}
+		b.Run(name, func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				f, err := s.Figures(ctx, models.FigureQuery{Day: day, Zone: time.UTC, Currency: "EUR", StaffID: staff})
+				if err != nil || f.Payments == 0 {
+					b.Fatalf("figures of %s: %+v, %v", day, f.Takings, err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+			b.ReportMetric(float64(lat[len(lat)*95/100].Microseconds())/1000, "p95-ms")
+		})
+	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)

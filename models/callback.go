@@ -53,18 +53,17 @@ func (s *Callbacks) Record(ctx context.Context, d CallbackDelivery) error {
 	return nil
 }
 
-// List returns deliveries newest first; outcome "" means all; beforeID pages backwards.
-func (s *Callbacks) List(ctx context.Context, outcome string, beforeID uint, limit int) ([]CallbackDelivery, error) {
-	q := s.DB.WithContext(ctx).Order("id DESC").Limit(limit)
+// ListPage returns page p of the deliveries, newest first; outcome "" means all.
+func (s *Callbacks) ListPage(ctx context.Context, outcome string, p Page) ([]CallbackDelivery, Paged, error) {
+	q := s.DB.WithContext(ctx)
 	if outcome != "" {
 		q = q.Where("outcome = ?", outcome)
 	}
-	if beforeID > 0 {
-		q = q.Where("id < ?", beforeID)
+	ds, pg, err := paginate(q, p, func(d CallbackDelivery) uint { return d.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of the callback log: %w", err)
 	}
-	var ds []CallbackDelivery
-	err := q.Find(&ds).Error
-	return ds, err
+	return ds, pg, nil
 }
 
 // DefaultCallbackRetention is how long the callback log is kept.

@@ -326,7 +326,27 @@ type CloseFilter struct {
 
 // List returns closes newest first.
 func (s *CloseDays) List(ctx context.Context, f CloseFilter) ([]CloseDay, error) {
-	q := s.DB.WithContext(ctx).Order("id DESC")
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var cs []CloseDay
+	err := s.filtered(ctx, f).Order("id DESC").Limit(limit).Find(&cs).Error
+	return cs, err
+}
+
+// ListPage returns page p of the closes f keeps, newest first (f's Limit is not used).
+func (s *CloseDays) ListPage(ctx context.Context, f CloseFilter, p Page) ([]CloseDay, Paged, error) {
+	cs, pg, err := paginate(s.filtered(ctx, f), p, func(c CloseDay) uint { return c.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of closes: %w", err)
+	}
+	return cs, pg, nil
+}
+
+// filtered is the closes f keeps, in no order.
+func (s *CloseDays) filtered(ctx context.Context, f CloseFilter) *gorm.DB {
+	q := s.DB.WithContext(ctx)
 	if f.EndpointID != 0 {
 		q = q.Where("endpoint_id = ?", f.EndpointID)
 	}
@@ -339,13 +359,7 @@ func (s *CloseDays) List(ctx context.Context, f CloseFilter) ([]CloseDay, error)
 	if !f.To.IsZero() {
 		q = q.Where("created_at < ?", f.To.UTC())
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	var cs []CloseDay
-	err := q.Limit(limit).Find(&cs).Error
-	return cs, err
+	return q
 }
 
 // Due returns closes whose retry or watchdog check is due.

@@ -208,11 +208,14 @@ var migrations = []migration{
 		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_tx_parent_open ON transactions (parent_id)
 			WHERE parent_id IS NOT NULL AND state IN ('awaiting_approval', 'sending', 'processing', 'unknown_outcome', 'needs_review')`).Error
 	}},
+	{"2026-11-27 one open shift per cashier", func(tx *gorm.DB) error {
+		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_shift_open ON shifts (user_id) WHERE ended_at IS NULL`).Error
+	}},
 }
 
 // All is every model the portal stores, for AutoMigrate.
 func All() []any {
-	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}, &ReceiptMail{}}
+	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}, &Shift{}, &ReceiptMail{}}
 }
 
 // Migrate brings the schema up to date: AutoMigrate for additive changes, then the ordered

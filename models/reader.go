@@ -110,7 +110,25 @@ type ReaderFilter struct {
 
 // List returns readers by location and label.
 func (s *Readers) List(ctx context.Context, f ReaderFilter) ([]Reader, error) {
-	q := s.DB.WithContext(ctx).Order("location, label, id")
+	var rs []Reader
+	if err := s.filtered(ctx, f).Order("location, label, id").Find(&rs).Error; err != nil {
+		return nil, fmt.Errorf("models: list readers: %w", err)
+	}
+	return rs, nil
+}
+
+// ListPage returns page p of the readers f keeps, the most recently registered first.
+func (s *Readers) ListPage(ctx context.Context, f ReaderFilter, p Page) ([]Reader, Paged, error) {
+	rs, pg, err := paginate(s.filtered(ctx, f), p, func(r Reader) uint { return r.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of readers: %w", err)
+	}
+	return rs, pg, nil
+}
+
+// filtered is the readers f keeps, in no order.
+func (s *Readers) filtered(ctx context.Context, f ReaderFilter) *gorm.DB {
+	q := s.DB.WithContext(ctx)
 	if f.Location != "" {
 		q = q.Where("location = ?", f.Location)
 	}
@@ -123,11 +141,7 @@ func (s *Readers) List(ctx context.Context, f ReaderFilter) ([]Reader, error) {
 	if !f.IncludeRetired {
 		q = q.Where("retired = ?", false)
 	}
-	var rs []Reader
-	if err := q.Find(&rs).Error; err != nil {
-		return nil, fmt.Errorf("models: list readers: %w", err)
-	}
-	return rs, nil
+	return q
 }
 
 // Locations lists the distinct locations, for filters.

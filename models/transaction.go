@@ -59,7 +59,7 @@ type Transaction struct {
 	AmountMinor    int64      `gorm:"not null"`
 	Currency       string     `gorm:"size:3;not null"`
 	Description    string     `gorm:"size:255"`
-	State          TxState    `gorm:"size:20;index;not null"`
+	State          TxState    `gorm:"size:20;index;index:idx_tx_day_state,priority:2;not null"`
 	GatewayStatus  string     `gorm:"size:20"`       // last status word the gateway used
 	GatewayOrderID string     `gorm:"size:32;index"` // paynet-order-id
 	RequestSerial  string     `gorm:"size:64"`       // serial-number of our sale/preauth request
@@ -80,7 +80,7 @@ type Transaction struct {
 	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
 	Checks         int        // status requests made so far
 	CloseDayID     *uint      `gorm:"index"`         // the close that covered this payment
-	BusinessDay    string     `gorm:"size:10;index"` // the store's date (endpoint time zone) the payment was started on
+	BusinessDay    string     `gorm:"size:10;index;index:idx_tx_day_state,priority:1"` // the store's date (endpoint time zone) the payment was started on
 	ReaderLabel    string     `gorm:"size:64"`       // the reader's label when the payment was taken ("Counter 2")
 	// StartKey is the counter form's one-time key: a repeated or concurrent submit of the same
 	// form finds this payment instead of starting another.

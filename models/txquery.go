@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -14,11 +15,13 @@ type TxFilter struct {
 	State    TxState
 	Kind     TxKind
 	ReaderID uint
-	From, To time.Time
-	MinMinor int64
-	MaxMinor int64
-	Search   string // client order id, gateway order id, last four, approval code or RRN
-	BeforeID uint   // keyset: rows with a smaller id (newest first)
+	// StartedByID keeps one cashier's payments (a shift's report).
+	StartedByID uint
+	From, To    time.Time
+	MinMinor    int64
+	MaxMinor    int64
+	Search      string // client order id, gateway order id, last four, approval code or RRN
+	BeforeID    uint   // keyset: rows with a smaller id (newest first)
 	// OpenPreauths keeps the approved preauths still holding funds (not captured or released).
 	OpenPreauths bool
 	Limit        int
@@ -27,7 +30,34 @@ type TxFilter struct {
 // List returns payments newest first. Pagination is by id (keyset), so a page costs the same
 // at row one million as at row one.
 func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, error) {
-	q := s.DB.WithContext(ctx).Order("id DESC")
+	q := s.filtered(ctx, f).Order("id DESC")
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var ts []Transaction
+	if err := q.Limit(limit).Find(&ts).Error; err != nil {
+		return nil, fmt.Errorf("models: list transactions: %w", err)
+	}
+	return ts, nil
+}
+
+// ListPage returns page p of the payments f keeps, newest first (f's BeforeID and Limit are
+// not used: p says where).
+func (s *Transactions) ListPage(ctx context.Context, f TxFilter, p Page) ([]Transaction, Paged, error) {
+	ts, pg, err := paginate(s.filtered(ctx, f), p, func(t Transaction) uint { return t.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of transactions: %w", err)
+	}
+	return ts, pg, nil
+}
+
+// filtered is the payments f keeps, in no order.
+func (s *Transactions) filtered(ctx context.Context, f TxFilter) *gorm.DB {
+	q := s.DB.WithContext(ctx)
 	if f.State != "" {
 		q = q.Where("state = ?", f.State)
 	}
@@ -39,6 +69,9 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 	}
 	if f.ReaderID != 0 {
 		q = q.Where("reader_id = ?", f.ReaderID)
+	}
+	if f.StartedByID != 0 {
+		q = q.Where("started_by_id = ?", f.StartedByID)
 	}
 	if !f.From.IsZero() {
 		q = q.Where("created_at >= ?", f.From.UTC())
@@ -57,18 +90,7 @@ func (s *Transactions) List(ctx context.Context, f TxFilter) ([]Transaction, err
 		q = q.Where("client_order_id = ? OR parent_order_id = ? OR gateway_order_id = ? OR card_last4 = ? OR approval_code = ? OR rrn = ?",
 			strings.ToUpper(term), strings.ToUpper(term), term, term, term, term)
 	}
-	if f.BeforeID > 0 {
-		q = q.Where("id < ?", f.BeforeID)
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	var ts []Transaction
-	if err := q.Limit(limit).Find(&ts).Error; err != nil {
-		return nil, fmt.Errorf("models: list transactions: %w", err)
-	}
-	return ts, nil
+	return q
 }
 
 // NeedsAttention lists the payments someone must look at, the loudest first: late approvals

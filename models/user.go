@@ -198,6 +198,15 @@ func (s *Users) List(ctx context.Context) ([]User, error) {
 	return us, err
 }
 
+// ListPage returns page p of the users, the most recently created first.
+func (s *Users) ListPage(ctx context.Context, p Page) ([]User, Paged, error) {
+	us, pg, err := paginate(s.DB.WithContext(ctx), p, func(u User) uint { return u.ID })
+	if err != nil {
+		return nil, pg, fmt.Errorf("models: page of users: %w", err)
+	}
+	return us, pg, nil
+}
+
 // Update saves what administrators and the user change: name, role, access, password and
 // session epoch. The second factor and the sign-in bookkeeping have their own writes, which a
 // copy loaded earlier must not undo.

@@ -75,7 +75,7 @@ type NavItem struct{ Href, Label, TestID string }
 
 // navItems are the destinations the signed-in user may open, in the order they are used.
 func navItems(ctx context.Context) []NavItem {
-	items := []NavItem{{"/counter", "Counter", "nav-counter"}, {"/transactions", "Transactions", "nav-transactions"}}
+	items := []NavItem{{"/counter", "Counter", "nav-counter"}, {"/transactions", "Transactions", "nav-transactions"}, {"/shift", "My shift", "nav-shift"}}
 	if isAdmin(ctx) {
 		items = append(items, NavItem{"/admin/closeday", "Close Day", "nav-closeday"}, NavItem{"/admin/readers", "Readers", "nav-readers"},
 			NavItem{"/admin/users", "Users", "nav-users"}, NavItem{"/admin/endpoints", "Gateway", "nav-endpoints"},

@@ -358,3 +358,84 @@ func reconciliation(c models.CloseDay) string {
 	}
 	return "Bank code " + c.Code39
 }
+
+// closeOutcome is a close's result in a line for its Z report.
+func closeOutcome(c models.CloseDay) string {
+	switch {
+	case c.State == models.CloseFailed:
+		return "The bank refused this close: " + c.Error
+	case !c.Settled():
+		return "This close is still running: the figures may change."
+	}
+	return reconciliation(c)
+}
+
+// change says how a figure moved against last week's: "+12 % on last week", "new", "".
+func change(now, before int64) string {
+	switch {
+	case before == 0 && now == 0:
+		return "same as last week"
+	case before == 0:
+		return "none last week"
+	}
+	pct := (now - before) * 100 / abs(before)
+	switch {
+	case pct > 0:
+		return "▲ " + strconv.FormatInt(pct, 10) + " % on last week"
+	case pct < 0:
+		return "▼ " + strconv.FormatInt(-pct, 10) + " % on last week"
+	}
+	return "same as last week"
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// ariaCurrent marks the chosen one of a pair of links.
+func ariaCurrent(on bool) string {
+	if on {
+		return "page"
+	}
+	return "false"
+}
+
+// hourHeight scales an hour's net takings to the chart's 95 px.
+func hourHeight(h models.HourFigure, all []models.HourFigure) int {
+	var most int64
+	for _, x := range all {
+		most = max(most, abs(x.NetMinor))
+	}
+	if most == 0 || h.NetMinor == 0 {
+		return 0
+	}
+	return max(1, int(abs(h.NetMinor)*95/most))
+}
+
+// zoneAbbrev names the zone a day's hours are in, the store's ("EET", or "EEST/EET" on the
+// day the clocks change).
+func zoneAbbrev(hours []models.HourFigure) string {
+	if len(hours) == 0 {
+		return ""
+	}
+	first, last := hours[0].Start.Format("MST"), hours[len(hours)-1].Start.Format("MST")
+	if first == last {
+		return first
+	}
+	return first + "/" + last
+}
+
+// sharePercent is a share's bar length against the largest share (0–100).
+func sharePercent(s models.Share, all []models.Share) int {
+	var most int64
+	for _, x := range all {
+		most = max(most, abs(x.NetMinor()))
+	}
+	if most == 0 {
+		return 0
+	}
+	return int(abs(s.NetMinor()) * 100 / most)
+}

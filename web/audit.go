@@ -2,8 +2,6 @@ package web
 
 import (
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/example/mposportal/models"
@@ -11,23 +9,18 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-const auditPage = 50
-
-// auditIndex handles "GET /admin/audit": newest first, filtered, paged by id.
+// auditIndex handles "GET /admin/audit": newest first, filtered, a page at a time.
 func (s *Server) auditIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f := templates.AuditFilter{Action: c.Query("action"), Actor: c.Query("actor"), From: c.Query("from"), To: c.Query("to")}
-	q := models.AuditFilter{Action: f.Action, Actor: f.Actor, Limit: auditPage + 1}
+	q := models.AuditFilter{Action: f.Action, Actor: f.Actor}
 	if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
 		q.From = t
 	}
 	if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
 		q.To = t.AddDate(0, 0, 1)
 	}
-	if b, err := strconv.ParseUint(c.Query("before"), 10, 32); err == nil {
-		q.BeforeID = uint(b)
-	}
-	events, err := s.audit.List(ctx, q)
+	events, pg, err := s.audit.ListPage(ctx, q, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
@@ -37,12 +30,5 @@ func (s *Server) auditIndex(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	next := ""
-	if len(events) > auditPage {
-		events = events[:auditPage]
-		v := url.Values{"action": {f.Action}, "actor": {f.Actor}, "from": {f.From}, "to": {f.To},
-			"before": {strconv.FormatUint(uint64(events[len(events)-1].ID), 10)}}
-		next = "/admin/audit?" + v.Encode()
-	}
-	s.render(c, http.StatusOK, "Audit log", templates.AuditPage(events, actions, f, next))
+	s.render(c, http.StatusOK, "Audit log", templates.AuditPage(events, actions, f, pager(c, pg)))
 }

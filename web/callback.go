@@ -16,7 +16,7 @@ import (
 // CallbackLog keeps every callback delivery.
 type CallbackLog interface {
 	Record(ctx context.Context, d models.CallbackDelivery) error
-	List(ctx context.Context, outcome string, beforeID uint, limit int) ([]models.CallbackDelivery, error)
+	ListPage(ctx context.Context, outcome string, p models.Page) ([]models.CallbackDelivery, models.Paged, error)
 }
 
 // gatewayCallback handles "GET /callbacks/mapi/:id", the gateway's server callback for the
@@ -79,19 +79,13 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 	}
 }
 
-// callbacksIndex handles "GET /admin/callbacks".
+// callbacksIndex handles "GET /admin/callbacks": newest first, a page at a time.
 func (s *Server) callbacksIndex(c *gin.Context) {
-	before, _ := strconv.ParseUint(c.Query("before"), 10, 32)
 	outcome := c.Query("outcome")
-	ds, err := s.callbacks.List(c.Request.Context(), outcome, uint(before), 101)
+	ds, pg, err := s.callbacks.ListPage(c.Request.Context(), outcome, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	next := ""
-	if len(ds) > 100 {
-		ds = ds[:100]
-		next = "/admin/callbacks?outcome=" + outcome + "&before=" + strconv.FormatUint(uint64(ds[len(ds)-1].ID), 10)
-	}
-	s.render(c, http.StatusOK, "Callbacks", templates.CallbacksPage(ds, outcome, next))
+	s.render(c, http.StatusOK, "Callbacks", templates.CallbacksPage(ds, outcome, pager(c, pg)))
 }

@@ -122,7 +122,7 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
 		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
-		CloseDays: closeDays, Closes: closeStore,
+		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 	}
 	for _, o := range opts {
 		o(&d)

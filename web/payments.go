@@ -36,8 +36,11 @@ type TxQueries interface {
 	ByID(ctx context.Context, id uint) (models.Transaction, error)
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+	ListPage(ctx context.Context, f models.TxFilter, p models.Page) ([]models.Transaction, models.Paged, error)
 	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
 	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
+	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)
+	Releases(ctx context.Context, closeDayID uint) (int, int64, error)
 }
 
 func actor(c *gin.Context) devices.Actor {
@@ -108,6 +111,7 @@ func (s *Server) counterStart(c *gin.Context) {
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
 	case err == nil:
 		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
+		s.shiftStartsWithPayment(c, t)
 		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
 			s.log.Warn("remember the last reader", "error", err)
 		}

@@ -131,7 +131,7 @@ func TestTransactionsSearchAndCSV(t *testing.T) {
 			continue
 		}
 		for _, r := range rows[1:] {
-			if !contains(want, r[1]) {
+			if !contains(want, unCode(r[1])) {
 				t.Errorf("CSV ?%s has %s", q, r[1])
 			}
 			if strings.HasPrefix(r[15], "=") {

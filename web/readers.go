@@ -26,6 +26,7 @@ type ReaderAdmin interface {
 type ReaderQueries interface {
 	ByID(ctx context.Context, id uint) (models.Reader, error)
 	List(ctx context.Context, f models.ReaderFilter) ([]models.Reader, error)
+	ListPage(ctx context.Context, f models.ReaderFilter, p models.Page) ([]models.Reader, models.Paged, error)
 	Locations(ctx context.Context) ([]string, error)
 	Events(ctx context.Context, id uint, limit int) ([]models.ReaderEvent, error)
 }
@@ -42,11 +43,11 @@ func boolFilter(v string) *bool {
 	return nil
 }
 
-// readersIndex handles "GET /admin/readers".
+// readersIndex handles "GET /admin/readers": the most recently registered first, a page at a time.
 func (s *Server) readersIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f := templates.ReaderFilter{Location: c.Query("location"), Online: c.Query("online"), Enabled: c.Query("enabled")}
-	rs, err := s.readerQ.List(ctx, models.ReaderFilter{Location: f.Location, Online: boolFilter(f.Online), Enabled: boolFilter(f.Enabled)})
+	rs, pg, err := s.readerQ.ListPage(ctx, models.ReaderFilter{Location: f.Location, Online: boolFilter(f.Online), Enabled: boolFilter(f.Enabled)}, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
@@ -56,7 +57,7 @@ func (s *Server) readersIndex(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "Readers", templates.ReadersPage(rs, locs, f))
+	s.render(c, http.StatusOK, "Readers", templates.ReadersPage(rs, locs, f, pager(c, pg)))
 }
 
 // readerNew handles "GET /admin/readers/new".

@@ -107,6 +107,7 @@ func (s *Server) confirmed(c *gin.Context, v templates.ConfirmView) bool {
 // (the server's when none names one), locale and currency.
 type storeLook struct {
 	zone     *time.Location
+	dayZone  *time.Location // the zone business days are counted in (the endpoint's; UTC when none)
 	money    money.Locale
 	currency string
 	at       time.Time
@@ -118,10 +119,10 @@ func (s *Server) store(ctx context.Context) storeLook {
 	if l := s.look.Load(); l != nil && time.Since(l.at) < storeTTL {
 		return *l
 	}
-	l := storeLook{zone: time.Local, money: money.English, at: time.Now()}
+	l := storeLook{zone: time.Local, dayZone: time.UTC, money: money.English, at: time.Now()}
 	if s.endpoints != nil {
 		if eps, err := s.endpoints.List(ctx); err == nil && len(eps) > 0 {
-			l.money, l.currency = eps[0].Money(), eps[0].Currency
+			l.money, l.currency, l.dayZone = eps[0].Money(), eps[0].Currency, eps[0].Location()
 			for _, e := range eps {
 				if e.TimeZone != "" {
 					l.zone = e.Location()

@@ -58,6 +58,10 @@ func (s *Server) routes(d Deps) {
 	auth.GET("/account", s.account)
 	auth.POST("/account/signout-others", s.signOutOthers)
 	auth.POST("/account/zone", s.accountZone)
+	auth.GET("/shift", s.shiftShow)
+	auth.POST("/shift/start", s.shiftStart)
+	auth.POST("/shift/end", s.shiftEnd)
+	auth.GET("/shifts/:id", s.shiftReport)
 	if d.Hub != nil {
 		auth.GET("/ws", d.Hub.ws)
 	}
@@ -65,6 +69,7 @@ func (s *Server) routes(d Deps) {
 	auth.POST("/counter", s.counterStart)
 	auth.GET("/transactions", s.transactionsIndex)
 	auth.GET("/transactions.csv", s.transactionsCSV)
+	auth.GET("/transactions.xlsx", s.transactionsXLSX)
 	auth.GET("/transactions/:id", s.txShow)
 	auth.POST("/transactions/:id/cancel", s.txCancel)
 	auth.POST("/transactions/:id/recheck", s.txRecheck)
@@ -98,6 +103,7 @@ func (s *Server) routes(d Deps) {
 	admin.GET("/closeday", s.closeDayIndex)
 	admin.POST("/closeday/:id", s.closeDayTrigger)
 	admin.GET("/closeday/c/:id", s.closeDayShow)
+	admin.GET("/closeday/c/:id/report", s.closeDayReport)
 	admin.GET("/closeday/history", s.closeDayHistory)
 	admin.GET("/closeday/history.csv", s.closeDayHistoryCSV)
 	admin.GET("/readers", s.readersIndex)
@@ -151,6 +157,10 @@ func (s *Server) home(c *gin.Context) {
 		}
 	}
 	u := currentUser(c)
+	if v.Dashboard, err = s.dashboard(c, u); err != nil {
+		fail(c, err)
+		return
+	}
 	if u.Role == models.RoleAdmin {
 		v.Problems, err = s.closeQ.Problems(ctx, s.now().AddDate(0, 0, -7))
 		if err != nil {

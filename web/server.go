@@ -25,7 +25,7 @@ type UserStore interface {
 	Create(ctx context.Context, u *models.User) error
 	ByID(ctx context.Context, id uint) (models.User, error)
 	ByUsername(ctx context.Context, name string) (models.User, error)
-	List(ctx context.Context) ([]models.User, error)
+	ListPage(ctx context.Context, p models.Page) ([]models.User, models.Paged, error)
 	Update(ctx context.Context, u *models.User) error
 	SignedIn(ctx context.Context, u *models.User, at time.Time) error
 	SetTimeZone(ctx context.Context, u *models.User, zone string) error
@@ -35,7 +35,7 @@ type UserStore interface {
 // AuditLog records and lists who changed what.
 type AuditLog interface {
 	Record(ctx context.Context, e models.AuditEvent) error
-	List(ctx context.Context, f models.AuditFilter) ([]models.AuditEvent, error)
+	ListPage(ctx context.Context, f models.AuditFilter, p models.Page) ([]models.AuditEvent, models.Paged, error)
 	Actions(ctx context.Context) ([]string, error)
 }
 
@@ -68,6 +68,7 @@ type Deps struct {
 	Callbacks    CallbackLog
 	CloseDays    CloseDayService
 	Closes       CloseQueries
+	Shifts       ShiftStore
 	Now          func() time.Time
 	// SecondFactors keeps authenticator secrets; SecondFactorOptional lets admins and managers
 	// sign in without one (off by default).
@@ -93,6 +94,7 @@ type Server struct {
 	callbacks   CallbackLog
 	closeDays   CloseDayService
 	closeQ      CloseQueries
+	shifts      ShiftStore
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	sessionList SessionLister
@@ -125,7 +127,7 @@ func New(d Deps) *Server {
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
 		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d),
 		receiptMail: d.ReceiptMail}
 	if d.Devices != nil {

@@ -22,18 +22,18 @@ func withID(c *gin.Context, f func(id uint)) {
 	f(uint(id))
 }
 
-// usersIndex handles "GET /admin/users".
+// usersIndex handles "GET /admin/users": the most recently created first, a page at a time.
 func (s *Server) usersIndex(c *gin.Context) {
 	s.renderUsers(c, http.StatusOK, templates.UserForm{Role: models.RoleStaff})
 }
 
 func (s *Server) renderUsers(c *gin.Context, status int, f templates.UserForm) {
-	users, err := s.users.List(c.Request.Context())
+	users, pg, err := s.users.ListPage(c.Request.Context(), pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	s.render(c, status, "Users", templates.UsersPage(users, f))
+	s.render(c, status, "Users", templates.UsersPage(users, f, pager(c, pg)))
 }
 
 func parseRole(v string) (models.Role, string) {

@@ -1,0 +1,155 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/templates"
+	"github.com/gin-gonic/gin"
+)
+
+// ShiftStore keeps the cashiers' shifts.
+type ShiftStore interface {
+	Current(ctx context.Context, userID uint) (models.Shift, error)
+	ByID(ctx context.Context, id uint) (models.Shift, error)
+	Start(ctx context.Context, u models.User, at time.Time, how string) (models.Shift, error)
+	End(ctx context.Context, userID uint, at time.Time) (models.Shift, error)
+	Recent(ctx context.Context, userID uint, limit int) ([]models.Shift, error)
+}
+
+// shiftShow handles "GET /shift": the signed-in user's running shift and its X report.
+func (s *Server) shiftShow(c *gin.Context) {
+	u := currentUser(c)
+	sh, err := s.shifts.Current(c.Request.Context(), u.ID)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		s.renderShift(c, nil, true)
+	case err != nil:
+		fail(c, err)
+	default:
+		s.renderShift(c, &sh, true)
+	}
+}
+
+// shiftReport handles "GET /shifts/:id": a shift's report; a cashier sees their own, managers
+// and admins everyone's.
+func (s *Server) shiftReport(c *gin.Context) {
+	withID(c, func(id uint) {
+		u := currentUser(c)
+		sh, err := s.shifts.ByID(c.Request.Context(), id)
+		if err == nil && sh.UserID != u.ID && !u.Role.AtLeast(models.RoleManager) {
+			err = models.ErrNotFound // another cashier's shift is not this one's business
+		}
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		s.renderShift(c, &sh, sh.UserID == u.ID)
+	})
+}
+
+func (s *Server) renderShift(c *gin.Context, sh *models.Shift, mine bool) {
+	ctx := c.Request.Context()
+	u := currentUser(c)
+	v := templates.ShiftView{Shift: sh, Now: s.now(), Mine: mine}
+	var err error
+	if v.Recent, err = s.shifts.Recent(ctx, u.ID, 10); err != nil {
+		fail(c, err)
+		return
+	}
+	if sh != nil {
+		look := s.store(ctx)
+		to := s.now()
+		if sh.EndedAt != nil {
+			to = *sh.EndedAt
+		}
+		q := models.FigureQuery{From: sh.StartedAt, To: to.Add(1), Zone: look.dayZone, Currency: look.currency, StaffID: sh.UserID}
+		if v.Figures, err = s.txQ.Figures(ctx, q); err != nil {
+			fail(c, err)
+			return
+		}
+		if v.Payments, err = s.txQ.List(ctx, models.TxFilter{StartedByID: sh.UserID, From: sh.StartedAt, To: to.Add(1), Limit: 500}); err != nil {
+			fail(c, err)
+			return
+		}
+	}
+	title := "Your shift"
+	if sh != nil && !sh.Open() {
+		title = "Shift report"
+	}
+	s.render(c, http.StatusOK, title, templates.ShiftPage(v))
+}
+
+// shiftStart handles "POST /shift/start": the cashier starts a shift (a second tap, or a shift
+// already started by a payment, gives the running one).
+func (s *Server) shiftStart(c *gin.Context) {
+	u := currentUser(c)
+	sh, err := s.shifts.Start(c.Request.Context(), *u, s.now(), "cashier")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username)
+	redirect(c, "/shift")
+}
+
+// shiftEnd handles "POST /shift/end": the cashier ends the shift and gets its final report.
+func (s *Server) shiftEnd(c *gin.Context) {
+	u := currentUser(c)
+	sh, err := s.shifts.End(c.Request.Context(), u.ID, s.now())
+	if errors.Is(err, models.ErrNotFound) {
+		s.flash(c, "No shift is running.")
+		redirect(c, "/shift")
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	s.record(c, "shift.end", fmt.Sprintf("shift %d", sh.ID), "ended by "+u.Username)
+	s.flash(c, "Your shift has ended: here is its report.")
+	redirect(c, fmt.Sprintf("/shifts/%d", sh.ID))
+}
+
+// shiftStartsWithPayment opens the cashier's shift with their first payment when none runs.
+func (s *Server) shiftStartsWithPayment(c *gin.Context, t models.Transaction) {
+	if s.shifts == nil {
+		return
+	}
+	u := currentUser(c)
+	if _, err := s.shifts.Current(c.Request.Context(), u.ID); err == nil {
+		return
+	}
+	if sh, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, "first payment"); err != nil {
+		s.log.Warn("start a shift with the first payment", "user", u.Username, "error", err)
+	} else {
+		s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username+"'s first payment "+t.ClientOrderID)
+	}
+}
+
+// closeDayReport handles "GET /admin/closeday/c/:id/report": the Z report of a closed day.
+func (s *Server) closeDayReport(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		v, err := closeView(ctx, s.closeQ, s.endpoints, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		z := templates.ZReportView{Close: v}
+		q := models.FigureQuery{CloseDayID: id, Zone: v.Endpoint.Location(), Currency: v.Endpoint.Currency}
+		if z.Figures, err = s.txQ.Figures(ctx, q); err != nil {
+			fail(c, err)
+			return
+		}
+		if z.Releases, z.Released, err = s.txQ.Releases(ctx, id); err != nil {
+			fail(c, err)
+			return
+		}
+		s.render(c, http.StatusOK, "Z report", templates.ZReportPage(z))
+	})
+}
