@@ -24,6 +24,7 @@ import (
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/jobs"
+	"github.com/example/mposportal/mailer"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,14 @@ type Config struct {
 	BackupAt   string
 	BackupDir  string
 	BackupKeep int
+
+	// E-mailed receipts: the SMTP server (host:port; empty: receipts are printed only), the
+	// sender address and an optional sign-in (the password from the environment only, so it
+	// is not in the process list). STARTTLS is used whenever the server offers it.
+	SMTPAddr     string
+	SMTPFrom     string
+	SMTPUser     string
+	SMTPPassword string
 }
 
 func parseConfig(args []string, getenv func(string) string) (Config, error) {
@@ -104,6 +113,10 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&cfg.BackupAt, "backup-time", env("PORTAL_BACKUP_TIME", "03:00"), `daily backup of the embedded database, local "HH:MM", or "off" (PORTAL_BACKUP_TIME)`)
 	fs.StringVar(&cfg.BackupDir, "backup-dir", env("PORTAL_BACKUP_DIR", ""), "folder for the daily backups; default <data>/backups (PORTAL_BACKUP_DIR)")
 	fs.IntVar(&cfg.BackupKeep, "backup-keep", wholeNumber(env("PORTAL_BACKUP_KEEP", ""), 14), "daily backups to keep (PORTAL_BACKUP_KEEP)")
+	fs.StringVar(&cfg.SMTPAddr, "smtp-addr", env("PORTAL_SMTP_ADDR", ""), "SMTP server host:port for e-mailed receipts; empty: print only (PORTAL_SMTP_ADDR)")
+	fs.StringVar(&cfg.SMTPFrom, "smtp-from", env("PORTAL_SMTP_FROM", ""), "sender address of e-mailed receipts (PORTAL_SMTP_FROM)")
+	fs.StringVar(&cfg.SMTPUser, "smtp-user", env("PORTAL_SMTP_USER", ""), "SMTP sign-in name; the password comes from PORTAL_SMTP_PASSWORD (PORTAL_SMTP_USER)")
+	cfg.SMTPPassword = getenv("PORTAL_SMTP_PASSWORD")
 	retentionDays := fs.Int("callback-retention-days", wholeNumber(env("PORTAL_CALLBACK_RETENTION_DAYS", ""), 90),
 		"days the callback log is kept (PORTAL_CALLBACK_RETENTION_DAYS)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -121,6 +134,9 @@ func parseConfig(args []string, getenv func(string) string) (Config, error) {
 		return cfg, fmt.Errorf("-callback-retention-days must be at least 1")
 	}
 	cfg.CallbackRetention = time.Duration(*retentionDays) * 24 * time.Hour
+	if cfg.SMTPAddr != "" && cfg.SMTPFrom == "" {
+		return cfg, fmt.Errorf("-smtp-addr needs -smtp-from, the address receipts are sent from")
+	}
 	return cfg, nil
 }
 
@@ -250,6 +266,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	hub.Snapshot = live.Snapshot
 	stop.add("close-day workers", func() error { closeDays.Wait(); return nil })
 
+	// E-mailed receipts, when a mail server is configured: sent in the background (a job below).
+	var receiptMail *web.ReceiptMailer
+	if cfg.SMTPAddr != "" {
+		mc, err := mailer.New(mailer.Config{Addr: cfg.SMTPAddr, From: cfg.SMTPFrom, Username: cfg.SMTPUser, Password: cfg.SMTPPassword})
+		if err != nil {
+			return err
+		}
+		receiptMail = web.NewReceiptMailer(mc, &models.ReceiptMails{DB: db}, auditLog, logger.With("component", "mail"))
+	}
+
 	deviceHandlers := &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")}
 	sessions := &models.SessionStore{DB: db}
 	callbackLog := &models.Callbacks{DB: db, Batch: batch}
@@ -268,6 +294,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
 		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 		SecondFactors: &models.SecondFactors{DB: db}, SecondFactorOptional: cfg.SecondFactorOptional,
+		ReceiptMail: receiptMail,
 	})
 
 	jobsLog := logger.With("component", "jobs")
@@ -280,6 +307,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,
 		(&jobs.PreauthReleases{Release: payments.ReleaseStale, Log: jobsLog}).Run,
+	}
+	if receiptMail != nil {
+		background = append(background, receiptMail.Run)
 	}
 	if !models.IsPostgres(dsn) && cfg.BackupAt != "off" {
 		dir := cfg.BackupDir

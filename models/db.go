@@ -215,7 +215,7 @@ var migrations = []migration{
 
 // All is every model the portal stores, for AutoMigrate.
 func All() []any {
-	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}, &Shift{}}
+	return []any{&User{}, &AuditEvent{}, &Endpoint{}, &Session{}, &Reader{}, &ReaderEvent{}, &Transaction{}, &TxEvent{}, &CallbackDelivery{}, &CloseDay{}, &CloseAdjustment{}, &RecoveryCode{}, &Shift{}, &ReceiptMail{}}
 }
 
 // Migrate brings the schema up to date: AutoMigrate for additive changes, then the ordered

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
@@ -48,6 +50,21 @@ type Endpoint struct {
 	// ConfirmAboveMinor: a sale or preauth above it asks the cashier to type the amount again
 	// (0: never).
 	ConfirmAboveMinor int64 `gorm:"not null;default:0"`
+	// What receipts say about the merchant: the trading name (the endpoint's Name when empty),
+	// a second address line after Address1, the VAT or company registration number, and a
+	// closing line ("Thank you", the returns policy).
+	MerchantName  string `gorm:"size:64"`
+	Address2      string `gorm:"size:50"`
+	VATNumber     string `gorm:"size:32"`
+	ReceiptFooter string `gorm:"size:200"`
+}
+
+// TradingName is the name receipts carry.
+func (e Endpoint) TradingName() string {
+	if e.MerchantName != "" {
+		return e.MerchantName
+	}
+	return e.Name
 }
 
 // DefaultPreauthWarnDays is the warning age of an endpoint that sets none.
@@ -89,7 +106,16 @@ var (
 	reDigits   = regexp.MustCompile(`^[0-9]{1,16}$`)
 	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
 	reCountry  = regexp.MustCompile(`^[A-Z]{2}$`)
+	// A VAT or registration number as tax offices print them: "LV40003000000", "GB 123 4567 89",
+	// "HRB 12345/B".
+	reVATNumber = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 ./-]*$`)
 )
+
+// receiptText reports whether s fits on a receipt line: at most max characters and no control
+// characters (the trading name also becomes an e-mail's sender name and subject).
+func receiptText(s string, max int) bool {
+	return utf8.RuneCountInString(s) <= max && !strings.ContainsFunc(s, unicode.IsControl)
+}
 
 // Validate checks the settings a sale request needs.
 func (e *Endpoint) Validate() *ValidationError {
@@ -149,6 +175,18 @@ func (e *Endpoint) Validate() *ValidationError {
 	}
 	if e.PreauthReleaseDays < 0 || e.PreauthReleaseDays > 60 || (e.PreauthReleaseDays > 0 && e.PreauthReleaseDays <= e.WarnDays()) {
 		v.Add("preauth_release_days", "Use more days than the warning (at most 60), or leave empty for never.")
+	}
+	if !receiptText(e.MerchantName, 64) {
+		v.Add("merchant_name", "Enter the name customers know the shop by, at most 64 characters, or leave empty to use the endpoint's name.")
+	}
+	if !receiptText(e.Address2, 50) {
+		v.Add("address2", "Enter a second address line of at most 50 characters, or leave it empty.")
+	}
+	if e.VATNumber != "" && (len(e.VATNumber) > 32 || !reVATNumber.MatchString(e.VATNumber)) {
+		v.Add("vat_number", "Enter the VAT or registration number as issued (letters, digits, spaces, . / -; at most 32), or leave it empty.")
+	}
+	if !receiptText(e.ReceiptFooter, 200) {
+		v.Add("receipt_footer", "Enter one line of at most 200 characters, or leave it empty.")
 	}
 	return v.OrNil()
 }

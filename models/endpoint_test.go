@@ -43,6 +43,60 @@ func TestEndpointValidate(t *testing.T) {
 	}
 }
 
+// What receipts say about the merchant is optional, bounded and one line each: the trading
+// name also becomes an e-mail's sender name and subject.
+func TestEndpointReceiptDetails(t *testing.T) {
+	e := validEndpoint()
+	e.MerchantName, e.Address2, e.VATNumber = "Kafejnīca “Rīga” — "+strings.Repeat("ā", 40), "Suite 4", "LV40003000000"
+	e.ReceiptFooter = strings.Repeat("Paldies! ", 22) // 198 characters
+	if ve := e.Validate(); ve != nil {
+		t.Fatalf("valid receipt details refused: %v", ve)
+	}
+	if e.TradingName() != e.MerchantName {
+		t.Errorf("TradingName = %q", e.TradingName())
+	}
+	if e.MerchantName = ""; e.TradingName() != "Main" {
+		t.Errorf("without a trading name receipts say %q, want the endpoint's name", e.TradingName())
+	}
+	for _, vat := range []string{"GB 123 4567 89", "HRB 12345/B", "DE-123.456"} {
+		e := validEndpoint()
+		if e.VATNumber = vat; e.Validate() != nil {
+			t.Errorf("VAT number %q refused: %v", vat, e.Validate())
+		}
+	}
+	tests := map[string]func(e *models.Endpoint){
+		"merchant_name":  func(e *models.Endpoint) { e.MerchantName = strings.Repeat("a", 65) },
+		"address2":       func(e *models.Endpoint) { e.Address2 = strings.Repeat("a", 51) },
+		"vat_number":     func(e *models.Endpoint) { e.VATNumber = "LV<script>" },
+		"receipt_footer": func(e *models.Endpoint) { e.ReceiptFooter = strings.Repeat("a", 201) },
+	}
+	for field, change := range tests {
+		e := validEndpoint()
+		change(&e)
+		if ve := e.Validate(); ve == nil || ve.Fields[field] == "" {
+			t.Errorf("%s: Validate = %v, want a message for %s", field, ve, field)
+		}
+	}
+	// A line break in a name would end an e-mail header: refused wherever it is typed.
+	for field, change := range map[string]func(e *models.Endpoint){
+		"merchant_name":  func(e *models.Endpoint) { e.MerchantName = "Shop\r\nBcc: eve@example.com" },
+		"address2":       func(e *models.Endpoint) { e.Address2 = "Floor 2\nRoom 3" },
+		"vat_number":     func(e *models.Endpoint) { e.VATNumber = "LV1\n" },
+		"receipt_footer": func(e *models.Endpoint) { e.ReceiptFooter = "Thanks\x00" },
+	} {
+		e := validEndpoint()
+		change(&e)
+		if ve := e.Validate(); ve == nil || ve.Fields[field] == "" {
+			t.Errorf("%s with a control character: Validate = %v", field, ve)
+		}
+	}
+	long := validEndpoint()
+	long.VATNumber = strings.Repeat("1", 33)
+	if ve := long.Validate(); ve == nil || ve.Fields["vat_number"] == "" {
+		t.Errorf("a 33-character VAT number: Validate = %v", ve)
+	}
+}
+
 func TestEndpointsStore(t *testing.T) {
 	ctx := context.Background()
 	s := &models.Endpoints{DB: openDB(t)}

@@ -104,6 +104,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /transactions/:id":         {"/transactions/1", nil, want{redir, http.StatusNotFound, http.StatusNotFound}, false},
 		"POST /transactions/:id/cancel": {"/transactions/1/cancel", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
 		"GET /transactions/:id/receipt": {"/transactions/1/receipt", nil, want{redir, http.StatusNotFound, http.StatusNotFound}, false},
+		// Anyone signed in may e-mail a receipt (no payment 1 here, and no mail server).
+		"POST /transactions/:id/receipt/email": {"/transactions/1/receipt/email", url.Values{"email": {"a@example.com"}, "mail_key": {"k1"}}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
 		// Anyone signed in may ask the bank again; only admins resolve or clear a flag.
 		"POST /transactions/:id/recheck": {"/transactions/1/recheck", url.Values{}, want{unauth, http.StatusNotFound, http.StatusNotFound}, false},
 		"POST /transactions/:id/resolve": {"/transactions/1/resolve", url.Values{"to": {"failed"}, "reason": {"checked with the bank"}}, want{unauth, forbidden, http.StatusNotFound}, false},

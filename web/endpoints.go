@@ -42,7 +42,8 @@ func (s *Server) endpointShow(c *gin.Context) {
 func endpointForm(e models.Endpoint) templates.EndpointForm {
 	f := templates.EndpointForm{ID: e.ID, Name: e.Name, EndpointID: e.EndpointID, Login: e.Login, Currency: e.Currency,
 		BaseURL: e.BaseURL, Address1: e.Address1, City: e.City, ZipCode: e.ZipCode, Country: e.Country, Email: e.Email, Enabled: e.Enabled,
-		CloseTime: e.CloseTime, TimeZone: e.TimeZone, Locale: e.Locale, PreauthWarnDays: strconv.Itoa(e.WarnDays())}
+		CloseTime: e.CloseTime, TimeZone: e.TimeZone, Locale: e.Locale, PreauthWarnDays: strconv.Itoa(e.WarnDays()),
+		MerchantName: e.MerchantName, Address2: e.Address2, VATNumber: e.VATNumber, ReceiptFooter: e.ReceiptFooter}
 	if e.RefundApprovalMinor > 0 {
 		f.RefundApproval = e.Money().Input(e.RefundApprovalMinor, e.Currency)
 	}
@@ -84,6 +85,7 @@ func (s *Server) endpointSave(c *gin.Context) {
 	e.Address1, e.City, e.ZipCode, e.Country, e.Email = tr("address1"), tr("city"), tr("zip_code"), strings.ToUpper(tr("country")), tr("email")
 	e.Enabled = c.PostForm("enabled") == "1"
 	e.CloseTime, e.TimeZone, e.Locale = tr("close_time"), tr("time_zone"), tr("locale")
+	e.MerchantName, e.Address2, e.VATNumber, e.ReceiptFooter = tr("merchant_name"), tr("address2"), tr("vat_number"), tr("receipt_footer")
 	e.RefundApprovalMinor, e.ConfirmAboveMinor, e.PreauthWarnDays, e.PreauthReleaseDays = 0, 0, 7, 0
 	var policy []string
 	for field, dst := range map[string]*int64{"refund_approval": &e.RefundApprovalMinor, "confirm_above": &e.ConfirmAboveMinor} {

@@ -235,22 +235,6 @@ func (s *Server) txCancel(c *gin.Context) {
 	})
 }
 
-// txReceipt handles "GET /transactions/:id/receipt": a printable receipt.
-func (s *Server) txReceipt(c *gin.Context) {
-	withID(c, func(id uint) {
-		t, err := s.txQ.ByID(c.Request.Context(), id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		name := "Card payment"
-		if e, err := s.endpoints.ByID(c.Request.Context(), t.EndpointID); err == nil {
-			name = e.Name
-		}
-		s.render(c, http.StatusOK, "Receipt "+t.ClientOrderID, templates.ReceiptPage(t, name))
-	})
-}
-
 // txApprove handles "POST /transactions/:id/approve": a second manager's yes to a refund
 // above the endpoint's limit.
 func (s *Server) txApprove(c *gin.Context) {

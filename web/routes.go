@@ -77,6 +77,7 @@ func (s *Server) routes(d Deps) {
 	auth.POST("/transactions/:id/resolve", s.requireAdmin, s.txResolve)
 	auth.POST("/transactions/:id/acknowledge", s.requireAdmin, s.txAcknowledge)
 	auth.GET("/transactions/:id/receipt", s.txReceipt)
+	auth.POST("/transactions/:id/receipt/email", s.txReceiptEmail)
 	// Managers and admins: money after the sale.
 	auth.POST("/transactions/:id/operations", s.requireManager, s.txOperate)
 	auth.POST("/transactions/:id/approve", s.requireManager, s.txApprove)

@@ -74,6 +74,8 @@ type Deps struct {
 	// sign in without one (off by default).
 	SecondFactors        SecondFactorStore
 	SecondFactorOptional bool
+	// ReceiptMail sends e-mailed receipts; nil: receipts are printed only.
+	ReceiptMail *ReceiptMailer
 }
 
 // Server is the portal's HTTP handler.
@@ -102,6 +104,7 @@ type Server struct {
 
 	secondFactors        SecondFactorStore
 	secondFactorOptional bool
+	receiptMail          *ReceiptMailer
 	look                 atomic.Pointer[storeLook] // the store's zone, locale and currency, looked up now and then
 }
 
@@ -125,7 +128,8 @@ func New(d Deps) *Server {
 	sm.Cookie.Secure = d.CookieSecure
 	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
 		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
-		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d)}
+		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d),
+		receiptMail: d.ReceiptMail}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
 	}

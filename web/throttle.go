@@ -37,6 +37,8 @@ func burstFor(key string) int {
 		return 5
 	case strings.HasPrefix(key, "ip:"):
 		return 20
+	case strings.HasPrefix(key, "mail:"): // receipts e-mailed, per user: not a failure, a budget
+		return 10
 	case strings.HasPrefix(key, "callback:"): // callbacks that fail verification, per address
 		return 30
 	}
