@@ -85,12 +85,9 @@ func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway,
 	if err != nil {
 		return nil, devices.Merchant{}, err
 	}
-	if !e.Enabled {
-		return nil, devices.Merchant{}, fmt.Errorf("gateway endpoint %s is disabled", e.Name)
-	}
 	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey, Currency: e.Currency}, g.http,
 		mapi.WithUserAgent(g.userAgent))
-	return c, devices.Merchant{Currency: e.Currency, Money: e.Money(), Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
+	return c, devices.Merchant{Name: e.Name, Disabled: !e.Enabled, Currency: e.Currency, Money: e.Money(), Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
 		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone,
 		RefundApprovalMinor: e.RefundApprovalMinor, ConfirmAboveMinor: e.ConfirmAboveMinor}, nil
 }

@@ -58,3 +58,22 @@ func TestAmountsTypedTheWayTheStoreWritesThem(t *testing.T) {
 		})
 	}
 }
+
+// A switched-off endpoint refuses new payments and refunds with a reason (not an error
+// page), while the payments it already sent are still followed up to their end.
+func TestDisabledEndpointRefusesNewWorkButFinishesTheOld(t *testing.T) {
+	e := newPayEnvWith(t, "", nil)
+	ctx := context.Background()
+	sale := e.approved(1500, models.KindSale)
+	e.gw.SetFaults(sandbox.Faults{CallbacksOff: true}) // only status checks can finish the next one
+	pending := e.start(1042, models.KindSale, "visa")
+	e.gws.disabled.Store(true)
+	_, err := e.pay.Start(ctx, devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, AmountMinor: 500, Actor: manager})
+	var se *devices.StartError
+	if !errors.As(err, &se) || !errors.Is(err, devices.ErrEndpointDisabled) || !strings.Contains(se.Message, "switched off") {
+		t.Errorf("a payment on a disabled endpoint: %v", err)
+	}
+	_, err = e.pay.Operate(ctx, devices.OperationInput{Key: "refund-off", ParentID: sale.ID, Kind: models.KindRefund, AmountMinor: 100, Reason: "x", Actor: manager})
+	refusedWith(t, err, "switched off")
+	e.waitState(pending.ID, models.TxApproved, true)
+}

@@ -75,6 +75,9 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 	if err != nil {
 		return op, fmt.Errorf("devices: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
 	}
+	if merchant.Disabled {
+		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
+	}
 	if in.Amount != "" {
 		var perr *money.ParseError
 		if in.AmountMinor, err = merchant.Money.Parse(in.Amount, parent.Currency); errors.As(err, &perr) {
@@ -186,6 +189,9 @@ func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Tr
 	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
 	if err != nil {
 		return op, fmt.Errorf("devices: approve %s: %w", op.ClientOrderID, err)
+	}
+	if merchant.Disabled {
+		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
 	}
 	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor, merchant.Money); err != nil {
 		return op, err

@@ -54,6 +54,10 @@ type Gateway interface {
 
 // Merchant is what an endpoint contributes to a sale request besides credentials.
 type Merchant struct {
+	Name string // the endpoint's, for messages
+	// Disabled: an administrator switched the endpoint off. New payments and operations are
+	// refused; payments already sent are still followed up (status checks, callbacks).
+	Disabled                                bool
 	Currency                                string
 	Money                                   money.Locale // how the store writes and types amounts
 	Address1, City, ZipCode, Country, Email string
@@ -125,9 +129,17 @@ var ErrReaderOffline = errors.New("reader is offline")
 var ErrAlreadyStarted = errors.New("this form already started a payment")
 
 // StartError is a refusal to start a payment, with a message for the person at the counter.
-type StartError struct{ Field, Message string }
+type StartError struct {
+	Field, Message string
+	Err            error // the rule behind it, when it is one callers may test for (ErrEndpointDisabled)
+}
 
 func (e *StartError) Error() string { return e.Message }
+
+func (e *StartError) Unwrap() error { return e.Err }
+
+// ErrEndpointDisabled: the gateway endpoint is switched off, so nothing new is sent to it.
+var ErrEndpointDisabled = errors.New("the gateway endpoint is disabled")
 
 // Actor is who did something, for the timeline and the audit log.
 type Actor struct {
@@ -186,7 +198,7 @@ type StartInput struct {
 func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
 	var t models.Transaction
 	if len(in.StartKey) > 64 {
-		return t, &StartError{"", "This form is not valid any more: reload the page."}
+		return t, &StartError{Field: "", Message: "This form is not valid any more: reload the page."}
 	}
 	if in.StartKey != "" {
 		if prev, err := p.Tx.ByStartKey(ctx, in.StartKey); err == nil {
@@ -197,28 +209,32 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	}
 	switch {
 	case in.Kind != models.KindSale && in.Kind != models.KindPreauth:
-		return t, &StartError{"kind", "choose Sale or Preauth"}
+		return t, &StartError{Field: "kind", Message: "choose Sale or Preauth"}
 	case in.Amount == "" && in.AmountMinor <= 0:
-		return t, &StartError{"amount", "Enter the amount to charge."}
+		return t, &StartError{Field: "amount", Message: "Enter the amount to charge."}
 	case len(in.Description) > 255:
-		return t, &StartError{"description", "the description must be at most 255 characters"}
+		return t, &StartError{Field: "description", Message: "the description must be at most 255 characters"}
 	}
 	r, err := p.Readers.PaymentReader(ctx, in.ReaderID)
 	if errors.Is(err, models.ErrNotFound) {
-		return t, &StartError{"reader", "choose a reader"}
+		return t, &StartError{Field: "reader", Message: "choose a reader"}
 	}
 	if err != nil {
 		return t, err
 	}
 	switch {
 	case !r.Enabled:
-		return t, &StartError{"reader", fmt.Sprintf("%s is disabled: choose another reader.", r.Label)}
+		return t, &StartError{Field: "reader", Message: fmt.Sprintf("%s is disabled: choose another reader.", r.Label)}
 	case !r.Online:
-		return t, &StartError{"reader", fmt.Sprintf("%s is offline: choose another reader.", r.Label)}
+		return t, &StartError{Field: "reader", Message: fmt.Sprintf("%s is offline: choose another reader.", r.Label)}
 	}
 	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
 	if err != nil {
 		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+	}
+	if merchant.Disabled {
+		return t, &StartError{Field: "reader", Err: ErrEndpointDisabled,
+			Message: fmt.Sprintf("%s takes payments through the gateway endpoint %s, which is switched off: an administrator can enable it under Gateway.", r.Label, merchant.Name)}
 	}
 	if busy := p.busy(ctx, r, merchant.Money); busy != nil {
 		return t, busy
@@ -229,18 +245,18 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 			return t, err
 		}
 		if closing {
-			return t, &StartError{"", "The day is being closed with the bank: try again in a moment."}
+			return t, &StartError{Field: "", Message: "The day is being closed with the bank: try again in a moment."}
 		}
 	}
 	if in.Amount != "" {
 		var perr *money.ParseError
 		in.AmountMinor, err = merchant.Money.Parse(in.Amount, merchant.Currency)
 		if errors.As(err, &perr) {
-			return t, &StartError{"amount", perr.Message}
+			return t, &StartError{Field: "amount", Message: perr.Message}
 		}
 	}
 	if in.AmountMinor <= 0 || in.AmountMinor > money.MaxPayment {
-		return t, &StartError{"amount", fmt.Sprintf("Enter an amount above zero and at most %s.", merchant.Money.Format(money.MaxPayment, merchant.Currency))}
+		return t, &StartError{Field: "amount", Message: fmt.Sprintf("Enter an amount above zero and at most %s.", merchant.Money.Format(money.MaxPayment, merchant.Currency))}
 	}
 	if merchant.ConfirmAboveMinor > 0 && in.AmountMinor > merchant.ConfirmAboveMinor {
 		if again, err := merchant.Money.Parse(in.AmountAgain, merchant.Currency); err != nil || again != in.AmountMinor {
@@ -248,7 +264,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 			if in.AmountAgain != "" {
 				msg = "The two amounts differ: type the amount again to confirm."
 			}
-			return t, &StartError{"amount_again", msg}
+			return t, &StartError{Field: "amount_again", Message: msg}
 		}
 	}
 	watchdog := p.now().Add(CardTimeout + cardGrace)
@@ -298,7 +314,7 @@ func (p *Payments) busy(ctx context.Context, r PaymentReader, loc money.Locale) 
 	if err != nil {
 		return nil
 	}
-	return &StartError{"reader", fmt.Sprintf("%s is busy with %s: cancel that payment or choose another reader.", r.Label, loc.Format(w.AmountMinor, w.Currency))}
+	return &StartError{Field: "reader", Message: fmt.Sprintf("%s is busy with %s: cancel that payment or choose another reader.", r.Label, loc.Format(w.AmountMinor, w.Currency))}
 }
 
 // EndWaiting ends the payment waiting for a card on a reader that can no longer read it,

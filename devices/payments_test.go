@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,11 +77,12 @@ type gateways struct {
 	cb           string
 	cur          string
 	money        money.Locale // how the store writes amounts
+	disabled     atomic.Bool  // an administrator switched the endpoint off
 	client       *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 func (g *gateways) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
-	return g.client, devices.Merchant{Currency: g.cur, Money: g.money, ConfirmAboveMinor: g.confirmAbove,
+	return g.client, devices.Merchant{Name: "Main", Disabled: g.disabled.Load(), Currency: g.cur, Money: g.money, ConfirmAboveMinor: g.confirmAbove,
 		Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com", CallbackURL: g.cb}, nil
 }
 
