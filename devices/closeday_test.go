@@ -169,7 +169,7 @@ func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
 	if _, err := e.client.Sale(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	e.waitGateway(req.ClientOrderID, "approved") // the gateway counts it from now on
 	s := e.closer()
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseFinished)

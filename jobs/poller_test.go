@@ -26,6 +26,10 @@ type checks struct {
 	inFlight atomic.Int32
 	maxSeen  atomic.Int32
 	failID   uint
+	// overlap is closed when two checks are in flight at once; the first check waits for it
+	// (on a deadline), so a poller that runs its workers one by one shows as maxSeen 1.
+	overlap     chan struct{}
+	overlapOnce sync.Once
 }
 
 func (c *checks) DueStatusChecks(_ context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
@@ -50,7 +54,15 @@ func (c *checks) CheckStatus(_ context.Context, id uint) error {
 			break
 		}
 	}
-	time.Sleep(time.Millisecond) // let workers overlap
+	if c.overlap != nil {
+		if n >= 2 {
+			c.overlapOnce.Do(func() { close(c.overlap) })
+		}
+		select {
+		case <-c.overlap:
+		case <-time.After(2 * time.Second):
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.checked[id]++
@@ -63,7 +75,7 @@ func (c *checks) CheckStatus(_ context.Context, id uint) error {
 
 func TestStatusPollerChecksEachDuePaymentOnce(t *testing.T) {
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	c := &checks{due: map[uint]time.Time{}, checked: map[uint]int{}, failID: 7}
+	c := &checks{due: map[uint]time.Time{}, checked: map[uint]int{}, failID: 7, overlap: make(chan struct{})}
 	for id := uint(1); id <= 100; id++ {
 		c.due[id] = now.Add(-time.Second) // due
 	}

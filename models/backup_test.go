@@ -50,8 +50,10 @@ func TestBackupWhileWritingIsConsistent(t *testing.T) {
 			written.Add(1)
 		}
 	}()
-	for written.Load() < 200 {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); written.Load() < 200; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d payments written", written.Load())
+		}
 	}
 	to := filepath.Join(dir, "backups", "b.db")
 	info, err := models.BackupSQLite(ctx, path, to)

@@ -156,18 +156,15 @@ func screens(b *testing.B, a *app, n int, prefix string, re *regexp.Regexp, got 
 			}
 		}()
 	}
-	for a.server.Hub().Clients() < n {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); a.server.Hub().Clients() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d screens joined the hub", a.server.Hub().Clients(), n)
+		}
 	}
-	// Cleanups run last-registered first, so this runs before the database closes.
 	b.Cleanup(func() {
 		for _, c := range conns {
 			c.Close()
 		}
-		for i := 0; i < 200 && a.server.Hub().Clients() > 0; i++ {
-			time.Sleep(10 * time.Millisecond)
-		}
-		time.Sleep(500 * time.Millisecond) // the handlers' session commit after the socket ends
 	})
 }
 

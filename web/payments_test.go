@@ -170,10 +170,11 @@ func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 		}
 		return c
 	}
+	before := a.server.Hub().Clients()
 	slow, fast := dial(), dial()
 	defer slow.Close()
 	defer fast.Close()
-	time.Sleep(100 * time.Millisecond)
+	a.waitFor(t, "both screens in the hub", func() bool { return a.server.Hub().Clients() == before+2 })
 	big := []byte(strings.Repeat("x", 64<<10))
 	done := make(chan struct{})
 	go func() {
