@@ -14,7 +14,7 @@ unit:
 	env -u TEST_DATABASE_URL $(GO) test -race -count=1 -timeout 25m ./...
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "again on PostgreSQL"; \
-	  $(GO) test -race -count=1 -timeout 25m ./models/... ./devices/... ./jobs/... ./web/... && \
+	  $(GO) test -race -count=1 -timeout 25m ./models/... ./payments/... ./devices/... ./jobs/... ./web/... && \
 	  $(GO) test -count=1 -timeout 10m -run TestTwoInstances -v . ; \
 	else echo "TEST_DATABASE_URL not set: the PostgreSQL run is skipped (.ci/run sets it)"; fi
 
@@ -43,7 +43,7 @@ bench:
 	@{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$($(GO) version), $$(nproc) cores"; \
 	  $(GO) test -run '^$$' -bench 'CallbackIngestion|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
 	  $(GO) test -run '^$$' -bench 'LivePush|CeilingHubBroadcast' -benchtime 50x ./web/ ; \
-	  POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./devices/ ; \
+	  POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./payments/ ; \
 	  BENCH_ROWS=1000000 $(GO) test -run '^$$' -bench TransactionsList -benchtime 200x -timeout 20m ./models/ ; \
 	  $(GO) test -run '^$$' -bench ColdStart -benchtime 3x . ; \
 	  $(GO) test -count=1 -run TestChaosReconciliation -v -timeout 20m . -chaos.sales 1000 ; \

@@ -16,6 +16,7 @@ import (
 	"github.com/example/mposportal/dukpt"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
 )
 
 // demoReaders are registered and paired on the embedded sandbox's first test readers, so a
@@ -72,7 +73,7 @@ func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbo
 	return nil
 }
 
-// gatewayClients builds a MAPI client per endpoint from its stored settings (devices.Gateways).
+// gatewayClients builds a MAPI client per endpoint from its stored settings (payments.Gateways).
 type gatewayClients struct {
 	endpoints    *models.Endpoints
 	http         *http.Client
@@ -80,14 +81,14 @@ type gatewayClients struct {
 	userAgent    string
 }
 
-func (g *gatewayClients) Gateway(ctx context.Context, id uint) (devices.Gateway, devices.Merchant, error) {
+func (g *gatewayClients) Gateway(ctx context.Context, id uint) (payments.Gateway, payments.Merchant, error) {
 	e, err := g.endpoints.ByID(ctx, id)
 	if err != nil {
-		return nil, devices.Merchant{}, err
+		return nil, payments.Merchant{}, err
 	}
 	c := mapi.NewClient(mapi.Endpoint{BaseURL: e.BaseURL, EndpointID: e.EndpointID, Login: e.Login, ControlKey: e.ControlKey, Currency: e.Currency}, g.http,
 		mapi.WithUserAgent(g.userAgent))
-	return c, devices.Merchant{Name: e.Name, Disabled: !e.Enabled, Currency: e.Currency, Money: e.Money(), Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
+	return c, payments.Merchant{Name: e.Name, Disabled: !e.Enabled, Currency: e.Currency, Money: e.Money(), Address1: e.Address1, City: e.City, ZipCode: e.ZipCode,
 		Country: e.Country, Email: e.Email, CallbackURL: g.callbackBase + strconv.FormatUint(uint64(e.ID), 10), TimeZone: e.TimeZone,
 		RefundApprovalMinor: e.RefundApprovalMinor, ConfirmAboveMinor: e.ConfirmAboveMinor}, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/example/mposportal/jobs"
 	"github.com/example/mposportal/mailer"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/web"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -244,22 +245,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	business := devices.NewMetrics(reg, readerStore)
+	paymentMetrics := payments.NewMetrics(reg)
 	// Payment updates and the callback log share commits: see models.GroupCommit.
 	batch := models.NewGroupCommit(db, 256)
 	stop.add("group commit", func() error { batch.Close(); return nil })
 	// Each payment is counted once, where the state machine makes it final.
-	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: business.Final}
+	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
 	liveReaders.Tx = txStore
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore, ReaderChanged: liveReaders.ReaderChanged}
 	closeStore := &models.CloseDays{DB: db}
 	auditLog := &models.Audit{DB: db}
-	payments := &devices.Payments{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
+	pay := &payments.Service{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
-	readers.Waiting = payments // a reader that goes away ends the payment waiting on it
-	stop.add("payment workers", func() error { payments.Close(); return nil })
+	readers.Waiting = pay // a reader that goes away ends the payment waiting on it
+	stop.add("payment workers", func() error { pay.Close(); return nil })
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: payments, Audit: auditLog, Metrics: business,
+	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: pay, Audit: auditLog, Metrics: business,
 		Pub: shared, Log: logger.With("component", "closeday")}
 	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
 	changes.Subscribe(live.Deliver)
@@ -276,7 +278,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		receiptMail = web.NewReceiptMailer(mc, &models.ReceiptMails{DB: db}, auditLog, logger.With("component", "mail"))
 	}
 
-	deviceHandlers := &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: logger.With("component", "devices")}
+	deviceHandlers := &web.DeviceHandlers{Readers: readers, Payments: pay, Link: link, Log: logger.With("component", "devices")}
 	sessions := &models.SessionStore{DB: db}
 	callbackLog := &models.Callbacks{DB: db, Batch: batch}
 	srvHandler := web.New(web.Deps{
@@ -291,7 +293,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Log: logger.With("component", "web"), Metrics: reg, Gatherer: reg, CookieSecure: cfg.CookieSecure,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
 		Devices:  deviceHandlers,
-		Payments: payments, Transactions: txStore, Callbacks: callbackLog,
+		Payments: pay, Transactions: txStore, Callbacks: callbackLog,
 		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 		SecondFactors: &models.SecondFactors{DB: db}, SecondFactorOptional: cfg.SecondFactorOptional,
 		ReceiptMail: receiptMail,
@@ -302,11 +304,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
 		liveTx.Run,
 		changes.Run,
-		(&jobs.StatusPoller{Checks: payments, Log: jobsLog, Metrics: jobs.NewMetrics(reg)}).Run,
+		(&jobs.StatusPoller{Checks: pay, Log: jobsLog, Metrics: jobs.NewMetrics(reg)}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
 		(&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: cfg.CallbackRetention, Log: jobsLog}).Run,
-		(&jobs.PreauthReleases{Release: payments.ReleaseStale, Log: jobsLog}).Run,
+		(&jobs.PreauthReleases{Release: pay.ReleaseStale, Log: jobsLog}).Run,
 	}
 	if receiptMail != nil {
 		background = append(background, receiptMail.Run)

@@ -15,6 +15,7 @@ import (
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments/paymentstest"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -27,19 +28,19 @@ func (g closeGateways) CloseGateway(context.Context, uint) (devices.CloseGateway
 	return g.c, nil
 }
 
-func (e *payEnv) closer() *devices.CloseDays {
-	return &devices.CloseDays{Store: &models.CloseDays{DB: e.db}, Gateways: closeGateways{e.client},
-		Sweeper: e.pay, Audit: e.audit, SweepWait: 300 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.now.Now}
+func closer(e *paymentstest.Env) *devices.CloseDays {
+	return &devices.CloseDays{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
+		Sweeper: e.Pay, Audit: e.Audit, SweepWait: 300 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.Now.Now}
 }
 
 // closeOutcomes has s count its closes in a registry of its own, and returns a check of the
 // counts by outcome (reconciled, differs, explained, failed).
-func (e *payEnv) closeOutcomes(s *devices.CloseDays) func(reconciled, differs, explained, failed int) {
+func closeOutcomes(e *paymentstest.Env, s *devices.CloseDays) func(reconciled, differs, explained, failed int) {
 	reg := prometheus.NewRegistry()
-	s.Metrics = devices.NewMetrics(reg, &models.Readers{DB: e.db})
+	s.Metrics = devices.NewMetrics(reg, &models.Readers{DB: e.DB})
 	return func(reconciled, differs, explained, failed int) {
-		e.t.Helper()
+		e.T.Helper()
 		want := fmt.Sprintf(`
 # HELP portal_close_days_total Close Day outcomes: reconciled, differs, explained (a difference accounted for later) or failed.
 # TYPE portal_close_days_total counter
@@ -49,17 +50,17 @@ portal_close_days_total{outcome="failed"} %d
 portal_close_days_total{outcome="reconciled"} %d
 `, differs, explained, failed, reconciled)
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "portal_close_days_total"); err != nil {
-			e.t.Error(err)
+			e.T.Error(err)
 		}
 	}
 }
 
-func (e *payEnv) approvedSales(amounts ...int64) {
-	e.t.Helper()
+func approvedSales(e *paymentstest.Env, amounts ...int64) {
+	e.T.Helper()
 	for _, a := range amounts {
-		tx := e.start(a, models.KindSale, "visa")
-		e.waitState(tx.ID, models.TxApproved, true)
-		e.expect(devices.TypeResult)
+		tx := e.Start(a, models.KindSale, "visa")
+		e.WaitState(tx.ID, models.TxApproved, true)
+		e.Expect(devices.TypeResult)
 	}
 }
 
@@ -74,12 +75,12 @@ func waitClose(t *testing.T, s *devices.CloseDays, id uint, state string) models
 }
 
 func TestConcurrentTriggersCloseOnce(t *testing.T) {
-	e := newPayEnv(t, "")
-	e.approvedSales(1042, 1000, 1084)
-	declined := e.start(1051, models.KindSale, "visa") // declined: not counted
-	e.waitState(declined.ID, models.TxDeclined, true)
-	e.expect(devices.TypeResult)
-	s := e.closer()
+	e := paymentstest.New(t, "")
+	approvedSales(e, 1042, 1000, 1084)
+	declined := e.Start(1051, models.KindSale, "visa") // declined: not counted
+	e.WaitState(declined.ID, models.TxDeclined, true)
+	e.Expect(devices.TypeResult)
+	s := closer(e)
 	var wg sync.WaitGroup
 	ids := make([]uint, 6)
 	errs := make([]error, 6)
@@ -129,10 +130,10 @@ func TestConcurrentTriggersCloseOnce(t *testing.T) {
 }
 
 func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
-	e := newPayEnv(t, "")
-	e.approvedSales(1000)
-	e.gw.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
-	s := e.closer()
+	e := paymentstest.New(t, "")
+	approvedSales(e, 1000)
+	e.GW.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
+	s := closer(e)
 	c, err := s.Trigger(context.Background(), manual)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	if again, err := s.Trigger(context.Background(), manual); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
 		t.Errorf("trigger during an unknown outcome: %v (close %d)", err, again.ID)
 	}
-	e.now.Add(devices.CloseRetryAfter + time.Second)
+	e.Now.Add(devices.CloseRetryAfter + time.Second)
 	if err := s.Watch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -162,15 +163,15 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 }
 
 func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
-	e := newPayEnv(t, "")
-	e.approvedSales(1000)
+	e := paymentstest.New(t, "")
+	approvedSales(e, 1000)
 	// A sale the portal does not know of (taken elsewhere on the same gate).
-	req := e.request(2000)
-	if _, err := e.client.Sale(context.Background(), req); err != nil {
+	req := e.Request(2000)
+	if _, err := e.Client.Sale(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	e.waitGateway(req.ClientOrderID, "approved") // the gateway counts it from now on
-	s := e.closer()
+	e.WaitGateway(req.ClientOrderID, "approved") // the gateway counts it from now on
+	s := closer(e)
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseFinished)
 	if !c.Mismatch || c.Code39 != "95" || c.GwSaleCount != 2 || c.SaleCount != 1 || c.Raw == "" {
@@ -179,14 +180,14 @@ func TestCloseMismatchAndLockedGateAreFlagged(t *testing.T) {
 }
 
 func TestLockedGateWatchdog(t *testing.T) {
-	e := newPayEnvWith(t, "", func(cfg *sandbox.Config) { cfg.CloseDuration = time.Hour })
-	s := e.closer()
+	e := paymentstest.NewWith(t, "", func(cfg *sandbox.Config) { cfg.CloseDuration = time.Hour })
+	s := closer(e)
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseLocked)
 	if !c.IsDayClosing || c.NextCheckAt == nil {
 		t.Fatalf("locked close %+v", c)
 	}
-	e.now.Add(devices.CloseLockWatchdog + time.Second)
+	e.Now.Add(devices.CloseLockWatchdog + time.Second)
 	s.Watch(context.Background())
 	c, _ = s.Store.ByID(context.Background(), c.ID)
 	if c.State != models.CloseLocked || c.Error == "" {
@@ -195,30 +196,28 @@ func TestLockedGateWatchdog(t *testing.T) {
 }
 
 func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
-	e := newPayEnv(t, "")
+	e := paymentstest.New(t, "")
 	sc := devices.Schedule{EndpointID: 1, CloseTime: "03:30", TimeZone: "Europe/Riga"}
 	loc, _ := time.LoadLocation("Europe/Riga")
 	// 2026-03-29: clocks jump 03:00 → 04:00 (03:30 does not exist); 2026-10-25: 04:00 → 03:00
 	// (03:30 happens twice).
 	for _, start := range []time.Time{time.Date(2026, 3, 28, 12, 0, 0, 0, loc), time.Date(2026, 10, 24, 12, 0, 0, 0, loc)} {
-		e.now.mu.Lock()
-		e.now.now = start
-		e.now.mu.Unlock()
-		s := e.closer()
+		e.Now.Set(start)
+		s := closer(e)
 		days := map[string]int{}
 		for step := 0; step < 2*24*4; step++ { // every 15 minutes for two days
 			if step == 60 {
-				s = e.closer() // a restart: a new service on the same database
+				s = closer(e) // a restart: a new service on the same database
 			}
 			n, err := s.RunSchedules(context.Background(), []devices.Schedule{sc})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if n > 0 {
-				days[e.now.Now().In(loc).Format("2006-01-02")] += n
+				days[e.Now.Now().In(loc).Format("2006-01-02")] += n
 			}
 			s.Wait()
-			e.now.Add(15 * time.Minute)
+			e.Now.Add(15 * time.Minute)
 		}
 		// Noon on the first day is past 03:30 already, so three business days are closed,
 		// the DST day among them, each exactly once.

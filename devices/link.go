@@ -2,9 +2,13 @@ package devices
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 )
+
+// ErrReaderOffline is returned when a reader has no live connection.
+var ErrReaderOffline = errors.New("reader is offline")
 
 // Link is the registry of live reader connections on this instance. The transport (a
 // websocket in web) registers each authenticated connection; the payment flow sends through it.

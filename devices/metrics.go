@@ -5,7 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/example/mposportal/models"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -22,23 +21,15 @@ type OnlineCounter interface {
 	CountOnline(ctx context.Context) (int64, error)
 }
 
-// Metrics are the business measurements in /metrics: what payments and closes end as, and the
-// fleet's presence. Every label is a small fixed set (kinds, states, currencies, outcomes),
-// never an order id, a serial or a person.
+// Metrics are the business measurements in /metrics: what closes end as, and the fleet's
+// presence. Every label is a small fixed set (outcomes), never a serial or a person.
 type Metrics struct {
-	payments *prometheus.CounterVec
-	amounts  *prometheus.CounterVec
-	closes   *prometheus.CounterVec
+	closes *prometheus.CounterVec
 }
 
 // NewMetrics registers the business metrics with reg.
 func NewMetrics(reg prometheus.Registerer, readers OnlineCounter) *Metrics {
 	m := &Metrics{
-		payments: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_payments_total",
-			Help: "Payments and operations that reached a final state, by kind and the final state they first reached."},
-			[]string{"kind", "state"}),
-		amounts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_payment_amount_minor_total",
-			Help: "Approved amounts in minor units (cents), by kind and currency."}, []string{"kind", "currency"}),
 		closes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "portal_close_days_total",
 			Help: "Close Day outcomes: reconciled, differs, explained (a difference accounted for later) or failed."},
 			[]string{"outcome"}),
@@ -54,27 +45,11 @@ func NewMetrics(reg prometheus.Registerer, readers OnlineCounter) *Metrics {
 		}
 		return float64(n)
 	})
-	reg.MustRegister(m.payments, m.amounts, m.closes, online)
-	// The known series start at zero, so that rate() sees the first payment of each kind.
-	for _, k := range []models.TxKind{models.KindSale, models.KindPreauth, models.KindCapture, models.KindRelease, models.KindRefund} {
-		for _, s := range models.AllTxStates {
-			if s.Final() {
-				m.payments.WithLabelValues(string(k), string(s))
-			}
-		}
-	}
+	reg.MustRegister(m.closes, online)
 	for _, o := range []string{closeReconciled, closeDiffers, closeExplained, closeFailed} {
 		m.closes.WithLabelValues(o)
 	}
 	return m
-}
-
-// Final counts a payment that reached its final state (models.Transactions.OnFinal).
-func (m *Metrics) Final(t models.Transaction) {
-	m.payments.WithLabelValues(string(t.Kind), string(t.State)).Inc()
-	if t.State == models.TxApproved {
-		m.amounts.WithLabelValues(string(t.Kind), t.Currency).Add(float64(t.AmountMinor))
-	}
 }
 
 // closed counts a close's outcome; a nil *Metrics counts nothing (tests).

@@ -329,7 +329,17 @@ func (s *Readers) SweepPresence(ctx context.Context) (int, error) {
 	return len(stale), nil
 }
 
-// PaymentReader looks a reader up for a payment (ReaderLookup).
+// PaymentReader is what a payment needs to know about the reader it runs on.
+type PaymentReader struct {
+	ID         uint
+	Serial     string
+	Label      string
+	EndpointID uint
+	Enabled    bool
+	Online     bool
+}
+
+// PaymentReader looks a reader up for a payment (payments.ReaderLookup).
 func (s *Readers) PaymentReader(ctx context.Context, id uint) (PaymentReader, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {

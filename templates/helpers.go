@@ -224,7 +224,7 @@ func barHeight(b ChartBar, all []ChartBar) int {
 	return int(b.Minor * 100 / top)
 }
 
-// CardTimeout is how long a reader waits for the card (devices.CardTimeout; templates do not
+// CardTimeout is how long a reader waits for the card (payments.CardTimeout; templates do not
 // import the domain's services).
 const CardTimeout = 60 * time.Second
 

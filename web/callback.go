@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
@@ -66,13 +66,13 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 	switch {
 	case errors.Is(err, mapi.ErrBadControl), errors.Is(err, mapi.ErrBadCallback):
 		refuse(http.StatusForbidden, "forged", err.Error())
-	case errors.Is(err, devices.ErrCallbackMismatch):
+	case errors.Is(err, payments.ErrCallbackMismatch):
 		refuse(http.StatusForbidden, "mismatch", err.Error())
 	case err != nil:
 		s.log.Error("callback", "error", err, "order", d.ClientOrderID)
 		answer(http.StatusInternalServerError, "error", "not stored; the gateway will retry")
 	default:
-		if outcome == devices.CallbackUnknown {
+		if outcome == payments.CallbackUnknown {
 			s.log.Warn("callback for an unknown order", "order", d.ClientOrderID, "orderid", d.OrderID)
 		}
 		answer(http.StatusOK, string(outcome), "")

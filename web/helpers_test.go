@@ -22,6 +22,7 @@ import (
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/web"
 	"github.com/pquerna/otp/totp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -100,14 +101,15 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	batch := models.NewGroupCommit(db, 256)
 	t.Cleanup(batch.Close)
 	business := devices.NewMetrics(reg, readerStore)
-	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: business.Final}
+	paymentMetrics := payments.NewMetrics(reg)
+	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
 	liveCtx, stopLive := context.WithCancel(context.Background())
 	t.Cleanup(stopLive)
 	go liveTx.Run(liveCtx)
 	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
 	clock := &testClock{}
-	payments := &devices.Payments{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
+	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
 	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Metrics: business, Log: log, Pub: liveCloses}
@@ -120,8 +122,8 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
 		Sessions: sessionStore, SessionList: sessionStore, Log: log, Metrics: reg, Gatherer: reg,
 		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
-		Devices:  &web.DeviceHandlers{Readers: readers, Payments: payments, Link: link, Log: log},
-		Payments: payments, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
+		Devices:  &web.DeviceHandlers{Readers: readers, Payments: pay, Link: link, Log: log},
+		Payments: pay, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
 		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
 	}
 	for _, o := range opts {
@@ -276,7 +278,7 @@ type fakeGateway struct {
 	asked  []string                        // the orders asked about, in order
 	// moneyCalls are the captures and returns asked for ("return P… 5.00").
 	moneyCalls []string
-	merchant   devices.Merchant
+	merchant   payments.Merchant
 }
 
 // answer sets the gateway's status answer for an order.
@@ -292,7 +294,7 @@ func (g *fakeGateway) questions() []string {
 	return append([]string(nil), g.asked...)
 }
 
-func (g *fakeGateway) Gateway(context.Context, uint) (devices.Gateway, devices.Merchant, error) {
+func (g *fakeGateway) Gateway(context.Context, uint) (payments.Gateway, payments.Merchant, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	m := g.merchant

@@ -10,6 +10,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/templates"
 )
 
@@ -43,7 +44,7 @@ func (l *LiveReaders) ReaderChanged(id uint) {
 }
 
 // LiveTransactions pushes a changed payment's list row and its page's panels to every open
-// screen. It implements devices.Publisher without slowing the caller: changes are queued and
+// screen. It implements payments.Publisher without slowing the caller: changes are queued and
 // rendered by Run, and a burst of changes to one payment is rendered once.
 type LiveTransactions struct {
 	Hub *Hub
@@ -59,7 +60,7 @@ type LiveTransactions struct {
 	announced map[uint]time.Time // payments whose row lists already received (Run's own)
 }
 
-var _ devices.Publisher = (*LiveTransactions)(nil)
+var _ payments.Publisher = (*LiveTransactions)(nil)
 
 func (l *LiveTransactions) init() {
 	l.once.Do(func() {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/payments"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,8 +22,8 @@ type metrics struct {
 
 // callbackOutcomes are the outcomes gatewayCallback answers with (the callback log's words).
 var callbackOutcomes = []string{
-	string(devices.CallbackApplied), string(devices.CallbackDuplicate), string(devices.CallbackConflict),
-	string(devices.CallbackUnknown), string(devices.CallbackNotWaiting),
+	string(payments.CallbackApplied), string(payments.CallbackDuplicate), string(payments.CallbackConflict),
+	string(payments.CallbackUnknown), string(payments.CallbackNotWaiting),
 	"forged", "mismatch", "unknown_endpoint", "error", "throttled",
 }
 

@@ -10,23 +10,23 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
 
 // PaymentService runs payments.
 type PaymentService interface {
-	Start(ctx context.Context, in devices.StartInput) (models.Transaction, error)
-	Cancel(ctx context.Context, id uint, actor devices.Actor) (models.Transaction, error)
-	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (devices.CallbackOutcome, models.Transaction, error)
+	Start(ctx context.Context, in payments.StartInput) (models.Transaction, error)
+	Cancel(ctx context.Context, id uint, actor payments.Actor) (models.Transaction, error)
+	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (payments.CallbackOutcome, models.Transaction, error)
 	Recheck(ctx context.Context, id uint, why string) (models.Transaction, error)
-	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor devices.Actor) (models.Transaction, error)
-	Acknowledge(ctx context.Context, id uint, note string, actor devices.Actor) (models.Transaction, error)
-	Operate(ctx context.Context, in devices.OperationInput) (models.Transaction, error)
-	Approve(ctx context.Context, id uint, actor devices.Actor) (models.Transaction, error)
-	Reject(ctx context.Context, id uint, reason string, actor devices.Actor) (models.Transaction, error)
+	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor payments.Actor) (models.Transaction, error)
+	Acknowledge(ctx context.Context, id uint, note string, actor payments.Actor) (models.Transaction, error)
+	Operate(ctx context.Context, in payments.OperationInput) (models.Transaction, error)
+	Approve(ctx context.Context, id uint, actor payments.Actor) (models.Transaction, error)
+	Reject(ctx context.Context, id uint, reason string, actor payments.Actor) (models.Transaction, error)
 }
 
 // TxQueries reads payments for pages.
@@ -43,9 +43,9 @@ type TxQueries interface {
 	Releases(ctx context.Context, closeDayID uint) (int, int64, error)
 }
 
-func actor(c *gin.Context) devices.Actor {
+func actor(c *gin.Context) payments.Actor {
 	u := currentUser(c)
-	return devices.Actor{ID: u.ID, Name: u.Username}
+	return payments.Actor{ID: u.ID, Name: u.Username}
 }
 
 // counter handles "GET /counter": the tablet screen to take a payment.
@@ -102,12 +102,12 @@ func (s *Server) counterStart(c *gin.Context) {
 		StartKey: c.PostForm("start_key")}
 	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
 	f.AmountAgain = c.PostForm("amount_again")
-	in := devices.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
+	in := payments.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
 		Amount: f.Amount, AmountAgain: f.AmountAgain, Actor: actor(c)}
 	t, err := s.payments.Start(c.Request.Context(), in)
-	var se *devices.StartError
+	var se *payments.StartError
 	switch {
-	case errors.Is(err, devices.ErrAlreadyStarted):
+	case errors.Is(err, payments.ErrAlreadyStarted):
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
 	case err == nil:
 		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
@@ -189,11 +189,11 @@ func moneyView(ctx context.Context, q TxQueries, t models.Transaction) (template
 func (s *Server) txOperate(c *gin.Context) {
 	withID(c, func(id uint) {
 		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
-		op, err := s.payments.Operate(c.Request.Context(), devices.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
+		op, err := s.payments.Operate(c.Request.Context(), payments.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
 			Kind: models.TxKind(mf.Kind), Amount: mf.Amount, Reason: mf.Reason, Actor: actor(c)})
 		var oerr *models.OperationError
 		switch {
-		case errors.Is(err, devices.ErrAlreadyDone):
+		case errors.Is(err, payments.ErrAlreadyDone):
 			redirect(c, fmt.Sprintf("/transactions/%d", id)) // the same form again: show what it did
 			return
 		case errors.As(err, &oerr):

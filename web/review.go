@@ -5,15 +5,15 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
 
 // The "needs attention" actions on a payment: anyone signed in may ask the bank again; an
 // admin resolves a payment the bank cannot tell us about, or clears a flag once dealt with.
-// The rules (two people to book a charge, a reason for everything) live in devices.Payments.
+// The rules (two people to book a charge, a reason for everything) live in payments.Service.
 
 // txRecheck handles "POST /transactions/:id/recheck": ask the bank for the status now.
 func (s *Server) txRecheck(c *gin.Context) {
@@ -45,9 +45,9 @@ func (s *Server) txResolve(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "resolve", To: c.PostForm("to"), Reason: c.PostForm("reason")}
 		t, err := s.payments.Resolve(c.Request.Context(), id, models.TxState(f.To), f.Reason, actor(c))
-		var re *devices.ReviewError
+		var re *payments.ReviewError
 		switch {
-		case errors.Is(err, devices.ErrResolutionProposed):
+		case errors.Is(err, payments.ErrResolutionProposed):
 			s.record(c, "payment.resolve_proposed", t.ClientOrderID, "charged: "+t.ResolveReason)
 			s.flash(c, "Recorded: another manager or admin must approve it.")
 		case errors.As(err, &re):
@@ -71,7 +71,7 @@ func (s *Server) txAcknowledge(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "acknowledge", Note: c.PostForm("note")}
 		t, err := s.payments.Acknowledge(c.Request.Context(), id, f.Note, actor(c))
-		var re *devices.ReviewError
+		var re *payments.ReviewError
 		switch {
 		case errors.As(err, &re):
 			f.Error = re.Message

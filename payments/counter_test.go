@@ -1,4 +1,4 @@
-package devices_test
+package payments_test
 
 import (
 	"context"
@@ -10,26 +10,28 @@ import (
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
+	"github.com/example/mposportal/payments/paymentstest"
 )
 
 // Counter correctness: one payment waits for a card per reader, whichever screen, instance or
 // code path starts it, and a repeated form starts nothing new.
 
 // drain answers nothing: it empties what the reader was sent.
-func (e *payEnv) drain() {
+func drain(e *paymentstest.Env) {
 	for {
 		select {
-		case <-e.sent:
+		case <-e.Sent:
 		default:
 			return
 		}
 	}
 }
 
-func countPayments(t *testing.T, e *payEnv) int64 {
+func countPayments(t *testing.T, e *paymentstest.Env) int64 {
 	t.Helper()
 	var n int64
-	if err := e.db.Model(&models.Transaction{}).Count(&n).Error; err != nil {
+	if err := e.DB.Model(&models.Transaction{}).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -39,11 +41,11 @@ func countPayments(t *testing.T, e *payEnv) int64 {
 // one reader, through two services on one database (two instances): exactly one payment; each
 // other submit gets that payment back (its own form) or the reader's busy answer.
 func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
-	e := newPayEnv(t, "")
+	e := paymentstest.New(t, "")
 	// A second instance's service on the same database.
-	other := &devices.Payments{Tx: &models.Transactions{DB: e.db}, Readers: e.pay.Readers, Link: e.pay.Link, Gateways: e.pay.Gateways,
-		Gate: e.pay.Gate, Log: e.pay.Log, Now: e.pay.Now}
-	services := []*devices.Payments{e.pay, other}
+	other := &payments.Service{Tx: &models.Transactions{DB: e.DB}, Readers: e.Pay.Readers, Link: e.Pay.Link, Gateways: e.Pay.Gateways,
+		Gate: e.Pay.Gate, Log: e.Pay.Log, Now: e.Pay.Now}
+	services := []*payments.Service{e.Pay, other}
 	var wg sync.WaitGroup
 	type result struct {
 		tx  models.Transaction
@@ -57,8 +59,8 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tx, err := svc.Start(context.Background(), devices.StartInput{StartKey: key, ReaderID: e.readerID, Kind: models.KindSale,
-				AmountMinor: 111 * int64(i%2+1), Actor: devices.Actor{ID: uint(i%2 + 1), Name: "sam"}})
+			tx, err := svc.Start(context.Background(), payments.StartInput{StartKey: key, ReaderID: e.ReaderID, Kind: models.KindSale,
+				AmountMinor: 111 * int64(i%2+1), Actor: payments.Actor{ID: uint(i%2 + 1), Name: "sam"}})
 			results <- result{tx, err, key}
 		}()
 	}
@@ -67,12 +69,12 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	started, busy, same := 0, 0, 0
 	var winner models.Transaction
 	for r := range results {
-		var se *devices.StartError
+		var se *payments.StartError
 		switch {
 		case r.err == nil:
 			started++
 			winner = r.tx
-		case errors.Is(r.err, devices.ErrAlreadyStarted):
+		case errors.Is(r.err, payments.ErrAlreadyStarted):
 			same++
 		case errors.As(r.err, &se) && strings.Contains(se.Message, "busy with"):
 			busy++
@@ -87,18 +89,18 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 		t.Errorf("%d payments, want 1", n)
 	}
 	// The busy answer names the reader and the payment it is busy with.
-	_, err := e.pay.Start(context.Background(), devices.StartInput{StartKey: "form-screen-c", ReaderID: e.readerID, Kind: models.KindSale,
-		AmountMinor: 500, Actor: devices.Actor{ID: 3, Name: "kim"}})
-	var se *devices.StartError
+	_, err := e.Pay.Start(context.Background(), payments.StartInput{StartKey: "form-screen-c", ReaderID: e.ReaderID, Kind: models.KindSale,
+		AmountMinor: 500, Actor: payments.Actor{ID: 3, Name: "kim"}})
+	var se *payments.StartError
 	if !errors.As(err, &se) || se.Message != "Counter 1 is busy with "+winner.Amount()+"\u00a0EUR: cancel that payment or choose another reader." {
 		t.Errorf("busy answer: %v", err)
 	}
 	// Once the payment is cancelled the reader is free again.
-	if _, err := e.pay.Cancel(context.Background(), winner.ID, devices.Actor{Name: "sam"}); err != nil {
+	if _, err := e.Pay.Cancel(context.Background(), winner.ID, payments.Actor{Name: "sam"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.pay.Start(context.Background(), devices.StartInput{StartKey: "form-screen-c", ReaderID: e.readerID, Kind: models.KindSale,
-		AmountMinor: 500, Actor: devices.Actor{ID: 3, Name: "kim"}}); err != nil {
+	if _, err := e.Pay.Start(context.Background(), payments.StartInput{StartKey: "form-screen-c", ReaderID: e.ReaderID, Kind: models.KindSale,
+		AmountMinor: 500, Actor: payments.Actor{ID: 3, Name: "kim"}}); err != nil {
 		t.Errorf("start on the freed reader: %v", err)
 	}
 }
@@ -106,10 +108,10 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 // The database itself refuses a second payment waiting on one reader, whatever code inserts
 // it.
 func TestDatabaseRefusesASecondWaitingPaymentOnAReader(t *testing.T) {
-	e := newPayEnv(t, "")
+	e := paymentstest.New(t, "")
 	mk := func(order string, state models.TxState) error {
-		return e.tx.Create(context.Background(), &models.Transaction{ClientOrderID: order, EndpointID: 1, ReaderID: e.readerID,
-			ReaderSerial: e.reader.Serial, Kind: models.KindSale, AmountMinor: 100, Currency: "EUR", State: state}, "test")
+		return e.Tx.Create(context.Background(), &models.Transaction{ClientOrderID: order, EndpointID: 1, ReaderID: e.ReaderID,
+			ReaderSerial: e.Reader.Serial, Kind: models.KindSale, AmountMinor: 100, Currency: "EUR", State: state}, "test")
 	}
 	if err := mk("PWAIT1", models.TxWaitingCard); err != nil {
 		t.Fatal(err)
@@ -124,38 +126,38 @@ func TestDatabaseRefusesASecondWaitingPaymentOnAReader(t *testing.T) {
 
 // A reader that goes away ends the payment waiting on it at once, with the true reason.
 func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
-	e := newPayEnv(t, "")
-	readers := e.pay.Readers.(*devices.Readers)
-	readers.Waiting = e.pay
+	e := paymentstest.New(t, "")
+	readers := e.Pay.Readers.(*devices.Readers)
+	readers.Waiting = e.Pay
 	for _, tc := range []struct {
 		what string
 		do   func() error
 		want string
 	}{
 		{"disable", func() error {
-			_, err := readers.SetEnabled(context.Background(), e.readerID, false, "admin")
+			_, err := readers.SetEnabled(context.Background(), e.ReaderID, false, "admin")
 			return err
 		},
 			"Counter 1 was disabled before a card was read: nothing was charged"},
 		{"disconnect", func() error {
-			r, err := readers.Store.ByID(context.Background(), e.readerID)
+			r, err := readers.Store.ByID(context.Background(), e.ReaderID)
 			readers.Disconnected(context.Background(), r, "connection lost")
 			return err
 		}, "Counter 1 went offline before a card was read: nothing was charged"},
-		{"unpair", func() error { _, err := readers.Unpair(context.Background(), e.readerID, "admin"); return err },
+		{"unpair", func() error { _, err := readers.Unpair(context.Background(), e.ReaderID, "admin"); return err },
 			"Counter 1 was unpaired before a card was read: nothing was charged"},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			// Make the reader usable again for this case.
-			if _, err := readers.SetEnabled(context.Background(), e.readerID, true, "admin"); err != nil {
+			if _, err := readers.SetEnabled(context.Background(), e.ReaderID, true, "admin"); err != nil {
 				t.Fatal(err)
 			}
-			r, _ := readers.Store.ByID(context.Background(), e.readerID)
-			readers.Link.Register(r.Serial, func(m any) error { e.sent <- m; return nil }, func(string) {}) // the reader reconnects
+			r, _ := readers.Store.ByID(context.Background(), e.ReaderID)
+			readers.Link.Register(r.Serial, func(m any) error { e.Sent <- m; return nil }, func(string) {}) // the reader reconnects
 			readers.Connected(context.Background(), r, &devices.Hello{Serial: r.Serial, Firmware: "2.1.0", Battery: 90})
-			e.drain()
-			tx, err := e.pay.Start(context.Background(), devices.StartInput{ReaderID: e.readerID, Kind: models.KindSale, AmountMinor: 300,
-				Actor: devices.Actor{ID: 1, Name: "sam"}})
+			drain(e)
+			tx, err := e.Pay.Start(context.Background(), payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 300,
+				Actor: payments.Actor{ID: 1, Name: "sam"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +165,7 @@ func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
 			if err := tc.do(); err != nil {
 				t.Fatal(err)
 			}
-			got := e.waitFor(tx.ID, "failed", func(t models.Transaction) bool { return t.State == models.TxFailed })
+			got := e.WaitFor(tx.ID, "failed", func(t models.Transaction) bool { return t.State == models.TxFailed })
 			if took := time.Since(began); took > time.Second || got.ErrorMessage != tc.want {
 				t.Errorf("after %s: %q within %s, want %q within a second", tc.what, got.ErrorMessage, took, tc.want)
 			}

@@ -1,4 +1,4 @@
-package devices
+package payments
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/money"
@@ -93,22 +94,12 @@ type Gateways interface {
 
 // ReaderLink sends messages to connected readers over the device channel.
 type ReaderLink interface {
-	Send(serial string, msg any) error // ErrReaderOffline when not connected
-}
-
-// PaymentReader is what a payment needs to know about the reader it runs on.
-type PaymentReader struct {
-	ID         uint
-	Serial     string
-	Label      string
-	EndpointID uint
-	Enabled    bool
-	Online     bool
+	Send(serial string, msg any) error // devices.ErrReaderOffline when not connected
 }
 
 // ReaderLookup finds the reader a payment is started on.
 type ReaderLookup interface {
-	PaymentReader(ctx context.Context, id uint) (PaymentReader, error)
+	PaymentReader(ctx context.Context, id uint) (devices.PaymentReader, error)
 }
 
 // Publisher is told whenever a payment changed, after the change is durable.
@@ -120,9 +111,6 @@ type Publisher interface {
 type Gate interface {
 	Closing(ctx context.Context, endpointID uint) (bool, error)
 }
-
-// ErrReaderOffline is returned when a reader has no live connection.
-var ErrReaderOffline = errors.New("reader is offline")
 
 // ErrAlreadyStarted comes with the payment that the same counter form (its one-time key)
 // already started: the caller shows that payment instead of a new one.
@@ -141,16 +129,22 @@ func (e *StartError) Unwrap() error { return e.Err }
 // ErrEndpointDisabled: the gateway endpoint is switched off, so nothing new is sent to it.
 var ErrEndpointDisabled = errors.New("the gateway endpoint is disabled")
 
+// Auditor records what the domain did that a person must know, whoever did it (a person,
+// the gateway, the system).
+type Auditor interface {
+	Record(ctx context.Context, e models.AuditEvent) error
+}
+
 // Actor is who did something, for the timeline and the audit log.
 type Actor struct {
 	ID   uint
 	Name string
 }
 
-// Payments runs card payments: from "present card" on a reader to a final status, whether that
-// status arrives by callback or by polling. Every change goes through models.Transactions.Apply,
-// the one idempotent state machine.
-type Payments struct {
+// Service runs card payments: from "present card" on a reader to a final status, whether that
+// status arrives by callback or by polling, and the money operations after it. Every change
+// goes through models.Transactions.Apply, the one idempotent state machine.
+type Service struct {
 	Tx       *models.Transactions
 	Readers  ReaderLookup
 	Link     ReaderLink
@@ -168,7 +162,7 @@ type Payments struct {
 	closed bool
 }
 
-func (p *Payments) now() time.Time {
+func (p *Service) now() time.Time {
 	if p.Now != nil {
 		return p.Now()
 	}
@@ -195,7 +189,7 @@ type StartInput struct {
 }
 
 // Start creates a payment and asks its reader for a card.
-func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
+func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
 	var t models.Transaction
 	if len(in.StartKey) > 64 {
 		return t, &StartError{Field: "", Message: "This form is not valid any more: reload the page."}
@@ -230,7 +224,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 	}
 	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
 	if err != nil {
-		return t, fmt.Errorf("devices: payment on reader %s: %w", r.Serial, err)
+		return t, fmt.Errorf("payments: payment on reader %s: %w", r.Serial, err)
 	}
 	if merchant.Disabled {
 		return t, &StartError{Field: "reader", Err: ErrEndpointDisabled,
@@ -293,7 +287,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 		}
 		return models.Transaction{}, err
 	}
-	msg := PresentCard{Type: TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
+	msg := devices.PresentCard{Type: devices.TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
 		Currency: t.Currency, TimeoutSeconds: int(CardTimeout / time.Second)}
 	if err := p.Link.Send(r.Serial, msg); err != nil {
 		res, aerr := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
@@ -309,7 +303,7 @@ func (p *Payments) Start(ctx context.Context, in StartInput) (models.Transaction
 }
 
 // busy refuses a start on a reader that is waiting for a card for another payment.
-func (p *Payments) busy(ctx context.Context, r PaymentReader, loc money.Locale) *StartError {
+func (p *Service) busy(ctx context.Context, r devices.PaymentReader, loc money.Locale) *StartError {
 	w, err := p.Tx.WaitingOn(ctx, r.ID)
 	if err != nil {
 		return nil
@@ -320,7 +314,7 @@ func (p *Payments) busy(ctx context.Context, r PaymentReader, loc money.Locale) 
 // EndWaiting ends the payment waiting for a card on a reader that can no longer read it,
 // at once and with the true reason (a disabled, unpaired, replaced or disconnected reader),
 // instead of letting it run into the card timeout. Nothing was sent to the gateway.
-func (p *Payments) EndWaiting(ctx context.Context, readerID uint, reason string) {
+func (p *Service) EndWaiting(ctx context.Context, readerID uint, reason string) {
 	t, err := p.Tx.WaitingOn(ctx, readerID)
 	if err != nil {
 		return
@@ -328,25 +322,25 @@ func (p *Payments) EndWaiting(ctx context.Context, readerID uint, reason string)
 	res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
 		ErrorMessage: reason + ": nothing was charged", Detail: reason + "; nothing was sent to the gateway"})
 	if err == nil && res.Changed {
-		_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
+		_ = p.Link.Send(t.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: t.ClientOrderID})
 	}
 }
 
 // Cancel withdraws a payment that is still waiting for its card.
-func (p *Payments) Cancel(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
+func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
 	res, err := p.Tx.Apply(ctx, id, models.TxUpdate{Source: "user", State: models.TxCancelled,
 		ErrorMessage: "cancelled at the counter", Detail: "cancelled by " + actor.Name})
 	if err != nil {
 		return res.Tx, err
 	}
 	if res.Changed {
-		_ = p.Link.Send(res.Tx.ReaderSerial, Cancel{Type: TypeCancel, Tx: res.Tx.ClientOrderID})
+		_ = p.Link.Send(res.Tx.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: res.Tx.ClientOrderID})
 		p.publish(id)
 	}
 	return res.Tx, nil
 }
 
-func (p *Payments) publish(id uint) {
+func (p *Service) publish(id uint) {
 	if p.Pub != nil {
 		p.Pub.TransactionChanged(id)
 	}

@@ -1,4 +1,4 @@
-package devices
+package payments
 
 import (
 	"context"
@@ -38,7 +38,7 @@ func reviewReason(reason string) (string, error) {
 // takes effect at once. "Approved" books money, so it takes two people: the first call
 // records the proposal (ErrResolutionProposed), and a different person's call with the same
 // outcome applies it.
-func (p *Payments) Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor Actor) (models.Transaction, error) {
+func (p *Service) Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor Actor) (models.Transaction, error) {
 	reason, err := reviewReason(reason)
 	if err != nil {
 		return models.Transaction{}, err
@@ -86,7 +86,7 @@ func (p *Payments) Resolve(ctx context.Context, id uint, to models.TxState, reas
 
 // Acknowledge clears the flag on a final payment (a late approval, a changed status) once a
 // person has dealt with it, with a note of what was done.
-func (p *Payments) Acknowledge(ctx context.Context, id uint, note string, actor Actor) (models.Transaction, error) {
+func (p *Service) Acknowledge(ctx context.Context, id uint, note string, actor Actor) (models.Transaction, error) {
 	note, err := reviewReason(note)
 	if err != nil {
 		return models.Transaction{}, err

@@ -1,4 +1,4 @@
-package devices
+package payments
 
 import (
 	"context"
@@ -45,7 +45,7 @@ var ErrAlreadyDone = errors.New("this form already started an operation")
 // Operate starts a capture, release or refund: checks it against what the payment's
 // settled operations leave, records it, and sends it to the gateway in the background (the
 // page follows it live).
-func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
+func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
 	var op models.Transaction
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {
@@ -73,7 +73,7 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 	}
 	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
 	if err != nil {
-		return op, fmt.Errorf("devices: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
+		return op, fmt.Errorf("payments: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
 	}
 	if merchant.Disabled {
 		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
@@ -143,7 +143,7 @@ func (p *Payments) Operate(ctx context.Context, in OperationInput) (models.Trans
 }
 
 // goSend sends an operation's request in the background, tracked for shutdown.
-func (p *Payments) goSend(ctx context.Context, op models.Transaction) {
+func (p *Service) goSend(ctx context.Context, op models.Transaction) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -161,7 +161,7 @@ func (p *Payments) goSend(ctx context.Context, op models.Transaction) {
 
 // Approve is a second person's yes to a refund above the endpoint's limit: it is checked again
 // against what remains and sent. The person who asked for it cannot approve it.
-func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
+func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {
 	op, err := p.Tx.ByID(ctx, id)
 	if err != nil {
 		return op, err
@@ -188,7 +188,7 @@ func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Tr
 	}
 	_, merchant, err := p.Gateways.Gateway(ctx, parent.EndpointID)
 	if err != nil {
-		return op, fmt.Errorf("devices: approve %s: %w", op.ClientOrderID, err)
+		return op, fmt.Errorf("payments: approve %s: %w", op.ClientOrderID, err)
 	}
 	if merchant.Disabled {
 		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
@@ -210,7 +210,7 @@ func (p *Payments) Approve(ctx context.Context, id uint, actor Actor) (models.Tr
 }
 
 // Reject is a second person's no: nothing reaches the bank.
-func (p *Payments) Reject(ctx context.Context, id uint, reason string, actor Actor) (models.Transaction, error) {
+func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Actor) (models.Transaction, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 200 {
 		return models.Transaction{}, &models.OperationError{Message: "Say why the refund is rejected (at most 200 characters)."}
@@ -231,7 +231,7 @@ func (p *Payments) Reject(ctx context.Context, id uint, reason string, actor Act
 }
 
 // lapse ends an approval request nobody answered in time, or reschedules the look at it.
-func (p *Payments) lapse(ctx context.Context, op models.Transaction) (models.Transaction, error) {
+func (p *Service) lapse(ctx context.Context, op models.Transaction) (models.Transaction, error) {
 	expires := op.CreatedAt.Add(ApprovalExpiry)
 	if p.now().Before(expires) {
 		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "system", NextCheckAt: &expires, Routine: true})
@@ -271,7 +271,7 @@ func callOperation(ctx context.Context, gw Gateway, op models.Transaction) (*map
 }
 
 // sendOperation makes the one capture/return request of an operation and records the answer.
-func (p *Payments) sendOperation(ctx context.Context, op models.Transaction) {
+func (p *Service) sendOperation(ctx context.Context, op models.Transaction) {
 	gw, _, err := p.Gateways.Gateway(ctx, op.EndpointID)
 	if err != nil {
 		p.apply(ctx, op.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
@@ -283,7 +283,7 @@ func (p *Payments) sendOperation(ctx context.Context, op models.Transaction) {
 }
 
 // operationAnswer records what a capture/return request brought back.
-func (p *Payments) operationAnswer(ctx context.Context, op models.Transaction, resp *mapi.OrderResponse, err error, prefix string) {
+func (p *Service) operationAnswer(ctx context.Context, op models.Transaction, resp *mapi.OrderResponse, err error, prefix string) {
 	now := p.now()
 	var verr *mapi.ValidationError
 	var gerr *mapi.GatewayError
@@ -329,7 +329,7 @@ func refusal(op models.Transaction, code, msg string) string {
 // latest transaction: if that is this operation's kind and amount and still processing, the
 // identical request is sent again, which the gateway answers as a replay with the original
 // serial-number (§13.3); if nothing of it is there after the unknown window, it never arrived.
-func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, force bool, why string) (models.Transaction, error) {
+func (p *Service) checkOperation(ctx context.Context, op models.Transaction, force bool, why string) (models.Transaction, error) {
 	if op.State.Final() && !force && op.Review != models.ReviewConfirm {
 		res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "poll", ClearCheck: true, Detail: "already final; polling stopped"})
 		return res.Tx, err
@@ -386,7 +386,7 @@ func (p *Payments) checkOperation(ctx context.Context, op models.Transaction, fo
 
 // findOperation settles an operation whose request's answer was lost, by the order's latest
 // transaction.
-func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Transaction, prefix string, next time.Time) (models.Transaction, error) {
+func (p *Service) findOperation(ctx context.Context, gw Gateway, op models.Transaction, prefix string, next time.Time) (models.Transaction, error) {
 	now := p.now()
 	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: op.ParentOrderID, OrderID: op.GatewayOrderID})
 	if err != nil {
@@ -455,7 +455,7 @@ func (p *Payments) findOperation(ctx context.Context, gw Gateway, op models.Tran
 }
 
 // knownSerial reports whether serial is the request of another operation of op's payment.
-func (p *Payments) knownSerial(ctx context.Context, op models.Transaction, serial string) (bool, error) {
+func (p *Service) knownSerial(ctx context.Context, op models.Transaction, serial string) (bool, error) {
 	ops, err := p.Tx.Operations(ctx, *op.ParentID)
 	if err != nil {
 		return false, err
@@ -470,7 +470,7 @@ func (p *Payments) knownSerial(ctx context.Context, op models.Transaction, seria
 
 // lookalike reports whether the payment has an earlier settled operation of op's wire kind and
 // amount that the bank approved: the bank's "latest" answer cannot tell the two apart.
-func (p *Payments) lookalike(ctx context.Context, op models.Transaction) bool {
+func (p *Service) lookalike(ctx context.Context, op models.Transaction) bool {
 	ops, err := p.Tx.Operations(ctx, *op.ParentID)
 	if err != nil {
 		return true
@@ -495,7 +495,7 @@ func operationUpdate(st *mapi.StatusResponse) models.TxUpdate {
 // the payment the callback names; that operation is then confirmed by asking the gateway
 // about exactly it. The payment itself is never touched: an approved reversal callback
 // carries the same control as the approved sale's.
-func (p *Payments) operationCallback(ctx context.Context, endpointID uint, cb *mapi.Callback) (CallbackOutcome, models.Transaction, error) {
+func (p *Service) operationCallback(ctx context.Context, endpointID uint, cb *mapi.Callback) (CallbackOutcome, models.Transaction, error) {
 	parent, err := p.Tx.ByClientOrderID(ctx, cb.MerchantOrder)
 	if err != nil || parent.EndpointID != endpointID || parent.Kind.Operation() {
 		return CallbackUnknown, models.Transaction{}, nil
@@ -527,7 +527,7 @@ func (p *Payments) operationCallback(ctx context.Context, endpointID uint, cb *m
 // ReleaseStale releases the preauths their endpoint says are too old to hold (its automatic
 // release age), as the system, audited; at most once a day per preauth. It returns how many
 // releases it started.
-func (p *Payments) ReleaseStale(ctx context.Context) (int, error) {
+func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 	now := p.now()
 	stale, err := p.Tx.StalePreauths(ctx, now)
 	if err != nil {

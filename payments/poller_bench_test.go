@@ -1,4 +1,4 @@
-package devices_test
+package payments_test
 
 import (
 	"context"
@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/jobs"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
+	"github.com/example/mposportal/payments"
+	"github.com/example/mposportal/payments/paymentstest"
 )
 
 // BenchmarkPollerScale keeps POLL_ORDERS (default 10,000) payments pending at the sandbox
@@ -27,13 +28,13 @@ import (
 // measured in the same run: signed status requests/s that the sandbox answers to bare
 // clients with no portal work at all.
 //
-//	go test -run '^$' -bench PollerScale -benchtime 1x ./devices/
+//	go test -run '^$' -bench PollerScale -benchtime 1x ./payments/
 func BenchmarkPollerScale(b *testing.B) {
 	orders, seconds := envInt("POLL_ORDERS", 10_000), envInt("POLL_SECONDS", 20)
-	e := newPayEnvWith(b, "", func(c *sandbox.Config) { c.LongProcessing = time.Hour })
-	e.pay.Now = time.Now
-	e.tx.Batch = models.NewGroupCommit(e.db, 256)
-	b.Cleanup(e.tx.Batch.Close)
+	e := paymentstest.NewWith(b, "", func(c *sandbox.Config) { c.LongProcessing = time.Hour })
+	e.Pay.Now = time.Now
+	e.Tx.Batch = models.NewGroupCommit(e.DB, 256)
+	b.Cleanup(e.Tx.Batch.Close)
 	ctx := context.Background()
 
 	// The pending orders, created at the gateway from real card reads, and the portal's rows.
@@ -52,9 +53,9 @@ func BenchmarkPollerScale(b *testing.B) {
 					return
 				}
 				mu.Lock() // the virtual reader's KSN counter is not for concurrent use
-				req := e.request(1077)
+				req := e.Request(1077)
 				mu.Unlock()
-				resp, err := e.client.Sale(ctx, req)
+				resp, err := e.Client.Sale(ctx, req)
 				if err != nil {
 					b.Error(err)
 					return
@@ -77,7 +78,7 @@ func BenchmarkPollerScale(b *testing.B) {
 			defer wg.Done()
 			for i := w; cctx.Err() == nil; i += 16 {
 				m := made[i%orders]
-				if _, err := e.client.Status(ctx, mapi.StatusRequest{ClientOrderID: m.client, OrderID: m.order}); err == nil {
+				if _, err := e.Client.Status(ctx, mapi.StatusRequest{ClientOrderID: m.client, OrderID: m.order}); err == nil {
 					sent.Add(1)
 				}
 			}
@@ -90,17 +91,17 @@ func BenchmarkPollerScale(b *testing.B) {
 	now := time.Now()
 	rows := make([]models.Transaction, orders)
 	for i, m := range made {
-		due := now.Add(time.Duration(rand.Int64N(int64(devices.CheckEvery)))) // spread over one cycle from now, like steady traffic
-		rows[i] = models.Transaction{ClientOrderID: m.client, GatewayOrderID: m.order, EndpointID: 1, ReaderID: e.readerID,
-			ReaderSerial: e.reader.Serial, Kind: models.KindSale, AmountMinor: 1077, Currency: "EUR", State: models.TxProcessing,
+		due := now.Add(time.Duration(rand.Int64N(int64(payments.CheckEvery)))) // spread over one cycle from now, like steady traffic
+		rows[i] = models.Transaction{ClientOrderID: m.client, GatewayOrderID: m.order, EndpointID: 1, ReaderID: e.ReaderID,
+			ReaderSerial: e.Reader.Serial, Kind: models.KindSale, AmountMinor: 1077, Currency: "EUR", State: models.TxProcessing,
 			SentAt: &now, NextCheckAt: &due}
 	}
-	if err := e.db.CreateInBatches(rows, 500).Error; err != nil {
+	if err := e.DB.CreateInBatches(rows, 500).Error; err != nil {
 		b.Fatal(err)
 	}
 
 	// The run: the real poller, through a probe that notes when each payment was due.
-	probe := &lagProbe{inner: e.pay, due: map[uint]time.Time{}}
+	probe := &lagProbe{inner: e.Pay, due: map[uint]time.Time{}}
 	p := &jobs.StatusPoller{Checks: probe, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: envInt("POLL_WORKERS", 0)}
 	b.ResetTimer()
 	rctx, cancel := context.WithTimeout(ctx, time.Duration(seconds)*time.Second)
@@ -112,7 +113,7 @@ func BenchmarkPollerScale(b *testing.B) {
 		b.Fatal("no status checks ran")
 	}
 	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
-	need := float64(orders) / devices.CheckEvery.Seconds()
+	need := float64(orders) / payments.CheckEvery.Seconds()
 	b.ReportMetric(float64(lags[len(lags)/2].Milliseconds()), "lag-p50-ms")
 	b.ReportMetric(float64(lags[len(lags)*99/100].Milliseconds()), "lag-p99-ms")
 	b.ReportMetric(float64(len(lags))/float64(seconds), "checks/s")

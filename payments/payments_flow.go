@@ -1,4 +1,4 @@
-package devices
+package payments
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 )
@@ -13,13 +14,13 @@ import (
 // CardRead takes a reader's encrypted card read for a waiting payment and sends it to the
 // gateway. The gateway call runs in the background (a reader must keep heartbeating while it
 // lasts); Close waits for those calls. The encrypted block is forwarded, never stored.
-func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) error {
+func (p *Service) CardRead(ctx context.Context, serial string, m *devices.CardRead) error {
 	t, err := p.Tx.ByClientOrderID(ctx, m.Tx)
 	if err != nil {
-		return fmt.Errorf("devices: card read from %s: %w", serial, err)
+		return fmt.Errorf("payments: card read from %s: %w", serial, err)
 	}
 	if t.ReaderSerial != serial {
-		return fmt.Errorf("devices: card read for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
+		return fmt.Errorf("payments: card read for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
 	}
 	watchdog := p.now().Add(SendTimeout + sendGrace)
 	res, err := p.Tx.Apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: models.TxSending, NextCheckAt: &watchdog,
@@ -36,7 +37,7 @@ func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) err
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return errors.New("devices: shutting down")
+		return errors.New("payments: shutting down")
 	}
 	p.sends.Add(1)
 	p.mu.Unlock()
@@ -52,7 +53,7 @@ func (p *Payments) CardRead(ctx context.Context, serial string, m *CardRead) err
 }
 
 // Close waits for gateway calls in flight.
-func (p *Payments) Close() {
+func (p *Service) Close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
@@ -67,7 +68,7 @@ func firstSix(s string) string {
 }
 
 // send makes the one sale/preauth request for a payment and records what came back.
-func (p *Payments) send(ctx context.Context, t models.Transaction, m *CardRead) {
+func (p *Service) send(ctx context.Context, t models.Transaction, m *devices.CardRead) {
 	gw, merchant, err := p.Gateways.Gateway(ctx, t.EndpointID)
 	if err != nil {
 		p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed,
@@ -121,13 +122,13 @@ func orderDesc(t models.Transaction) string {
 
 // apply records an update and publishes it; failures are logged (the poller will find the
 // payment again through its schedule).
-func (p *Payments) apply(ctx context.Context, id uint, u models.TxUpdate) (models.TxResult, error) {
+func (p *Service) apply(ctx context.Context, id uint, u models.TxUpdate) (models.TxResult, error) {
 	res, err := p.Tx.Apply(ctx, id, u)
 	return p.applied(res, err, u)
 }
 
 // applied logs, publishes and tells the reader what an update did.
-func (p *Payments) applied(res models.TxResult, err error, u models.TxUpdate) (models.TxResult, error) {
+func (p *Service) applied(res models.TxResult, err error, u models.TxUpdate) (models.TxResult, error) {
 	if err != nil {
 		p.Log.Error("payment update", slog.Uint64("transaction", uint64(res.Tx.ID)), slog.String("source", u.Source), slog.Any("error", err))
 		return res, err
@@ -152,31 +153,31 @@ func (p *Payments) applied(res models.TxResult, err error, u models.TxUpdate) (m
 	return res, nil
 }
 
-func (p *Payments) tellReader(t models.Transaction) {
+func (p *Service) tellReader(t models.Transaction) {
 	msg := string(t.State)
 	if t.ErrorMessage != "" {
 		msg += ": " + t.ErrorMessage
 	} else if t.ApprovalCode != "" {
 		msg += " " + t.ApprovalCode
 	}
-	_ = p.Link.Send(t.ReaderSerial, Result{Type: TypeResult, Tx: t.ClientOrderID, Status: string(t.State), Message: msg})
+	_ = p.Link.Send(t.ReaderSerial, devices.Result{Type: devices.TypeResult, Tx: t.ClientOrderID, Status: string(t.State), Message: msg})
 }
 
 // CardError records that no card will come for a payment.
-func (p *Payments) CardError(ctx context.Context, serial string, m *CardError) error {
+func (p *Service) CardError(ctx context.Context, serial string, m *devices.CardError) error {
 	t, err := p.Tx.ByClientOrderID(ctx, m.Tx)
 	if err != nil {
-		return fmt.Errorf("devices: card error from %s: %w", serial, err)
+		return fmt.Errorf("payments: card error from %s: %w", serial, err)
 	}
 	if t.ReaderSerial != serial {
-		return fmt.Errorf("devices: card error for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
+		return fmt.Errorf("payments: card error for %s came from reader %s, not %s", t.ClientOrderID, serial, t.ReaderSerial)
 	}
 	state := models.TxFailed
 	msg := map[string]string{
-		CardErrorTimeout: "no card was presented in time", CardErrorReadFail: "the card could not be read",
-		CardErrorBusy: "the reader was busy with another payment", CardErrorCancelled: "cancelled on the reader",
+		devices.CardErrorTimeout: "no card was presented in time", devices.CardErrorReadFail: "the card could not be read",
+		devices.CardErrorBusy: "the reader was busy with another payment", devices.CardErrorCancelled: "cancelled on the reader",
 	}[m.Reason]
-	if m.Reason == CardErrorCancelled {
+	if m.Reason == devices.CardErrorCancelled {
 		state = models.TxCancelled
 	}
 	_, err = p.apply(ctx, t.ID, models.TxUpdate{Source: "reader", State: state, ErrorMessage: msg,

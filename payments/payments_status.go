@@ -1,4 +1,4 @@
-package devices
+package payments
 
 import (
 	"context"
@@ -8,12 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 )
 
 // DueStatusChecks leases the payments whose status request is due (jobs.StatusChecks).
-func (p *Payments) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
+func (p *Service) DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error) {
 	return p.Tx.LeaseDueChecks(ctx, now, limit, statusLease)
 }
 
@@ -22,7 +23,7 @@ func (p *Payments) DueStatusChecks(ctx context.Context, now time.Time, limit int
 const statusLease = 30 * time.Second
 
 // CheckStatus asks the gateway for one payment's status and applies the answer.
-func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
+func (p *Service) CheckStatus(ctx context.Context, id uint) error {
 	_, err := p.checkStatus(ctx, id, false, "", true)
 	return err
 }
@@ -30,13 +31,13 @@ func (p *Payments) CheckStatus(ctx context.Context, id uint) error {
 // Recheck asks the gateway for a payment's status now, whatever its state or schedule (a
 // person's "re-check now", or a close's sweep), and applies the answer: a final status the
 // gateway has changed replaces ours and is flagged for review.
-func (p *Payments) Recheck(ctx context.Context, id uint, why string) (models.Transaction, error) {
+func (p *Service) Recheck(ctx context.Context, id uint, why string) (models.Transaction, error) {
 	return p.checkStatus(ctx, id, true, why, false)
 }
 
 // Settle rechecks payments with bounded concurrency (a close's sweep); failures are logged
 // and leave each payment on its own schedule.
-func (p *Payments) Settle(ctx context.Context, ids []uint, why string) {
+func (p *Service) Settle(ctx context.Context, ids []uint, why string) {
 	work := make(chan uint)
 	var wg sync.WaitGroup
 	for range min(8, len(ids)) {
@@ -57,7 +58,7 @@ func (p *Payments) Settle(ctx context.Context, ids []uint, why string) {
 	wg.Wait()
 }
 
-func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why string, routine bool) (models.Transaction, error) {
+func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why string, routine bool) (models.Transaction, error) {
 	t, err := p.Tx.ByID(ctx, id)
 	if err != nil {
 		return t, err
@@ -142,7 +143,7 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 // it has no such order and the payment fails (nothing was charged); but a card read that was
 // never recorded (a database restored from a backup taken mid-payment) shows up there, and
 // then the gateway's status is taken.
-func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time) (models.Transaction, error) {
+func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time) (models.Transaction, error) {
 	var verr *mapi.ValidationError
 	switch {
 	case err == nil && sameOrder(t, st):
@@ -156,7 +157,7 @@ func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *m
 		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
 			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; the bank has no such payment"})
 		if err == nil && res.Changed {
-			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
+			_ = p.Link.Send(t.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: t.ClientOrderID})
 		}
 		return res.Tx, err
 	default:
@@ -175,7 +176,7 @@ func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *m
 // nothing: the payment stays "outcome unknown" until the whole window in which the gateway
 // could still accept it has passed and it has said "not found" several times. Only then did
 // the card certainly go uncharged.
-func (p *Payments) notFound(ctx context.Context, t models.Transaction, now time.Time, prefix string) (models.Transaction, error) {
+func (p *Service) notFound(ctx context.Context, t models.Transaction, now time.Time, prefix string) (models.Transaction, error) {
 	next := now.Add(CheckEvery)
 	if t.State.Final() {
 		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "poll", CountCheck: true, Detail: prefix + "order not found (still not charged)"})
@@ -202,7 +203,7 @@ func (p *Payments) notFound(ctx context.Context, t models.Transaction, now time.
 	return res.Tx, err
 }
 
-func (p *Payments) unknownWindow() time.Duration {
+func (p *Service) unknownWindow() time.Duration {
 	if p.UnknownWindow > 0 {
 		return p.UnknownWindow
 	}
@@ -265,7 +266,7 @@ var errOtherEndpoint = errors.New("payment belongs to another endpoint")
 // ApplyCallback verifies a gateway callback with the endpoint's control key and applies it.
 // It returns only after the change is durable, so the caller may then answer 200.
 // mapi.ErrBadControl (or a malformed query) means forged: answer 403, change nothing.
-func (p *Payments) ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (CallbackOutcome, models.Transaction, error) {
+func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (CallbackOutcome, models.Transaction, error) {
 	cb, err := mapi.VerifyCallback(q, key)
 	if err != nil {
 		return "", models.Transaction{}, err
