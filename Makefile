@@ -14,7 +14,7 @@ unit:
 	env -u TEST_DATABASE_URL $(GO) test -race -count=1 -timeout 25m ./...
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "again on PostgreSQL"; \
-	  $(GO) test -race -count=1 -timeout 25m ./models/... ./payments/... ./devices/... ./jobs/... ./web/... && \
+	  $(GO) test -race -count=1 -timeout 25m ./models/... ./payments/... ./closeday/... ./devices/... ./jobs/... ./web/... && \
 	  $(GO) test -count=1 -timeout 10m -run TestTwoInstances -v . ; \
 	else echo "TEST_DATABASE_URL not set: the PostgreSQL run is skipped (.ci/run sets it)"; fi
 

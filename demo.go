@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/dukpt"
@@ -98,8 +99,8 @@ type virtualKey struct {
 	iksn dukpt.KSN
 }
 
-// CloseGateway is the MAPI client for Close Day on an endpoint (devices.CloseGateways).
-func (g *gatewayClients) CloseGateway(ctx context.Context, id uint) (devices.CloseGateway, error) {
+// CloseGateway is the MAPI client for Close Day on an endpoint (closeday.Gateways).
+func (g *gatewayClients) CloseGateway(ctx context.Context, id uint) (closeday.Gateway, error) {
 	gw, _, err := g.Gateway(ctx, id)
 	if err != nil {
 		return nil, err
@@ -108,20 +109,20 @@ func (g *gatewayClients) CloseGateway(ctx context.Context, id uint) (devices.Clo
 }
 
 // schedules lists the endpoints' automatic closes.
-func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]devices.Schedule, error) {
-	return func(ctx context.Context) ([]devices.Schedule, error) {
+func schedules(endpoints *models.Endpoints) func(ctx context.Context) ([]closeday.Schedule, error) {
+	return func(ctx context.Context) ([]closeday.Schedule, error) {
 		eps, err := endpoints.List(ctx)
 		if err != nil {
 			return nil, err
 		}
-		var out []devices.Schedule
+		var out []closeday.Schedule
 		for _, e := range eps {
 			if e.Enabled && e.CloseTime != "" {
 				since := e.CreatedAt
 				if e.ScheduleSince != nil {
 					since = *e.ScheduleSince
 				}
-				out = append(out, devices.Schedule{EndpointID: e.ID, CloseTime: e.CloseTime, TimeZone: e.TimeZone, Since: since})
+				out = append(out, closeday.Schedule{EndpointID: e.ID, CloseTime: e.CloseTime, TimeZone: e.TimeZone, Since: since})
 			}
 		}
 		return out, nil

@@ -22,6 +22,7 @@ import (
 	"time"
 	_ "time/tzdata" // time zones for scheduled closes, even on a machine without zoneinfo
 
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/jobs"
 	"github.com/example/mposportal/mailer"
@@ -244,7 +245,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	business := devices.NewMetrics(reg, readerStore)
+	devices.RegisterMetrics(reg, readerStore)
+	closeMetrics := closeday.NewMetrics(reg)
 	paymentMetrics := payments.NewMetrics(reg)
 	// Payment updates and the callback log share commits: see models.GroupCommit.
 	batch := models.NewGroupCommit(db, 256)
@@ -261,7 +263,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	readers.Waiting = pay // a reader that goes away ends the payment waiting on it
 	stop.add("payment workers", func() error { pay.Close(); return nil })
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: gateways, Sweeper: pay, Audit: auditLog, Metrics: business,
+	closeDays := &closeday.Service{Store: closeStore, Gateways: gateways, Sweeper: pay, Audit: auditLog, Metrics: closeMetrics,
 		Pub: shared, Log: logger.With("component", "closeday")}
 	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
 	changes.Subscribe(live.Deliver)

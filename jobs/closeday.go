@@ -5,15 +5,15 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/closeday"
 )
 
 // CloseDayJob retries closes with an unknown outcome, re-checks locked gates, and runs the
 // automatic daily closes. What is due lives in the database (close rows and their unique
 // business day), so a restart neither loses nor repeats a close.
 type CloseDayJob struct {
-	Closes    *devices.CloseDays
-	Schedules func(ctx context.Context) ([]devices.Schedule, error)
+	Closes    *closeday.Service
+	Schedules func(ctx context.Context) ([]closeday.Schedule, error)
 	Log       *slog.Logger
 	Interval  time.Duration // default 20s
 }

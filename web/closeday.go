@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
@@ -20,7 +20,7 @@ import (
 
 // CloseDayService triggers closes.
 type CloseDayService interface {
-	Trigger(ctx context.Context, in devices.TriggerInput) (models.CloseDay, error)
+	Trigger(ctx context.Context, in closeday.TriggerInput) (models.CloseDay, error)
 }
 
 // CloseQueries reads closes for pages.
@@ -117,7 +117,7 @@ func (s *Server) closeDayTrigger(c *gin.Context) {
 			from = first
 		}
 		// The close audits itself (closeday.start), whoever triggers it.
-		cl, err := s.closeDays.Trigger(ctx, devices.TriggerInput{EndpointID: ep.ID, Actor: currentUser(c).Username,
+		cl, err := s.closeDays.Trigger(ctx, closeday.TriggerInput{EndpointID: ep.ID, Actor: currentUser(c).Username,
 			Trigger: models.TriggerManual, DaysFrom: from, DaysTo: today})
 		switch {
 		case errors.Is(err, models.ErrCloseRunning):

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
@@ -100,7 +101,8 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
 	batch := models.NewGroupCommit(db, 256)
 	t.Cleanup(batch.Close)
-	business := devices.NewMetrics(reg, readerStore)
+	devices.RegisterMetrics(reg, readerStore)
+	closeMetrics := closeday.NewMetrics(reg)
 	paymentMetrics := payments.NewMetrics(reg)
 	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
 	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
@@ -112,7 +114,7 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
 	closeStore := &models.CloseDays{DB: db}
 	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
-	closeDays := &devices.CloseDays{Store: closeStore, Gateways: noGateway{}, Metrics: business, Log: log, Pub: liveCloses}
+	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Pub: liveCloses}
 	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}
@@ -265,7 +267,7 @@ func (b *browser) enrol() string {
 // noGateway answers every close as a gateway that cannot be reached would.
 type noGateway struct{}
 
-func (noGateway) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
+func (noGateway) CloseGateway(context.Context, uint) (closeday.Gateway, error) {
 	return nil, errors.New("no gateway in handler tests")
 }
 

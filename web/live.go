@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/templates"
@@ -148,14 +149,14 @@ func (l *LiveTransactions) page(ctx context.Context, t models.Transaction) []tem
 	return out
 }
 
-// LiveCloses pushes a close's row and status panel (devices.ClosePublisher).
+// LiveCloses pushes a close's row and status panel (closeday.Publisher).
 type LiveCloses struct {
 	Hub       *Hub
 	Closes    CloseQueries
 	Endpoints EndpointStore
 }
 
-var _ devices.ClosePublisher = (*LiveCloses)(nil)
+var _ closeday.Publisher = (*LiveCloses)(nil)
 
 // CloseChanged pushes close id's new state.
 func (l *LiveCloses) CloseChanged(id uint) {

@@ -1,4 +1,4 @@
-package devices_test
+package closeday_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
@@ -20,25 +21,25 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-var manual = devices.TriggerInput{EndpointID: 1, Actor: "admin"}
+var manual = closeday.TriggerInput{EndpointID: 1, Actor: "admin"}
 
 type closeGateways struct{ c *mapi.Client }
 
-func (g closeGateways) CloseGateway(context.Context, uint) (devices.CloseGateway, error) {
+func (g closeGateways) CloseGateway(context.Context, uint) (closeday.Gateway, error) {
 	return g.c, nil
 }
 
-func closer(e *paymentstest.Env) *devices.CloseDays {
-	return &devices.CloseDays{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
+func closer(e *paymentstest.Env) *closeday.Service {
+	return &closeday.Service{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
 		Sweeper: e.Pay, Audit: e.Audit, SweepWait: 300 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.Now.Now}
 }
 
 // closeOutcomes has s count its closes in a registry of its own, and returns a check of the
 // counts by outcome (reconciled, differs, explained, failed).
-func closeOutcomes(e *paymentstest.Env, s *devices.CloseDays) func(reconciled, differs, explained, failed int) {
+func closeOutcomes(e *paymentstest.Env, s *closeday.Service) func(reconciled, differs, explained, failed int) {
 	reg := prometheus.NewRegistry()
-	s.Metrics = devices.NewMetrics(reg, &models.Readers{DB: e.DB})
+	s.Metrics = closeday.NewMetrics(reg)
 	return func(reconciled, differs, explained, failed int) {
 		e.T.Helper()
 		want := fmt.Sprintf(`
@@ -64,7 +65,7 @@ func approvedSales(e *paymentstest.Env, amounts ...int64) {
 	}
 }
 
-func waitClose(t *testing.T, s *devices.CloseDays, id uint, state string) models.CloseDay {
+func waitClose(t *testing.T, s *closeday.Service, id uint, state string) models.CloseDay {
 	t.Helper()
 	s.Wait()
 	c, err := s.Store.ByID(context.Background(), id)
@@ -146,7 +147,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	if again, err := s.Trigger(context.Background(), manual); !errors.Is(err, models.ErrCloseRunning) || again.ID != c.ID {
 		t.Errorf("trigger during an unknown outcome: %v (close %d)", err, again.ID)
 	}
-	e.Now.Add(devices.CloseRetryAfter + time.Second)
+	e.Now.Add(closeday.RetryAfter + time.Second)
 	if err := s.Watch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestLockedGateWatchdog(t *testing.T) {
 	if !c.IsDayClosing || c.NextCheckAt == nil {
 		t.Fatalf("locked close %+v", c)
 	}
-	e.Now.Add(devices.CloseLockWatchdog + time.Second)
+	e.Now.Add(closeday.LockWatchdog + time.Second)
 	s.Watch(context.Background())
 	c, _ = s.Store.ByID(context.Background(), c.ID)
 	if c.State != models.CloseLocked || c.Error == "" {
@@ -197,7 +198,7 @@ func TestLockedGateWatchdog(t *testing.T) {
 
 func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
 	e := paymentstest.New(t, "")
-	sc := devices.Schedule{EndpointID: 1, CloseTime: "03:30", TimeZone: "Europe/Riga"}
+	sc := closeday.Schedule{EndpointID: 1, CloseTime: "03:30", TimeZone: "Europe/Riga"}
 	loc, _ := time.LoadLocation("Europe/Riga")
 	// 2026-03-29: clocks jump 03:00 → 04:00 (03:30 does not exist); 2026-10-25: 04:00 → 03:00
 	// (03:30 happens twice).
@@ -209,7 +210,7 @@ func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
 			if step == 60 {
 				s = closer(e) // a restart: a new service on the same database
 			}
-			n, err := s.RunSchedules(context.Background(), []devices.Schedule{sc})
+			n, err := s.RunSchedules(context.Background(), []closeday.Schedule{sc})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,10 +236,10 @@ func TestScheduledCloseOncePerBusinessDayAcrossRestartAndDST(t *testing.T) {
 func TestDueBusinessDay(t *testing.T) {
 	loc, _ := time.LoadLocation("America/New_York")
 	set := time.Date(2026, 11, 24, 12, 0, 0, 0, loc)
-	sc := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: set}
-	late := devices.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: time.Date(2026, 11, 24, 23, 56, 0, 0, loc)}
+	sc := closeday.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: set}
+	late := closeday.Schedule{CloseTime: "23:30", TimeZone: "America/New_York", Since: time.Date(2026, 11, 24, 23, 56, 0, 0, loc)}
 	for _, tt := range []struct {
-		sc  devices.Schedule
+		sc  closeday.Schedule
 		at  time.Time
 		day string
 		due bool
@@ -250,7 +251,7 @@ func TestDueBusinessDay(t *testing.T) {
 		{late, time.Date(2026, 11, 24, 23, 57, 0, 0, loc), "", false},       // set at 23:56 for 23:30: starts tomorrow
 		{late, time.Date(2026, 11, 25, 23, 30, 0, 0, loc), "2026-11-25", true},
 	} {
-		day, _, due := devices.DueBusinessDay(tt.sc, tt.at.UTC())
+		day, _, due := closeday.DueBusinessDay(tt.sc, tt.at.UTC())
 		if day != tt.day || due != tt.due {
 			t.Errorf("at %s: %q %v, want %q %v", tt.at, day, due, tt.day, tt.due)
 		}

@@ -1,4 +1,4 @@
-package devices
+package closeday
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 
 // Close-day retry and watchdog timing.
 const (
-	CloseRetryAfter     = 30 * time.Second // an unknown outcome is asked again with the same request id, backing off
-	CloseRetryMax       = 30 * time.Minute // the longest pause between two retries
-	CloseMaxAttempts    = 8                // then the close is given up and someone alerted
-	CloseLockWatchdog   = 5 * time.Minute  // how often a locked gate is re-checked
-	closeRequestTimeout = 60 * time.Second
+	RetryAfter     = 30 * time.Second // an unknown outcome is asked again with the same request id, backing off
+	RetryMax       = 30 * time.Minute // the longest pause between two retries
+	MaxAttempts    = 8                // then the close is given up and someone alerted
+	LockWatchdog   = 5 * time.Minute  // how often a locked gate is re-checked
+	requestTimeout = 60 * time.Second
 	// DefaultSweepWait bounds how long a close waits for payments in flight on its endpoint
 	// (a card being read, a request on its way, an order still processing) before it sends.
 	DefaultSweepWait = 30 * time.Second
@@ -32,23 +32,24 @@ const (
 	sweepLimit     = 5000
 )
 
-// CloseGateway is the part of the MAPI client Close Day needs.
-type CloseGateway interface {
+// Gateway is the part of the MAPI client Close Day needs.
+type Gateway interface {
 	CloseDay(ctx context.Context, r mapi.CloseDayRequest) (*mapi.CloseDayResponse, error)
 	Currency() string // the endpoint's: the close's sums are in its minor units
 }
 
-// CloseGateways builds the client for an endpoint.
-type CloseGateways interface {
-	CloseGateway(ctx context.Context, endpointID uint) (CloseGateway, error)
+// Gateways builds the client for an endpoint.
+type Gateways interface {
+	CloseGateway(ctx context.Context, endpointID uint) (Gateway, error)
 }
 
-// ClosePublisher is told when a close changed.
-type ClosePublisher interface {
+// Publisher is told when a close changed.
+type Publisher interface {
 	CloseChanged(id uint)
 }
 
-// Sweeper asks the gateway for the status of payments and applies the answers.
+// Sweeper asks the gateway for the status of payments and applies the answers
+// (payments.Service).
 type Sweeper interface {
 	Settle(ctx context.Context, ids []uint, why string)
 }
@@ -58,19 +59,19 @@ type Auditor interface {
 	Record(ctx context.Context, e models.AuditEvent) error
 }
 
-// CloseDays runs Close Day: exactly one close per trigger, whatever happens on the way, and
+// Service runs Close Day: exactly one close per trigger, whatever happens on the way, and
 // books that agree with the gateway's afterwards. A close closes the counter on its endpoint
 // (Closing) while it runs or its outcome is unknown, asks the gateway for the status of every
 // payment it could miss (the sweep), takes its totals and members in one transaction, and
 // keeps them only if the gateway confirms the close. A difference with the gateway is then
 // explained payment by payment (Explain).
-type CloseDays struct {
+type Service struct {
 	Store    *models.CloseDays
-	Gateways CloseGateways
+	Gateways Gateways
 	Sweeper  Sweeper  // nil: no sweep (tests of the close request alone)
 	Audit    Auditor  // nil: not audited
 	Metrics  *Metrics // nil: not counted
-	Pub      ClosePublisher
+	Pub      Publisher
 	Log      *slog.Logger
 	Now      func() time.Time
 	// SweepWait overrides DefaultSweepWait.
@@ -79,20 +80,20 @@ type CloseDays struct {
 	wg sync.WaitGroup
 }
 
-func (s *CloseDays) now() time.Time {
+func (s *Service) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
 	return time.Now()
 }
 
-func (s *CloseDays) publish(id uint) {
+func (s *Service) publish(id uint) {
 	if s.Pub != nil {
 		s.Pub.CloseChanged(id)
 	}
 }
 
-func (s *CloseDays) audit(ctx context.Context, c models.CloseDay, action, detail string) {
+func (s *Service) audit(ctx context.Context, c models.CloseDay, action, detail string) {
 	if s.Audit == nil {
 		return
 	}
@@ -133,9 +134,9 @@ type TriggerInput struct {
 // Trigger starts a close on an endpoint. A second trigger while one runs gets the running
 // close back (models.ErrCloseRunning) and sends nothing. The sweep and the request run in the
 // background; progress is published.
-func (s *CloseDays) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay, error) {
+func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay, error) {
 	now := s.now()
-	watchdog := now.Add(s.sweepWait() + closeRequestTimeout + time.Minute) // a dead process's close is picked up again
+	watchdog := now.Add(s.sweepWait() + requestTimeout + time.Minute) // a dead process's close is picked up again
 	if in.Trigger == "" {
 		in.Trigger = models.TriggerManual
 	}
@@ -166,9 +167,9 @@ func (s *CloseDays) Trigger(ctx context.Context, in TriggerInput) (models.CloseD
 }
 
 // Wait waits for closes in flight (shutdown, tests).
-func (s *CloseDays) Wait() { s.wg.Wait() }
+func (s *Service) Wait() { s.wg.Wait() }
 
-func (s *CloseDays) sweepWait() time.Duration {
+func (s *Service) sweepWait() time.Duration {
 	if s.SweepWait > 0 {
 		return s.SweepWait
 	}
@@ -177,7 +178,7 @@ func (s *CloseDays) sweepWait() time.Duration {
 
 // Process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
 // totals and members, the request.
-func (s *CloseDays) Process(ctx context.Context, id uint) error {
+func (s *Service) Process(ctx context.Context, id uint) error {
 	c, err := s.Store.ByID(ctx, id)
 	if err != nil || c.Settled() {
 		return err
@@ -196,7 +197,7 @@ func (s *CloseDays) Process(ctx context.Context, id uint) error {
 // are looked into again, payments still being read or sent are waited for (briefly: the
 // counter is closed meanwhile), and every payment that is open at the gateway or became
 // final since the last close is asked for.
-func (s *CloseDays) sweep(ctx context.Context, c models.CloseDay) {
+func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 	if earlier, err := s.Store.Unexplained(ctx, c.EndpointID); err == nil {
 		for _, e := range earlier {
 			s.reconcile(ctx, &e)
@@ -245,7 +246,7 @@ func (s *CloseDays) sweep(ctx context.Context, c models.CloseDay) {
 }
 
 // Send sends (or re-sends, with the same request id) a close and records the answer.
-func (s *CloseDays) Send(ctx context.Context, id uint) error {
+func (s *Service) Send(ctx context.Context, id uint) error {
 	c, err := s.Store.ByID(ctx, id)
 	if err != nil || c.Settled() {
 		return err
@@ -260,10 +261,10 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 		return s.fail(ctx, &c)
 	}
 	c.State, c.Attempts, c.Currency = models.CloseSending, c.Attempts+1, gw.Currency()
-	watchdog := s.now().Add(closeRequestTimeout + time.Minute)
+	watchdog := s.now().Add(requestTimeout + time.Minute)
 	c.NextCheckAt = &watchdog
 	s.save(ctx, &c)
-	rctx, cancel := context.WithTimeout(ctx, closeRequestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := gw.CloseDay(rctx, mapi.CloseDayRequest{RequestID: c.RequestID, Totals: &mapi.CloseDayTotals{
 		SaleCount: c.SaleCount, SaleSum: mapi.Amount(c.SaleSumMinor), ReversalCount: c.ReversalCount, ReversalSum: mapi.Amount(c.ReversalMinor)}})
@@ -273,14 +274,14 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 	switch {
 	case err == nil:
 		return s.record(ctx, &c, resp, now)
-	case mapi.IsUnknownOutcome(err) && c.Attempts >= CloseMaxAttempts:
+	case mapi.IsUnknownOutcome(err) && c.Attempts >= MaxAttempts:
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("no answer from the gateway after %d attempts (%v): check this close in the gateway's back office", c.Attempts, err), nil, &now
 		return s.fail(ctx, &c)
 	case mapi.IsUnknownOutcome(err):
 		// The gateway may have closed: ask again with the same request id, which replays the
 		// stored result instead of closing twice. The counter stays closed meanwhile.
 		next := now.Add(retryDelay(c.Attempts))
-		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, CloseMaxAttempts, err), &next
+		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, MaxAttempts, err), &next
 	case errors.As(err, &verr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the bank's gateway (code %s): %s", verr.Code, verr.Message), nil, &now
 		return s.fail(ctx, &c)
@@ -294,17 +295,17 @@ func (s *CloseDays) Send(ctx context.Context, id uint) error {
 	return s.save(ctx, &c)
 }
 
-// retryDelay backs off: 30 s, 1 min, 2 min … at most CloseRetryMax.
+// retryDelay backs off: 30 s, 1 min, 2 min … at most RetryMax.
 func retryDelay(attempts int) time.Duration {
-	d := CloseRetryAfter
-	for i := 1; i < attempts && d < CloseRetryMax; i++ {
+	d := RetryAfter
+	for i := 1; i < attempts && d < RetryMax; i++ {
 		d *= 2
 	}
-	return min(d, CloseRetryMax)
+	return min(d, RetryMax)
 }
 
 // fail records a failed close and releases its payments, in one transaction.
-func (s *CloseDays) fail(ctx context.Context, c *models.CloseDay) error {
+func (s *Service) fail(ctx context.Context, c *models.CloseDay) error {
 	if err := s.Store.Fail(ctx, c); err != nil {
 		s.Log.Error("close day save", "close", c.ID, "error", err)
 		return err
@@ -316,7 +317,7 @@ func (s *CloseDays) fail(ctx context.Context, c *models.CloseDay) error {
 }
 
 // record stores the gateway's answer and compares its totals with ours.
-func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseDayResponse, now time.Time) error {
+func (s *Service) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseDayResponse, now time.Time) error {
 	c.GwStatus, c.GateID, c.IsDayClosing, c.GateCloseDate = r.Status, r.GateID, r.IsDayClosing, r.GateCloseDate
 	c.GwSaleCount, c.GwSaleSumMinor = r.SaleApprovedCount, int64(r.SaleAmount)
 	c.GwReversalCount, c.GwReversalMinor = r.ReversalApprovedCount, int64(r.ReversalAmount)
@@ -335,7 +336,7 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 		c.State, c.NextCheckAt, c.FinishedAt = models.CloseUnknown, &next, nil
 		return s.save(ctx, c)
 	case r.IsDayClosing:
-		next := now.Add(CloseLockWatchdog)
+		next := now.Add(LockWatchdog)
 		c.State, c.NextCheckAt = models.CloseLocked, &next
 	default:
 		c.State, c.NextCheckAt = models.CloseFinished, nil
@@ -361,7 +362,7 @@ func (s *CloseDays) record(ctx context.Context, c *models.CloseDay, r *mapi.Clos
 // set of late-known approvals (added) and members the gateway did not count (removed) whose
 // totals are exactly the difference, and records them. Until it finds them the close is
 // looked at again every minute (ReconcileFor), and before the next close sends.
-func (s *CloseDays) reconcile(ctx context.Context, c *models.CloseDay) {
+func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	if !c.Mismatch || c.Explained || c.SentAt == nil {
 		return
 	}
@@ -496,7 +497,7 @@ func encodeRaw(r *mapi.CloseDayResponse) string {
 	return string(mapi.EncodeResponse(pairs))
 }
 
-func (s *CloseDays) save(ctx context.Context, c *models.CloseDay) error {
+func (s *Service) save(ctx context.Context, c *models.CloseDay) error {
 	if err := s.Store.Save(ctx, c); err != nil {
 		s.Log.Error("close day save", "close", c.ID, "error", err)
 		return err
@@ -509,14 +510,14 @@ func (s *CloseDays) save(ctx context.Context, c *models.CloseDay) error {
 // outcomes, lock checks (a locked gate counts as released once the gateway has accepted a
 // payment on it again), and differences still being explained. Each due close is leased, so
 // two instances never work on the same one.
-func (s *CloseDays) Watch(ctx context.Context) error {
+func (s *Service) Watch(ctx context.Context) error {
 	now := s.now()
 	due, err := s.Store.Due(ctx, now)
 	if err != nil {
 		return err
 	}
 	for _, c := range due {
-		ok, err := s.Store.Lease(ctx, c.ID, now, now.Add(s.sweepWait()+closeRequestTimeout+time.Minute))
+		ok, err := s.Store.Lease(ctx, c.ID, now, now.Add(s.sweepWait()+requestTimeout+time.Minute))
 		if err != nil {
 			return err
 		}
@@ -537,7 +538,7 @@ func (s *CloseDays) Watch(ctx context.Context) error {
 				c.State, c.NextCheckAt = models.CloseFinished, nil
 				c.Error = "gate lock released (the gateway accepted payments again)"
 			} else {
-				next := s.now().Add(CloseLockWatchdog)
+				next := s.now().Add(LockWatchdog)
 				c.NextCheckAt = &next
 				c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
 			}
@@ -602,7 +603,7 @@ const catchUpAfter = time.Hour
 // endpoint and day key makes a restart or a second instance harmless), not for a day that a
 // close already covers, and, after downtime, once for all the days missed, labelled with the
 // days it covers.
-func (s *CloseDays) RunSchedules(ctx context.Context, schedules []Schedule) (int, error) {
+func (s *Service) RunSchedules(ctx context.Context, schedules []Schedule) (int, error) {
 	n := 0
 	now := s.now()
 	for _, sc := range schedules {

@@ -1,4 +1,4 @@
-package devices_test
+package closeday_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/payments"
@@ -19,7 +19,7 @@ import (
 // confirmed, and every difference with the gateway's totals is explained payment by payment.
 // Each test is one way the books used to go wrong, driven through the sandbox's faults.
 
-func covered(t *testing.T, s *devices.CloseDays, id uint) int {
+func covered(t *testing.T, s *closeday.Service, id uint) int {
 	t.Helper()
 	ts, err := s.Store.Covered(context.Background(), id)
 	if err != nil {
@@ -79,7 +79,7 @@ func TestUnknownCloseHoldsTheCounterAndRetriesTheSameRequest(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(se.Message, "closed") {
 		t.Fatalf("a sale while the close's outcome is unknown: %v", err)
 	}
-	e.Now.Add(devices.CloseRetryAfter + time.Second)
+	e.Now.Add(closeday.RetryAfter + time.Second)
 	if err := s.Watch(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -97,22 +97,22 @@ func TestUnansweredCloseGivesUpAndReleases(t *testing.T) {
 	e := paymentstest.New(t, "")
 	approvedSales(e, 1000)
 	s := closer(e)
-	e.GW.SetFaults(sandbox.Faults{CloseDayDropBefore: devices.CloseMaxAttempts})
+	e.GW.SetFaults(sandbox.Faults{CloseDayDropBefore: closeday.MaxAttempts})
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseUnknown)
 	var gaps []time.Duration
 	for c.State == models.CloseUnknown {
 		gaps = append(gaps, c.NextCheckAt.Sub(e.Now.Now()))
-		e.Now.Add(devices.CloseRetryMax + time.Second)
+		e.Now.Add(closeday.RetryMax + time.Second)
 		if err := s.Watch(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		c, _ = s.Store.ByID(context.Background(), c.ID)
 	}
-	if c.State != models.CloseFailed || c.Attempts != devices.CloseMaxAttempts || !strings.Contains(c.Error, "no answer") {
+	if c.State != models.CloseFailed || c.Attempts != closeday.MaxAttempts || !strings.Contains(c.Error, "no answer") {
 		t.Fatalf("after %d attempts: %s %q", c.Attempts, c.State, c.Error)
 	}
-	if !slices.IsSorted(gaps) || gaps[0] >= gaps[len(gaps)-1] || gaps[len(gaps)-1] > devices.CloseRetryMax {
+	if !slices.IsSorted(gaps) || gaps[0] >= gaps[len(gaps)-1] || gaps[len(gaps)-1] > closeday.RetryMax {
 		t.Errorf("retry gaps do not back off: %v", gaps)
 	}
 	if covered(t, s, c.ID) != 0 {
@@ -236,11 +236,11 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	loc, _ := time.LoadLocation("Europe/Riga")
 	set := time.Date(2026, 11, 20, 10, 0, 0, 0, loc)
 	e.Now.Set(set)
-	sc := devices.Schedule{EndpointID: 1, CloseTime: "23:00", TimeZone: "Europe/Riga", Since: set}
+	sc := closeday.Schedule{EndpointID: 1, CloseTime: "23:00", TimeZone: "Europe/Riga", Since: set}
 	s := closer(e)
 	// Down from before the 20th's close until the morning of the 22nd.
 	e.Now.Add(46 * time.Hour)
-	n, err := s.RunSchedules(context.Background(), []devices.Schedule{sc})
+	n, err := s.RunSchedules(context.Background(), []closeday.Schedule{sc})
 	if err != nil || n != 1 {
 		t.Fatalf("catch-up: %d closes, %v", n, err)
 	}
@@ -250,20 +250,20 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 		t.Fatalf("catch-up close %+v", cs)
 	}
 	for range 3 {
-		if n, _ := s.RunSchedules(context.Background(), []devices.Schedule{sc}); n != 0 {
+		if n, _ := s.RunSchedules(context.Background(), []closeday.Schedule{sc}); n != 0 {
 			t.Errorf("caught up again: %d", n)
 		}
 	}
 	// A manual close on the 22nd covers it: the schedule leaves that day alone.
 	e.Now.Add(12 * time.Hour) // 22nd, 20:00
-	m, _ := s.Trigger(context.Background(), devices.TriggerInput{EndpointID: 1, Actor: "admin", DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
+	m, _ := s.Trigger(context.Background(), closeday.TriggerInput{EndpointID: 1, Actor: "admin", DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
 	waitClose(t, s, m.ID, models.CloseFinished)
 	e.Now.Add(4 * time.Hour) // 23rd, 00:00
-	if n, _ := s.RunSchedules(context.Background(), []devices.Schedule{sc}); n != 0 {
+	if n, _ := s.RunSchedules(context.Background(), []closeday.Schedule{sc}); n != 0 {
 		t.Errorf("the schedule closed a day already closed: %d", n)
 	}
 	e.Now.Add(23 * time.Hour) // 23rd, 23:00
-	if n, _ := s.RunSchedules(context.Background(), []devices.Schedule{sc}); n != 1 {
+	if n, _ := s.RunSchedules(context.Background(), []closeday.Schedule{sc}); n != 1 {
 		t.Errorf("the 23rd's close: %d", n)
 	}
 	s.Wait()
@@ -293,7 +293,7 @@ func TestExplainDifference(t *testing.T) {
 		{"no fit", []models.Transaction{tx(1, 100)}, nil, 1, 99, nil, false},
 		{"a difference with no candidate", nil, nil, 1, 500, nil, false},
 	} {
-		a, r, ok := devices.ExplainDifference(tt.adds, tt.removes, tt.dCount, tt.dSum)
+		a, r, ok := closeday.ExplainDifference(tt.adds, tt.removes, tt.dCount, tt.dSum)
 		var got []uint
 		for _, x := range append(a, r...) {
 			got = append(got, x.ID)
