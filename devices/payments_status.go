@@ -98,7 +98,7 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 	}
 	var verr *mapi.ValidationError
 	if t.State == models.TxWaitingCard {
-		return p.cardWatchdog(ctx, t, st, err, next)
+		return p.cardWatchdog(ctx, t, st, err, next, "")
 	}
 	switch {
 	case err == nil && !sameOrder(t, st):
@@ -142,7 +142,10 @@ func (p *Payments) checkStatus(ctx context.Context, id uint, force bool, why str
 // it has no such order and the payment fails (nothing was charged); but a card read that was
 // never recorded (a database restored from a backup taken mid-payment) shows up there, and
 // then the gateway's status is taken.
-func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time) (models.Transaction, error) {
+//
+// reason is why it stopped waiting before the card timeout (the reader went away); "" for the
+// timeout itself.
+func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time, reason string) (models.Transaction, error) {
 	var verr *mapi.ValidationError
 	switch {
 	case err == nil && sameOrder(t, st):
@@ -153,8 +156,12 @@ func (p *Payments) cardWatchdog(ctx context.Context, t models.Transaction, st *m
 		res, err := p.apply(ctx, t.ID, u)
 		return res.Tx, err
 	case errors.As(err, &verr) && verr.Code == "8":
+		msg, detail := "no card was read in time", "no word from the reader within the card timeout; the bank has no such payment"
+		if reason != "" {
+			msg, detail = reason+": nothing was charged", reason+"; the bank has no such payment"
+		}
 		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
-			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; the bank has no such payment"})
+			ErrorMessage: msg, Detail: detail})
 		if err == nil && res.Changed {
 			_ = p.Link.Send(t.ReaderSerial, Cancel{Type: TypeCancel, Tx: t.ClientOrderID})
 		}
