@@ -69,7 +69,7 @@ func TestBrowserRefundsAndSecondApproval(t *testing.T) {
 		chromedp.Text(`tr[data-testid$="-R1"] [data-testid="tx-row-amount"]`, &amount, chromedp.ByQuery)); err != nil {
 		t.Fatalf("the list did not show the refund live: %v", err)
 	}
-	if !strings.Contains(amount, "-5.00") {
+	if !strings.Contains(amount, "−5.00") { // U+2212, the minus sign
 		t.Errorf("the refund's row shows %q, want a negative amount", amount)
 	}
 	screenshot(t, admin, "transactions-with-refund-768")

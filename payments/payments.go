@@ -313,18 +313,27 @@ func (p *Service) busy(ctx context.Context, r devices.PaymentReader, loc money.L
 
 // EndWaiting ends the payment waiting for a card on a reader that can no longer read it,
 // at once and with the true reason (a disabled, unpaired, replaced or disconnected reader),
-// instead of letting it run into the card timeout. Nothing was sent to the gateway.
+// instead of letting it run into the card timeout. The bank is asked first, as the card
+// watchdog does: normally it has no such payment and nothing was charged, but a database
+// restored from a backup taken mid-payment may not know of a card read that was sent.
 func (p *Service) EndWaiting(ctx context.Context, readerID uint, reason string) {
 	t, err := p.Tx.WaitingOn(ctx, readerID)
 	if err != nil {
 		return
 	}
-	res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
-		ErrorMessage: reason + ": nothing was charged", Detail: reason + "; nothing was sent to the gateway"})
-	if err == nil && res.Changed {
-		_ = p.Link.Send(t.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: t.ClientOrderID})
+	ctx, cancel := context.WithTimeout(ctx, endWaitingTimeout)
+	defer cancel()
+	gw, _, err := p.Gateways.Gateway(ctx, t.EndpointID)
+	var st *mapi.StatusResponse
+	if err == nil {
+		st, err = gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID})
 	}
+	p.cardWatchdog(ctx, t, st, err, p.now().Add(CheckEvery), reason)
 }
+
+// endWaitingTimeout bounds the question to the bank when a reader goes away: a slow gateway
+// leaves the payment to the watchdog rather than hold up the reader's disconnection.
+const endWaitingTimeout = 5 * time.Second
 
 // Cancel withdraws a payment that is still waiting for its card.
 func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Transaction, error) {

@@ -99,7 +99,7 @@ func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why stri
 	}
 	var verr *mapi.ValidationError
 	if t.State == models.TxWaitingCard {
-		return p.cardWatchdog(ctx, t, st, err, next)
+		return p.cardWatchdog(ctx, t, st, err, next, "")
 	}
 	switch {
 	case err == nil && !sameOrder(t, st):
@@ -143,7 +143,10 @@ func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why stri
 // it has no such order and the payment fails (nothing was charged); but a card read that was
 // never recorded (a database restored from a backup taken mid-payment) shows up there, and
 // then the gateway's status is taken.
-func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time) (models.Transaction, error) {
+//
+// reason is why it stopped waiting before the card timeout (the reader went away); "" for the
+// timeout itself.
+func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time, reason string) (models.Transaction, error) {
 	var verr *mapi.ValidationError
 	switch {
 	case err == nil && sameOrder(t, st):
@@ -154,8 +157,12 @@ func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *ma
 		res, err := p.apply(ctx, t.ID, u)
 		return res.Tx, err
 	case errors.As(err, &verr) && verr.Code == "8":
+		msg, detail := "no card was read in time", "no word from the reader within the card timeout; the bank has no such payment"
+		if reason != "" {
+			msg, detail = reason+": nothing was charged", reason+"; the bank has no such payment"
+		}
 		res, err := p.apply(ctx, t.ID, models.TxUpdate{Source: "system", State: models.TxFailed, OnlyFrom: []models.TxState{models.TxWaitingCard},
-			ErrorMessage: "no card was read in time", Detail: "no word from the reader within the card timeout; the bank has no such payment"})
+			ErrorMessage: msg, Detail: detail})
 		if err == nil && res.Changed {
 			_ = p.Link.Send(t.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: t.ClientOrderID})
 		}

@@ -57,7 +57,10 @@ func (s *Server) userSessions(ctx context.Context, u *models.User) ([]templates.
 }
 
 // account handles "GET /account": where the user is signed in, and their two-step sign-in.
-func (s *Server) account(c *gin.Context) {
+func (s *Server) account(c *gin.Context) { s.renderAccount(c, http.StatusOK, "") }
+
+// renderAccount shows the account page, with a problem on the time-zone form when it has one.
+func (s *Server) renderAccount(c *gin.Context, status int, zoneProblem string) {
 	u := currentUser(c)
 	views, err := s.userSessions(c.Request.Context(), u)
 	if err != nil {
@@ -69,7 +72,7 @@ func (s *Server) account(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.render(c, http.StatusOK, "Your account", templates.AccountPage(u, views, left, s.zoneChoice(c, "")))
+	s.render(c, status, "Your account", templates.AccountPage(u, views, left, s.zoneChoice(c, zoneProblem)))
 }
 
 // zoneChoice is the account page's time-zone form.
@@ -113,17 +116,7 @@ func (s *Server) accountZone(c *gin.Context) {
 	var verr *models.ValidationError
 	switch {
 	case errors.As(err, &verr):
-		views, lerr := s.userSessions(c.Request.Context(), u)
-		if lerr != nil {
-			fail(c, lerr)
-			return
-		}
-		left, lerr := s.secondFactors.RecoveryLeft(c.Request.Context(), u.ID)
-		if lerr != nil {
-			fail(c, lerr)
-			return
-		}
-		s.render(c, http.StatusUnprocessableEntity, "Your account", templates.AccountPage(u, views, left, s.zoneChoice(c, verr.Fields["time_zone"])))
+		s.renderAccount(c, http.StatusUnprocessableEntity, verr.Fields["time_zone"])
 	case err != nil:
 		fail(c, err)
 	default:

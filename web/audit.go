@@ -14,10 +14,11 @@ func (s *Server) auditIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f := templates.AuditFilter{Action: c.Query("action"), Actor: c.Query("actor"), From: c.Query("from"), To: c.Query("to")}
 	q := models.AuditFilter{Action: f.Action, Actor: f.Actor}
-	if t, err := time.ParseInLocation("2006-01-02", f.From, time.Local); err == nil {
+	zone := s.readerZone(c)
+	if t, err := time.ParseInLocation("2006-01-02", f.From, zone); err == nil {
 		q.From = t
 	}
-	if t, err := time.ParseInLocation("2006-01-02", f.To, time.Local); err == nil {
+	if t, err := time.ParseInLocation("2006-01-02", f.To, zone); err == nil {
 		q.To = t.AddDate(0, 0, 1)
 	}
 	events, pg, err := s.audit.ListPage(ctx, q, pageFrom(c))

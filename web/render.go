@@ -144,6 +144,15 @@ func (s *Server) storeChrome(ctx context.Context) templates.Chrome {
 // storeTTL is how long looked-up store settings are used (a changed endpoint shows within it).
 const storeTTL = 10 * time.Second
 
+// readerZone is the zone the signed-in user reads times in: their own choice, else the
+// store's. Dates typed into filters are days in it.
+func (s *Server) readerZone(c *gin.Context) *time.Location {
+	if z := userZone(currentUser(c)); z != nil {
+		return z
+	}
+	return s.store(c.Request.Context()).zone
+}
+
 // userZone is the zone a user chose to read times in; nil for the store's.
 func userZone(u *models.User) *time.Location {
 	if u == nil || u.TimeZone == "" {

@@ -16,10 +16,7 @@ import (
 // user reads times in; amounts are read the way the store writes them.
 func (s *Server) txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
 	look := s.store(c.Request.Context())
-	zone := look.zone
-	if z := userZone(currentUser(c)); z != nil {
-		zone = z
-	}
+	zone := s.readerZone(c)
 	f := templates.TxFilterForm{State: c.Query("status"), Kind: c.Query("kind"), Reader: c.Query("reader"),
 		From: c.Query("from"), To: c.Query("to"), Min: c.Query("min"), Max: c.Query("max"), Q: c.Query("q")}
 	q := models.TxFilter{Search: f.Q}
