@@ -21,12 +21,12 @@ func (s *Server) auditIndex(c *gin.Context) {
 	if t, err := time.ParseInLocation("2006-01-02", f.To, zone); err == nil {
 		q.To = t.AddDate(0, 0, 1)
 	}
-	events, pg, err := s.audit.ListPage(ctx, q, pageFrom(c))
+	events, pg, err := s.auditLog.ListPage(ctx, q, pageFrom(c))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	actions, err := s.audit.Actions(ctx)
+	actions, err := s.auditLog.Actions(ctx)
 	if err != nil {
 		fail(c, err)
 		return

@@ -120,17 +120,6 @@ func (s *Server) requireManager(c *gin.Context) {
 	c.Next()
 }
 
-// record writes an audit event for the current request.
-func (s *Server) record(c *gin.Context, action, subject, detail string) {
-	e := models.AuditEvent{Action: action, Subject: subject, Detail: detail, RemoteIP: c.ClientIP()}
-	if u := currentUser(c); u != nil {
-		e.ActorID, e.ActorName = u.ID, u.Username
-	}
-	if err := s.audit.Record(c.Request.Context(), e); err != nil {
-		s.log.Error("audit record failed", "action", action, "error", err)
-	}
-}
-
 // setupShow handles "GET /setup".
 func (s *Server) setupShow(c *gin.Context) {
 	if n, err := s.users.Count(c.Request.Context()); err != nil || n > 0 {
@@ -186,21 +175,6 @@ func (s *Server) createFirstAdmin(c *gin.Context, u *models.User) error {
 		return errStatus(http.StatusConflict, "The portal is already set up. Sign in instead.")
 	}
 	return s.users.Create(ctx, u)
-}
-
-// signIn starts a fresh session for u (a new token: no session fixation).
-func (s *Server) signIn(c *gin.Context, u *models.User) {
-	ctx := c.Request.Context()
-	if err := s.sessions.RenewToken(ctx); err != nil {
-		s.log.Error("session renew", "error", err)
-	}
-	s.sessions.Put(ctx, "user_id", int(u.ID))
-	s.sessions.Put(ctx, "session_epoch", u.SessionEpoch)
-	// Shown on the user's sessions page, to tell their devices apart.
-	s.sessions.Put(ctx, "signed_in_at", s.now().Unix())
-	s.sessions.Put(ctx, "ip", c.ClientIP())
-	s.sessions.Put(ctx, "ua", truncate(c.Request.UserAgent(), 120))
-	c.Set(userKey, u)
 }
 
 // loginShow handles "GET /login".

@@ -33,7 +33,7 @@ func fail(c *gin.Context, err error) {
 
 // handleErrors is the one error path: it maps errors to a status, logs only server errors,
 // and renders JSON under /api, a fragment for htmx, or the error page.
-func (s *Server) handleErrors(c *gin.Context) {
+func (p *pages) handleErrors(c *gin.Context) {
 	c.Next()
 	if len(c.Errors) == 0 || c.Writer.Written() {
 		return
@@ -53,7 +53,7 @@ func (s *Server) handleErrors(c *gin.Context) {
 		status, msg = http.StatusUnprocessableEntity, ve.Error()
 	}
 	if status >= 500 {
-		s.log.Error("request failed", slog.Any("error", err), slog.String("method", methodLabel(c.Request.Method)), slog.String("path", c.FullPath()))
+		p.log.Error("request failed", slog.Any("error", err), slog.String("method", methodLabel(c.Request.Method)), slog.String("path", c.FullPath()))
 	}
 	switch {
 	case machinePath(c.Request.URL.Path):
@@ -61,8 +61,8 @@ func (s *Server) handleErrors(c *gin.Context) {
 	case isAPI(c.Request.URL.Path):
 		c.JSON(status, gin.H{"error": msg})
 	case c.GetHeader("HX-Request") == "true":
-		s.render(c, status, "", templates.ErrorFragment(status, msg))
+		p.render(c, status, "", templates.ErrorFragment(status, msg))
 	default:
-		s.render(c, status, http.StatusText(status), templates.ErrorPage(status, http.StatusText(status), msg))
+		p.render(c, status, http.StatusText(status), templates.ErrorPage(status, http.StatusText(status), msg))
 	}
 }

@@ -19,8 +19,8 @@ import (
 // render writes a component as the response. The page renders into a buffer first, so a
 // failure half-way becomes a clean error page, not half a page. An htmx request gets the bare
 // component; a full request gets it inside the layout.
-func (s *Server) render(c *gin.Context, status int, title string, comp templ.Component) {
-	ctx := templates.WithChrome(c.Request.Context(), s.chrome(c))
+func (p *pages) render(c *gin.Context, status int, title string, comp templ.Component) {
+	ctx := templates.WithChrome(c.Request.Context(), p.chrome(c))
 	if c.GetHeader("HX-Request") != "true" {
 		comp = templates.Page(title, comp)
 	}
@@ -34,27 +34,25 @@ func (s *Server) render(c *gin.Context, status int, title string, comp templ.Com
 
 // chrome gathers the page frame's data: the signed-in user, a pending flash message, the CSRF
 // token and the path.
-func (s *Server) chrome(c *gin.Context) templates.Chrome {
-	ch := s.storeChrome(c.Request.Context())
+func (p *pages) chrome(c *gin.Context) templates.Chrome {
+	ch := p.storeChrome(c.Request.Context())
 	ch.CSRFToken, ch.Path = nosurf.Token(c.Request), c.Request.URL.Path
 	if u, ok := c.Get(userKey); ok {
 		ch.User = u.(*models.User)
 		if z := userZone(ch.User); z != nil {
 			ch.Zone = z
 		}
-		if s.needsSecondFactor(ch.User) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
+		if p.needsSecondFactor(ch.User) && !p.sessions.GetBool(c.Request.Context(), "mfa") {
 			ch.User = nil // half signed in (setting up the second factor): no navigation yet
 		}
 	}
-	if s.sessions != nil {
-		ch.Flash = s.sessions.PopString(c.Request.Context(), "flash")
-	}
+	ch.Flash = p.sessions.PopString(c.Request.Context(), "flash")
 	return ch
 }
 
 // flash leaves a message for the next page the user sees.
-func (s *Server) flash(c *gin.Context, msg string) {
-	s.sessions.Put(c.Request.Context(), "flash", msg)
+func (p *pages) flash(c *gin.Context, msg string) {
+	p.sessions.Put(c.Request.Context(), "flash", msg)
 }
 
 // redirect ends a successful form post: 303 for a plain request, HX-Redirect for htmx.
@@ -95,11 +93,11 @@ func writeErrorResponse(w http.ResponseWriter, r *http.Request, status int, msg 
 
 // confirmed reports whether a hard-to-undo action was confirmed (confirm=yes); if not, it
 // answers with the question, whose form posts the action again confirmed.
-func (s *Server) confirmed(c *gin.Context, v templates.ConfirmView) bool {
+func (p *pages) confirmed(c *gin.Context, v templates.ConfirmView) bool {
 	if c.PostForm("confirm") == "yes" {
 		return true
 	}
-	s.render(c, http.StatusOK, v.Title, templates.ConfirmPage(v))
+	p.render(c, http.StatusOK, v.Title, templates.ConfirmPage(v))
 	return false
 }
 
@@ -115,29 +113,27 @@ type storeLook struct {
 
 // store looks the store's settings up at most every storeTTL: every page and pushed fragment
 // asks for them.
-func (s *Server) store(ctx context.Context) storeLook {
-	if l := s.look.Load(); l != nil && time.Since(l.at) < storeTTL {
+func (p *pages) store(ctx context.Context) storeLook {
+	if l := p.look.Load(); l != nil && time.Since(l.at) < storeTTL {
 		return *l
 	}
 	l := storeLook{zone: time.Local, dayZone: time.UTC, money: money.English, at: time.Now()}
-	if s.endpoints != nil {
-		if eps, err := s.endpoints.List(ctx); err == nil && len(eps) > 0 {
-			l.money, l.currency, l.dayZone = eps[0].Money(), eps[0].Currency, eps[0].Location()
-			for _, e := range eps {
-				if e.TimeZone != "" {
-					l.zone = e.Location()
-					break
-				}
+	if eps, err := p.settings.List(ctx); err == nil && len(eps) > 0 {
+		l.money, l.currency, l.dayZone = eps[0].Money(), eps[0].Currency, eps[0].Location()
+		for _, e := range eps {
+			if e.TimeZone != "" {
+				l.zone = e.Location()
+				break
 			}
 		}
 	}
-	s.look.Store(&l)
+	p.look.Store(&l)
 	return l
 }
 
 // storeChrome is the store's look for pages and pushed fragments.
-func (s *Server) storeChrome(ctx context.Context) templates.Chrome {
-	l := s.store(ctx)
+func (p *pages) storeChrome(ctx context.Context) templates.Chrome {
+	l := p.store(ctx)
 	return templates.Chrome{Zone: l.zone, Money: l.money}
 }
 
@@ -146,11 +142,11 @@ const storeTTL = 10 * time.Second
 
 // readerZone is the zone the signed-in user reads times in: their own choice, else the
 // store's. Dates typed into filters are days in it.
-func (s *Server) readerZone(c *gin.Context) *time.Location {
+func (p *pages) readerZone(c *gin.Context) *time.Location {
 	if z := userZone(currentUser(c)); z != nil {
 		return z
 	}
-	return s.store(c.Request.Context()).zone
+	return p.store(c.Request.Context()).zone
 }
 
 // userZone is the zone a user chose to read times in; nil for the store's.

@@ -38,11 +38,6 @@ const pendingFor = 5 * time.Minute
 // totpIssuer names the portal in the authenticator app.
 const totpIssuer = "mPOS portal"
 
-// needsSecondFactor reports whether u may not use the portal without a second factor.
-func (s *Server) needsSecondFactor(u *models.User) bool {
-	return u.HasSecondFactor() || (u.Role.NeedsSecondFactor() && !s.secondFactorOptional)
-}
-
 // beginSecondFactor ends the password step for u: the code step next, or the set-up page.
 func (s *Server) beginSecondFactor(c *gin.Context, u *models.User, next string) {
 	ctx := c.Request.Context()

@@ -80,12 +80,11 @@ type Deps struct {
 
 // Server is the portal's HTTP handler.
 type Server struct {
+	*pages
 	Engine      *gin.Engine
 	handler     http.Handler
-	sessions    *scs.SessionManager
-	log         *slog.Logger
 	users       UserStore
-	audit       AuditLog
+	auditLog    AuditLog
 	endpoints   EndpointStore
 	readerQ     ReaderQueries
 	readerAdmin ReaderAdmin
@@ -98,14 +97,11 @@ type Server struct {
 	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
 	throttle    *throttle
 	sessionList SessionLister
-	now         func() time.Time
 	hub         *Hub
 	metrics     *metrics
 
-	secondFactors        SecondFactorStore
-	secondFactorOptional bool
-	receiptMail          *ReceiptMailer
-	look                 atomic.Pointer[storeLook] // the store's zone, locale and currency, looked up now and then
+	secondFactors SecondFactorStore
+	receiptMail   *ReceiptMailer
 }
 
 // Hub is the live-update hub (tests publish through it).
@@ -126,9 +122,9 @@ func New(d Deps) *Server {
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
-	s := &Server{sessions: sm, log: d.Log, users: d.Users, audit: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), now: d.Now, sessionList: d.SessionList,
-		secondFactors: d.SecondFactors, secondFactorOptional: d.SecondFactorOptional, metrics: newMetrics(d),
+	s := &Server{pages: newPages(sm, d.Log, d.Audit, d.Endpoints, d.Now, d.SecondFactorOptional), users: d.Users, auditLog: d.Audit, endpoints: d.Endpoints,
+		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), sessionList: d.SessionList,
+		secondFactors: d.SecondFactors, metrics: newMetrics(d),
 		receiptMail: d.ReceiptMail}
 	if d.Devices != nil {
 		d.Devices.throttle = newThrottle(d.Now)
