@@ -18,12 +18,33 @@ type SessionLister interface {
 	Live(ctx context.Context) ([]models.Session, error)
 }
 
+// AccountUsers is what the account page writes of its user.
+type AccountUsers interface {
+	Update(ctx context.Context, u *models.User) error
+	SetTimeZone(ctx context.Context, u *models.User, zone string) error
+}
+
+// RecoveryCodes counts a user's unused recovery codes.
+type RecoveryCodes interface {
+	RecoveryLeft(ctx context.Context, userID uint) (int64, error)
+}
+
+// AccountHandlers serve the signed-in user's own account page: where they are signed in,
+// their two-step sign-in and the time zone they read times in.
+type AccountHandlers struct {
+	*pages
+	users         AccountUsers
+	secondFactors RecoveryCodes
+	sessionList   SessionLister
+}
+
+func newAccountHandlers(p *pages, users AccountUsers, factors RecoveryCodes, sessions SessionLister) *AccountHandlers {
+	return &AccountHandlers{pages: p, users: users, secondFactors: factors, sessionList: sessions}
+}
+
 // userSessions lists u's live sessions, this one first. A session is u's when it carries u's
 // id and u's current session epoch (older ones are already ended).
-func (s *Server) userSessions(ctx context.Context, u *models.User) ([]templates.SessionView, error) {
-	if s.sessionList == nil {
-		return nil, nil
-	}
+func (s *AccountHandlers) userSessions(ctx context.Context, u *models.User) ([]templates.SessionView, error) {
 	rows, err := s.sessionList.Live(ctx)
 	if err != nil {
 		return nil, err
@@ -57,10 +78,10 @@ func (s *Server) userSessions(ctx context.Context, u *models.User) ([]templates.
 }
 
 // account handles "GET /account": where the user is signed in, and their two-step sign-in.
-func (s *Server) account(c *gin.Context) { s.renderAccount(c, http.StatusOK, "") }
+func (s *AccountHandlers) account(c *gin.Context) { s.renderAccount(c, http.StatusOK, "") }
 
 // renderAccount shows the account page, with a problem on the time-zone form when it has one.
-func (s *Server) renderAccount(c *gin.Context, status int, zoneProblem string) {
+func (s *AccountHandlers) renderAccount(c *gin.Context, status int, zoneProblem string) {
 	u := currentUser(c)
 	views, err := s.userSessions(c.Request.Context(), u)
 	if err != nil {
@@ -76,7 +97,7 @@ func (s *Server) renderAccount(c *gin.Context, status int, zoneProblem string) {
 }
 
 // zoneChoice is the account page's time-zone form.
-func (s *Server) zoneChoice(c *gin.Context, problem string) templates.ZoneChoice {
+func (s *AccountHandlers) zoneChoice(c *gin.Context, problem string) templates.ZoneChoice {
 	zc := templates.ZoneChoice{Current: currentUser(c).TimeZone, Store: zoneName(s.store(c.Request.Context()).zone), Zones: displayZones, Error: problem}
 	if zc.Current != "" && !slices.Contains(zc.Zones, zc.Current) {
 		zc.Zones = append([]string{zc.Current}, zc.Zones...)
@@ -109,7 +130,7 @@ var displayZones = []string{
 
 // accountZone handles "POST /account/zone": the zone the user reads times in ("" for the
 // store's).
-func (s *Server) accountZone(c *gin.Context) {
+func (s *AccountHandlers) accountZone(c *gin.Context) {
 	u := currentUser(c)
 	zone := c.PostForm("zone")
 	err := s.users.SetTimeZone(c.Request.Context(), u, zone)
@@ -131,7 +152,7 @@ func (s *Server) accountZone(c *gin.Context) {
 
 // signOutOthers handles "POST /account/signout-others": every other session of the user ends
 // (a lost tablet, a shared computer); this one goes on.
-func (s *Server) signOutOthers(c *gin.Context) {
+func (s *AccountHandlers) signOutOthers(c *gin.Context) {
 	u := *currentUser(c)
 	u.SessionEpoch++
 	if err := s.users.Update(c.Request.Context(), &u); err != nil {

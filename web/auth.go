@@ -1,10 +1,13 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unicode"
 
 	"github.com/example/mposportal/models"
@@ -13,6 +16,30 @@ import (
 )
 
 const userKey = "user"
+
+// SignInUsers is what signing in reads and writes of the user table.
+type SignInUsers interface {
+	Count(ctx context.Context) (int64, error)
+	Create(ctx context.Context, u *models.User) error
+	ByID(ctx context.Context, id uint) (models.User, error)
+	ByUsername(ctx context.Context, name string) (models.User, error)
+	SignedIn(ctx context.Context, u *models.User, at time.Time) error
+}
+
+// AuthHandlers sign people in and out (setup, password, then the second factor in
+// secondfactor.go) and hold the middleware that guards every page: the setup gate, the
+// session's user, the roles.
+type AuthHandlers struct {
+	*pages
+	users         SignInUsers
+	secondFactors SecondFactorSignIn
+	throttle      *throttle   // password and code guessing: per address, user, or both
+	setUp         atomic.Bool // an admin exists; once true it stays true (users are never deleted)
+}
+
+func newAuthHandlers(p *pages, users SignInUsers, factors SecondFactorSignIn) *AuthHandlers {
+	return &AuthHandlers{pages: p, users: users, secondFactors: factors, throttle: newThrottle(p.now)}
+}
 
 // currentUser is the signed-in user (requireLogin guarantees one).
 func currentUser(c *gin.Context) *models.User {
@@ -23,7 +50,7 @@ func currentUser(c *gin.Context) *models.User {
 
 // loadUser puts the session's user on the context. A user disabled or gone since signing in
 // loses the session at the next request.
-func (s *Server) loadUser(c *gin.Context) {
+func (s *AuthHandlers) loadUser(c *gin.Context) {
 	ctx := c.Request.Context()
 	id := s.sessions.GetInt(ctx, "user_id")
 	if id == 0 {
@@ -42,7 +69,7 @@ func (s *Server) loadUser(c *gin.Context) {
 }
 
 // requireSetup sends every page to /setup until the first administrator exists.
-func (s *Server) requireSetup(c *gin.Context) {
+func (s *AuthHandlers) requireSetup(c *gin.Context) {
 	if !s.setUp.Load() {
 		n, err := s.users.Count(c.Request.Context())
 		if err != nil {
@@ -64,7 +91,7 @@ func (s *Server) requireSetup(c *gin.Context) {
 }
 
 // requireLogin lets signed-in users through; others go to the login page (401 under /api).
-func (s *Server) requireLogin(c *gin.Context) {
+func (s *AuthHandlers) requireLogin(c *gin.Context) {
 	if u := currentUser(c); u != nil {
 		if s.needsSecondFactor(u) && !s.sessions.GetBool(c.Request.Context(), "mfa") {
 			s.secondFactorFirst(c, u)
@@ -88,7 +115,7 @@ func (s *Server) requireLogin(c *gin.Context) {
 // secondFactorFirst stops a session that has not passed the second factor its user now needs
 // (the first administrator, just created; a role raised since signing in; an authenticator set
 // up from another device): set one up, or enter a code, before anything else.
-func (s *Server) secondFactorFirst(c *gin.Context, u *models.User) {
+func (s *AuthHandlers) secondFactorFirst(c *gin.Context, u *models.User) {
 	if c.Request.Method != http.MethodGet || isAPI(c.Request.URL.Path) {
 		fail(c, errStatus(http.StatusForbidden, "Finish two-step sign-in first."))
 		return
@@ -102,7 +129,7 @@ func (s *Server) secondFactorFirst(c *gin.Context, u *models.User) {
 }
 
 // requireAdmin refuses staff with 403; nothing behind it runs.
-func (s *Server) requireAdmin(c *gin.Context) {
+func (s *AuthHandlers) requireAdmin(c *gin.Context) {
 	if u := currentUser(c); u == nil || u.Role != models.RoleAdmin {
 		fail(c, errForbidden)
 		return
@@ -112,7 +139,7 @@ func (s *Server) requireAdmin(c *gin.Context) {
 
 // requireManager lets managers and administrators through (captures, releases, refunds);
 // staff get 403 and nothing behind it runs.
-func (s *Server) requireManager(c *gin.Context) {
+func (s *AuthHandlers) requireManager(c *gin.Context) {
 	if u := currentUser(c); u == nil || !u.Role.AtLeast(models.RoleManager) {
 		fail(c, errForbidden)
 		return
@@ -121,7 +148,7 @@ func (s *Server) requireManager(c *gin.Context) {
 }
 
 // setupShow handles "GET /setup".
-func (s *Server) setupShow(c *gin.Context) {
+func (s *AuthHandlers) setupShow(c *gin.Context) {
 	if n, err := s.users.Count(c.Request.Context()); err != nil || n > 0 {
 		c.Redirect(http.StatusSeeOther, "/login")
 		return
@@ -130,7 +157,7 @@ func (s *Server) setupShow(c *gin.Context) {
 }
 
 // setupPost handles "POST /setup": creates the first administrator, once.
-func (s *Server) setupPost(c *gin.Context) {
+func (s *AuthHandlers) setupPost(c *gin.Context) {
 	f := templates.SetupForm{Username: strings.TrimSpace(c.PostForm("username")), Name: strings.TrimSpace(c.PostForm("name")), Errors: templates.FormErrors{}}
 	pw := c.PostForm("password")
 	if msg := models.ValidateUsername(f.Username); msg != "" {
@@ -165,7 +192,7 @@ func (s *Server) setupPost(c *gin.Context) {
 	redirect(c, "/")
 }
 
-func (s *Server) createFirstAdmin(c *gin.Context, u *models.User) error {
+func (s *AuthHandlers) createFirstAdmin(c *gin.Context, u *models.User) error {
 	ctx := c.Request.Context()
 	n, err := s.users.Count(ctx)
 	if err != nil {
@@ -178,7 +205,7 @@ func (s *Server) createFirstAdmin(c *gin.Context, u *models.User) error {
 }
 
 // loginShow handles "GET /login".
-func (s *Server) loginShow(c *gin.Context) {
+func (s *AuthHandlers) loginShow(c *gin.Context) {
 	if currentUser(c) != nil {
 		c.Redirect(http.StatusSeeOther, "/")
 		return
@@ -188,7 +215,7 @@ func (s *Server) loginShow(c *gin.Context) {
 
 // loginPost handles "POST /login". Unknown user and wrong password get the same answer and
 // take the same time; repeated failures per address and per username are slowed down.
-func (s *Server) loginPost(c *gin.Context) {
+func (s *AuthHandlers) loginPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	username := strings.ToLower(strings.TrimSpace(c.PostForm("username")))
 	if len(username) > 64 {
@@ -245,7 +272,7 @@ func safeNext(next string) string {
 }
 
 // logout handles "POST /logout".
-func (s *Server) logout(c *gin.Context) {
+func (s *AuthHandlers) logout(c *gin.Context) {
 	if u := currentUser(c); u != nil {
 		s.record(c, "user.logout", u.Username, "")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/example/mposportal/mapi"
@@ -19,11 +20,31 @@ type CallbackLog interface {
 	ListPage(ctx context.Context, outcome string, p models.Page) ([]models.CallbackDelivery, models.Paged, error)
 }
 
+// CallbackApplier applies a gateway callback to its payment (payments.Service).
+type CallbackApplier interface {
+	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (payments.CallbackOutcome, models.Transaction, error)
+}
+
+// CallbackHandlers serve the gateway's server callback (a machine path: no session, no CSRF)
+// and the callback log's page (admins).
+type CallbackHandlers struct {
+	*pages
+	payments  CallbackApplier
+	endpoints EndpointLookup // the endpoint's control key
+	callbacks CallbackLog
+	metrics   *metrics  // callbacks by outcome
+	throttle  *throttle // addresses sending callbacks that fail verification ("callback:")
+}
+
+func newCallbackHandlers(p *pages, pay CallbackApplier, endpoints EndpointLookup, callbacks CallbackLog, m *metrics) *CallbackHandlers {
+	return &CallbackHandlers{pages: p, payments: pay, endpoints: endpoints, callbacks: callbacks, metrics: m, throttle: newThrottle(p.now)}
+}
+
 // gatewayCallback handles "GET /callbacks/mapi/:id", the gateway's server callback for the
 // endpoint row id. It answers 200 only after the payment change is durable; a forged or
 // mismatched callback gets 403 and changes nothing; an unknown order gets 200 (so the gateway
 // stops) and is logged.
-func (s *Server) gatewayCallback(c *gin.Context) {
+func (s *CallbackHandlers) gatewayCallback(c *gin.Context) {
 	ctx := c.Request.Context()
 	q := c.Request.URL.Query()
 	d := models.CallbackDelivery{RemoteIP: c.ClientIP(), ClientOrderID: q.Get("merchant_order"), OrderID: q.Get("orderid"),
@@ -80,7 +101,7 @@ func (s *Server) gatewayCallback(c *gin.Context) {
 }
 
 // callbacksIndex handles "GET /admin/callbacks": newest first, a page at a time.
-func (s *Server) callbacksIndex(c *gin.Context) {
+func (s *CallbackHandlers) callbacksIndex(c *gin.Context) {
 	outcome := c.Query("outcome")
 	ds, pg, err := s.callbacks.ListPage(c.Request.Context(), outcome, pageFrom(c))
 	if err != nil {

@@ -2,18 +2,14 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/models"
-	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
 )
@@ -23,8 +19,8 @@ type CloseDayService interface {
 	Trigger(ctx context.Context, in closeday.TriggerInput) (models.CloseDay, error)
 }
 
-// CloseQueries reads closes for pages.
-type CloseQueries interface {
+// CloseReads reads closes for the Close Day pages.
+type CloseReads interface {
 	Totals(ctx context.Context, endpointID uint) (models.CloseTotals, error)
 	ByID(ctx context.Context, id uint) (models.CloseDay, error)
 	List(ctx context.Context, f models.CloseFilter) ([]models.CloseDay, error)
@@ -33,11 +29,24 @@ type CloseQueries interface {
 	FirstOpenDay(ctx context.Context, endpointID uint) (string, error)
 	Adjustments(ctx context.Context, closeID uint) ([]models.CloseAdjustment, error)
 	Previous(ctx context.Context, c models.CloseDay) (*models.CloseDay, error)
-	Problems(ctx context.Context, since time.Time) ([]models.CloseDay, error)
+}
+
+// CloseDayHandlers serve Close Day (admins): the pre-flight and the trigger (this file), the
+// history and its CSV (closeday_history.go) and a closed day's Z report (closeday_report.go).
+type CloseDayHandlers struct {
+	*pages
+	closeDays CloseDayService
+	closeQ    CloseReads
+	endpoints EndpointReads
+	txQ       ZReportFigures
+}
+
+func newCloseDayHandlers(p *pages, closeDays CloseDayService, closeQ CloseReads, endpoints EndpointReads, txQ ZReportFigures) *CloseDayHandlers {
+	return &CloseDayHandlers{pages: p, closeDays: closeDays, closeQ: closeQ, endpoints: endpoints, txQ: txQ}
 }
 
 // closeDayIndex handles "GET /admin/closeday": pre-flight per endpoint and recent closes.
-func (s *Server) closeDayIndex(c *gin.Context) {
+func (s *CloseDayHandlers) closeDayIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	eps, err := s.endpoints.List(ctx)
 	if err != nil {
@@ -98,7 +107,7 @@ func dailyBars(cs []models.CloseDay, loc *time.Location, currency string) []temp
 
 // closeDayTrigger handles "POST /admin/closeday/:id": close the day on endpoint :id. A double
 // click or a second admin lands on the close already running.
-func (s *Server) closeDayTrigger(c *gin.Context) {
+func (s *CloseDayHandlers) closeDayTrigger(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		ep, err := s.endpoints.ByID(ctx, id)
@@ -132,7 +141,7 @@ func (s *Server) closeDayTrigger(c *gin.Context) {
 
 // closeDayShow handles "GET /admin/closeday/c/:id": the close, what explains a difference with
 // the bank's totals, and what the previous close carried over.
-func (s *Server) closeDayShow(c *gin.Context) {
+func (s *CloseDayHandlers) closeDayShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		v, err := closeView(ctx, s.closeQ, s.endpoints, id)
@@ -161,9 +170,15 @@ func (s *Server) closeDayShow(c *gin.Context) {
 	})
 }
 
+// closeViewReads is what a close's panel reads of the closes.
+type closeViewReads interface {
+	ByID(ctx context.Context, id uint) (models.CloseDay, error)
+	Adjustments(ctx context.Context, closeID uint) ([]models.CloseAdjustment, error)
+}
+
 // closeView loads close id as its page shows it: with its endpoint, and the adjustments once
 // they explain a difference.
-func closeView(ctx context.Context, closes CloseQueries, endpoints EndpointStore, id uint) (templates.CloseView, error) {
+func closeView(ctx context.Context, closes closeViewReads, endpoints EndpointLookup, id uint) (templates.CloseView, error) {
 	var v templates.CloseView
 	var err error
 	if v.Close, err = closes.ByID(ctx, id); err != nil {
@@ -178,58 +193,4 @@ func closeView(ctx context.Context, closes CloseQueries, endpoints EndpointStore
 		}
 	}
 	return v, nil
-}
-
-// closeFilter reads the history filter; its dates are the store's (loc).
-func closeFilter(c *gin.Context, loc *time.Location) (templates.CloseHistoryFilter, models.CloseFilter) {
-	f := templates.CloseHistoryFilter{State: c.Query("state"), From: c.Query("from"), To: c.Query("to")}
-	q := models.CloseFilter{State: f.State, Limit: 500}
-	if t, err := time.ParseInLocation("2006-01-02", f.From, loc); err == nil {
-		q.From = t
-	}
-	if t, err := time.ParseInLocation("2006-01-02", f.To, loc); err == nil {
-		q.To = t.AddDate(0, 0, 1)
-	}
-	return f, q
-}
-
-// closeDayHistory handles "GET /admin/closeday/history": newest first, a page at a time; the
-// chart shows the days of the closes on the page.
-func (s *Server) closeDayHistory(c *gin.Context) {
-	loc := s.store(c.Request.Context()).zone
-	f, q := closeFilter(c, loc)
-	cs, pg, err := s.closeQ.ListPage(c.Request.Context(), q, pageFrom(c))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	v := url.Values{"state": {f.State}, "from": {f.From}, "to": {f.To}}
-	s.render(c, http.StatusOK, "Close Day history", templates.CloseHistoryPage(cs, f, dailyBars(cs, loc, s.store(c.Request.Context()).currency), "/admin/closeday/history.csv?"+v.Encode(), pager(c, pg)))
-}
-
-// closeDayHistoryCSV handles "GET /admin/closeday/history.csv", written like the transactions
-// CSV (transactionsCSV): UTF-8 with a byte-order mark, times in the store's zone with its
-// offset, codes as ="…" (csvCode), other text formula-guarded (csvSafe).
-func (s *Server) closeDayHistoryCSV(c *gin.Context) {
-	zone := s.store(c.Request.Context()).zone
-	_, q := closeFilter(c, zone)
-	cs, err := s.closeQ.List(c.Request.Context(), q)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="close-days.csv"`)
-	c.Writer.WriteString(utf8BOM)
-	w := csv.NewWriter(c.Writer)
-	w.UseCRLF = true
-	w.Write([]string{"created_at", "endpoint_id", "request_id", "state", "our_sale_count", "our_sale_sum", "gateway_sale_count",
-		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "explained", "adjustments", "adjustments_net", "trigger", "days_from", "days_to", "started_by", "error"})
-	for _, x := range cs {
-		w.Write([]string{x.CreatedAt.In(zone).Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), csvCode(x.RequestID), csvSafe(x.State),
-			strconv.Itoa(x.SaleCount), money.Plain(x.SaleSumMinor, x.Currency), strconv.Itoa(x.GwSaleCount), money.Plain(x.GwSaleSumMinor, x.Currency),
-			csvCode(x.Code39), csvCode(x.RRN), csvCode(x.GateCloseDate), strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
-			money.Plain(x.AdjustMinor, x.Currency), csvSafe(x.Trigger), x.DaysFrom, x.DaysTo, csvSafe(x.StartedBy), csvSafe(x.Error)})
-	}
-	w.Flush()
 }

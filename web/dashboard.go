@@ -9,7 +9,7 @@ import (
 // dashboard is the start page's figures for the store's business day now, against the same
 // weekday a week before. Staff see their own figures unless they ask for the whole store's
 // (?who=all); managers and admins see the store's unless they ask for their own (?who=me).
-func (s *Server) dashboard(c *gin.Context, u *models.User) (*templates.Dashboard, error) {
+func (s *HomeHandlers) dashboard(c *gin.Context, u *models.User) (*templates.Dashboard, error) {
 	ctx := c.Request.Context()
 	look := s.store(ctx)
 	if look.currency == "" {

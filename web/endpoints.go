@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,8 +13,45 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// EndpointStore holds the gateway settings: the endpoint pages read and write them.
+type EndpointStore interface {
+	List(ctx context.Context) ([]models.Endpoint, error)
+	ByID(ctx context.Context, id uint) (models.Endpoint, error)
+	Create(ctx context.Context, e *models.Endpoint) error
+	Update(ctx context.Context, e *models.Endpoint) error
+}
+
+// The other areas only read endpoints, each what it needs of EndpointStore:
+
+// EndpointList lists the endpoints: the store's look (pages.store) and the start page.
+type EndpointList interface {
+	List(ctx context.Context) ([]models.Endpoint, error)
+}
+
+// EndpointLookup loads one endpoint: a callback's control key, a receipt's letterhead, a
+// close's endpoint.
+type EndpointLookup interface {
+	ByID(ctx context.Context, id uint) (models.Endpoint, error)
+}
+
+// EndpointReads lists the endpoints and loads one: the reader and Close Day pages.
+type EndpointReads interface {
+	EndpointList
+	EndpointLookup
+}
+
+// EndpointHandlers serve the gateway settings (admins).
+type EndpointHandlers struct {
+	*pages
+	endpoints EndpointStore
+}
+
+func newEndpointHandlers(p *pages, endpoints EndpointStore) *EndpointHandlers {
+	return &EndpointHandlers{pages: p, endpoints: endpoints}
+}
+
 // endpointsIndex handles "GET /admin/endpoints".
-func (s *Server) endpointsIndex(c *gin.Context) {
+func (s *EndpointHandlers) endpointsIndex(c *gin.Context) {
 	eps, err := s.endpoints.List(c.Request.Context())
 	if err != nil {
 		fail(c, err)
@@ -23,12 +61,12 @@ func (s *Server) endpointsIndex(c *gin.Context) {
 }
 
 // endpointNew handles "GET /admin/endpoints/new".
-func (s *Server) endpointNew(c *gin.Context) {
+func (s *EndpointHandlers) endpointNew(c *gin.Context) {
 	s.render(c, http.StatusOK, "New endpoint", templates.EndpointFormPage(templates.EndpointForm{Enabled: true, Currency: "EUR"}))
 }
 
 // endpointShow handles "GET /admin/endpoints/:id".
-func (s *Server) endpointShow(c *gin.Context) {
+func (s *EndpointHandlers) endpointShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		e, err := s.endpoints.ByID(c.Request.Context(), id)
 		if err != nil {
@@ -61,7 +99,7 @@ func endpointForm(e models.Endpoint) templates.EndpointForm {
 
 // endpointSave handles "POST /admin/endpoints" and "POST /admin/endpoints/:id". The control key
 // is write-only: a blank field keeps the stored key, and the key never reaches a page or log.
-func (s *Server) endpointSave(c *gin.Context) {
+func (s *EndpointHandlers) endpointSave(c *gin.Context) {
 	ctx := c.Request.Context()
 	var e models.Endpoint
 	if c.Param("id") != "" {

@@ -56,7 +56,7 @@ func (p *pages) handleErrors(c *gin.Context) {
 		p.log.Error("request failed", slog.Any("error", err), slog.String("method", methodLabel(c.Request.Method)), slog.String("path", c.FullPath()))
 	}
 	switch {
-	case machinePath(c.Request.URL.Path):
+	case layerOf(c.Request.URL.Path) == layerMachine:
 		c.String(status, msg) // no session there, so no page
 	case isAPI(c.Request.URL.Path):
 		c.JSON(status, gin.H{"error": msg})

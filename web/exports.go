@@ -65,7 +65,7 @@ func txExportRow(t *models.Transaction) []exportCell {
 const exportPage = 1000
 
 // eachTx calls fn for every payment of the filtered view, newest first, a page at a time.
-func (s *Server) eachTx(ctx context.Context, q models.TxFilter, fn func(t *models.Transaction) error) error {
+func (s *PaymentHandlers) eachTx(ctx context.Context, q models.TxFilter, fn func(t *models.Transaction) error) error {
 	q.Limit = exportPage
 	for {
 		ts, err := s.txQ.List(ctx, q)
@@ -89,7 +89,7 @@ func (s *Server) eachTx(ctx context.Context, q models.TxFilter, fn func(t *model
 // page and mangles every non-ASCII name) and CRLF line ends (RFC 4180). Times are ISO 8601 in
 // the store's zone with its offset; amounts are plain signed decimals with a currency column.
 // Codes are written by csvCode, other text by csvSafe.
-func (s *Server) transactionsCSV(c *gin.Context) {
+func (s *PaymentHandlers) transactionsCSV(c *gin.Context) {
 	ctx := c.Request.Context()
 	_, q := s.txFilter(c)
 	zone := s.store(ctx).zone
@@ -182,7 +182,7 @@ var errTooManyRows = errStatus(http.StatusUnprocessableEntity,
 // store's zone (named in the header), codes are text cells, so nothing is re-read by the
 // spreadsheet. Rows stream to a temporary file (excelize's StreamWriter), a page of payments
 // at a time; the workbook is sent once whole, so a failure is an error page, not a short file.
-func (s *Server) transactionsXLSX(c *gin.Context) {
+func (s *PaymentHandlers) transactionsXLSX(c *gin.Context) {
 	ctx := c.Request.Context()
 	_, q := s.txFilter(c)
 	zone := s.store(ctx).zone

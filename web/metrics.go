@@ -39,27 +39,19 @@ func newMetrics(d Deps) *metrics {
 	for _, o := range callbackOutcomes {
 		m.callbacks.WithLabelValues(o) // from zero, so that rate() sees the first one
 	}
-	if d.Metrics == nil {
-		return m
-	}
 	d.Metrics.MustRegister(m.requests, m.duration, m.callbacks)
 	sockets := func(kind string, count func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portal_live_sockets", ConstLabels: prometheus.Labels{"kind": kind},
 			Help: "Open websockets on this instance: browser screens and readers' device channels."},
 			func() float64 { return float64(count()) })
 	}
-	if d.Hub != nil {
-		d.Metrics.MustRegister(sockets("browser", d.Hub.Clients))
-	}
-	if d.Devices != nil && d.Devices.Link != nil {
-		d.Metrics.MustRegister(sockets("reader", d.Devices.Link.Count))
-	}
+	d.Metrics.MustRegister(sockets("browser", d.Hub.Clients), sockets("reader", d.Devices.Link.Count))
 	return m
 }
 
 // observe records metrics and writes the access log line: server errors at error level,
 // everything else at info; the query string is left out because callbacks carry signatures.
-func (s *Server) observe(m *metrics) gin.HandlerFunc {
+func observe(log *slog.Logger, m *metrics) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
@@ -79,7 +71,7 @@ func (s *Server) observe(m *metrics) gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(c.Request.Context(), level, "http", "method", method, "path", truncate(c.Request.URL.Path, 200),
+		log.Log(c.Request.Context(), level, "http", "method", method, "path", truncate(c.Request.URL.Path, 200),
 			"status", status, "duration_ms", d.Milliseconds(), "ip", c.ClientIP())
 	}
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 type pages struct {
 	sessions *scs.SessionManager
 	log      *slog.Logger
-	audit    AuditRecorder
+	recorder AuditRecorder
 	settings EndpointList // the store's settings: its time zone, number format and currency
 	now      func() time.Time
 	// secondFactorOptional lets admins and managers sign in without a second factor; the
@@ -32,14 +33,9 @@ type AuditRecorder interface {
 	Record(ctx context.Context, e models.AuditEvent) error
 }
 
-// EndpointList lists the gateway endpoints: the store's settings come from them.
-type EndpointList interface {
-	List(ctx context.Context) ([]models.Endpoint, error)
-}
-
 func newPages(sessions *scs.SessionManager, log *slog.Logger, audit AuditRecorder, settings EndpointList,
 	now func() time.Time, secondFactorOptional bool) *pages {
-	return &pages{sessions: sessions, log: log, audit: audit, settings: settings, now: now, secondFactorOptional: secondFactorOptional}
+	return &pages{sessions: sessions, log: log, recorder: audit, settings: settings, now: now, secondFactorOptional: secondFactorOptional}
 }
 
 // record writes an audit event for the current request.
@@ -48,7 +44,7 @@ func (p *pages) record(c *gin.Context, action, subject, detail string) {
 	if u := currentUser(c); u != nil {
 		e.ActorID, e.ActorName = u.ID, u.Username
 	}
-	if err := p.audit.Record(c.Request.Context(), e); err != nil {
+	if err := p.recorder.Record(c.Request.Context(), e); err != nil {
 		p.log.Error("audit record failed", "action", action, "error", err)
 	}
 }
@@ -71,4 +67,14 @@ func (p *pages) signIn(c *gin.Context, u *models.User) {
 // needsSecondFactor reports whether u may not use the portal without a second factor.
 func (p *pages) needsSecondFactor(u *models.User) bool {
 	return u.HasSecondFactor() || (u.Role.NeedsSecondFactor() && !p.secondFactorOptional)
+}
+
+// withID parses the :id path parameter; a malformed id is a 404.
+func withID(c *gin.Context, f func(id uint)) {
+	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
+	if err != nil || id == 0 {
+		fail(c, errNotFound)
+		return
+	}
+	f(uint(id))
 }

@@ -2,12 +2,9 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/example/mposportal/models"
@@ -16,11 +13,10 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// PaymentService runs payments.
-type PaymentService interface {
+// PaymentActions is what the payment pages ask of payments.Service.
+type PaymentActions interface {
 	Start(ctx context.Context, in payments.StartInput) (models.Transaction, error)
 	Cancel(ctx context.Context, id uint, actor payments.Actor) (models.Transaction, error)
-	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (payments.CallbackOutcome, models.Transaction, error)
 	Recheck(ctx context.Context, id uint, why string) (models.Transaction, error)
 	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor payments.Actor) (models.Transaction, error)
 	Acknowledge(ctx context.Context, id uint, note string, actor payments.Actor) (models.Transaction, error)
@@ -29,18 +25,30 @@ type PaymentService interface {
 	Reject(ctx context.Context, id uint, reason string, actor payments.Actor) (models.Transaction, error)
 }
 
-// TxQueries reads payments for pages.
-type TxQueries interface {
+// PaymentReads reads payments for the payment pages, the list and its exports.
+type PaymentReads interface {
 	BusyReaders(ctx context.Context) (map[uint]models.Transaction, error)
-	WaitingOn(ctx context.Context, readerID uint) (models.Transaction, error)
 	ByID(ctx context.Context, id uint) (models.Transaction, error)
 	Events(ctx context.Context, id uint) ([]models.TxEvent, error)
+	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
 	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
 	ListPage(ctx context.Context, f models.TxFilter, p models.Page) ([]models.Transaction, models.Paged, error)
-	NeedsAttention(ctx context.Context, limit int) ([]models.Transaction, error)
-	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
-	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)
-	Releases(ctx context.Context, closeDayID uint) (int, int64, error)
+}
+
+// PaymentHandlers serve taking and following payments: the counter (counter.go), a payment's
+// page and the money after the sale (this file), the needs-attention actions (review.go), the
+// list (transactions.go) and its exports (exports.go).
+type PaymentHandlers struct {
+	*pages
+	payments PaymentActions
+	txQ      PaymentReads
+	readerQ  ReaderChoices
+	users    LastReaderStore
+	shifts   ShiftOpener
+}
+
+func newPaymentHandlers(p *pages, pay PaymentActions, txQ PaymentReads, readerQ ReaderChoices, users LastReaderStore, shifts ShiftOpener) *PaymentHandlers {
+	return &PaymentHandlers{pages: p, payments: pay, txQ: txQ, readerQ: readerQ, users: users, shifts: shifts}
 }
 
 func actor(c *gin.Context) payments.Actor {
@@ -48,101 +56,25 @@ func actor(c *gin.Context) payments.Actor {
 	return payments.Actor{ID: u.ID, Name: u.Username}
 }
 
-// counter handles "GET /counter": the tablet screen to take a payment.
-func (s *Server) counter(c *gin.Context) {
-	f := templates.CounterForm{Kind: "sale"}
-	if _, err := fmt.Sscan(c.Query("reader"), &f.ReaderID); err != nil {
-		f.ReaderID = currentUser(c).LastReaderID // only the reader this user used last is offered first
-	}
-	s.renderCounter(c, http.StatusOK, f)
-}
-
-// newStartKey is a counter form's one-time key.
-func newStartKey() string {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// renderCounter renders the counter form. A form shown again after a refusal keeps its key
-// (its submit has not started anything); a fresh form gets a new one.
-func (s *Server) renderCounter(c *gin.Context, status int, f templates.CounterForm) {
-	ctx := c.Request.Context()
-	rs, err := s.readerQ.List(ctx, models.ReaderFilter{})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	waiting, err := s.txQ.BusyReaders(ctx)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	look := s.store(ctx)
-	f.Busy, f.Currency = map[uint]string{}, look.currency
-	for id, t := range waiting {
-		f.Busy[id] = look.money.Format(t.AmountMinor, t.Currency)
-	}
-	if f.StartKey == "" {
-		f.StartKey = newStartKey()
-	}
-	recent, err := s.txQ.List(ctx, models.TxFilter{Limit: 5})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	s.render(c, status, "Counter", templates.CounterPage(rs, f, recent))
-}
-
-// counterStart handles "POST /counter": starts the payment and shows it.
-func (s *Server) counterStart(c *gin.Context) {
-	f := templates.CounterForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Description: c.PostForm("description"),
-		StartKey: c.PostForm("start_key")}
-	fmt.Sscan(c.PostForm("reader_id"), &f.ReaderID)
-	f.AmountAgain = c.PostForm("amount_again")
-	in := payments.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
-		Amount: f.Amount, AmountAgain: f.AmountAgain, Actor: actor(c)}
-	t, err := s.payments.Start(c.Request.Context(), in)
-	var se *payments.StartError
-	switch {
-	case errors.Is(err, payments.ErrAlreadyStarted):
-		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
-	case err == nil:
-		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
-		s.shiftStartsWithPayment(c, t)
-		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
-			s.log.Warn("remember the last reader", "error", err)
-		}
-		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
-	case errors.As(err, &se):
-		f.Errors = templates.FormErrors{se.Field: se.Message}
-		s.renderCounter(c, http.StatusUnprocessableEntity, f)
-	default:
-		fail(c, err)
-	}
-}
-
 // amount is a payment's amount the way the store writes it, for messages.
-func (s *Server) amount(c *gin.Context, t models.Transaction) string {
+func (s *PaymentHandlers) amount(c *gin.Context, t models.Transaction) string {
 	return s.store(c.Request.Context()).money.Format(t.AmountMinor, t.Currency)
 }
 
 // txShow handles "GET /transactions/:id".
-func (s *Server) txShow(c *gin.Context) {
+func (s *PaymentHandlers) txShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		s.renderTx(c, http.StatusOK, id, templates.ReviewForm{})
 	})
 }
 
 // renderTx renders payment id's page, with the review form as submitted.
-func (s *Server) renderTx(c *gin.Context, status int, id uint, f templates.ReviewForm) {
+func (s *PaymentHandlers) renderTx(c *gin.Context, status int, id uint, f templates.ReviewForm) {
 	s.renderTxMoney(c, status, id, f, templates.MoneyForm{})
 }
 
 // renderTxMoney renders payment id's page with the review and money forms as submitted.
-func (s *Server) renderTxMoney(c *gin.Context, status int, id uint, f templates.ReviewForm, mf templates.MoneyForm) {
+func (s *PaymentHandlers) renderTxMoney(c *gin.Context, status int, id uint, f templates.ReviewForm, mf templates.MoneyForm) {
 	ctx := c.Request.Context()
 	t, err := s.txQ.ByID(ctx, id)
 	if err != nil {
@@ -164,8 +96,15 @@ func (s *Server) renderTxMoney(c *gin.Context, status int, id uint, f templates.
 	s.render(c, status, "Payment "+t.ClientOrderID, templates.TxPage(t, evs, f, m))
 }
 
+// operationReads is what a payment's money panel reads: its operations, or an operation's
+// payment.
+type operationReads interface {
+	ByID(ctx context.Context, id uint) (models.Transaction, error)
+	Operations(ctx context.Context, parentID uint) ([]models.Transaction, error)
+}
+
 // moneyView gathers a payment's operations and balance, or an operation's payment.
-func moneyView(ctx context.Context, q TxQueries, t models.Transaction) (templates.MoneyView, error) {
+func moneyView(ctx context.Context, q operationReads, t models.Transaction) (templates.MoneyView, error) {
 	var m templates.MoneyView
 	if t.ParentID != nil {
 		p, err := q.ByID(ctx, *t.ParentID)
@@ -186,7 +125,7 @@ func moneyView(ctx context.Context, q TxQueries, t models.Transaction) (template
 // txOperate handles "POST /transactions/:id/operations": a manager's capture, release or
 // refund. The form's one-time key makes a double tap one operation; a refusal re-renders the
 // page with the reason and changes nothing.
-func (s *Server) txOperate(c *gin.Context) {
+func (s *PaymentHandlers) txOperate(c *gin.Context) {
 	withID(c, func(id uint) {
 		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
 		op, err := s.payments.Operate(c.Request.Context(), payments.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
@@ -220,7 +159,7 @@ func (s *Server) txOperate(c *gin.Context) {
 }
 
 // txCancel handles "POST /transactions/:id/cancel": only while the reader waits for the card.
-func (s *Server) txCancel(c *gin.Context) {
+func (s *PaymentHandlers) txCancel(c *gin.Context) {
 	withID(c, func(id uint) {
 		t, err := s.payments.Cancel(c.Request.Context(), id, actor(c))
 		if errors.Is(err, models.ErrIllegalTransition) {
@@ -237,7 +176,7 @@ func (s *Server) txCancel(c *gin.Context) {
 
 // txApprove handles "POST /transactions/:id/approve": a second manager's yes to a refund
 // above the endpoint's limit.
-func (s *Server) txApprove(c *gin.Context) {
+func (s *PaymentHandlers) txApprove(c *gin.Context) {
 	withID(c, func(id uint) {
 		op, err := s.payments.Approve(c.Request.Context(), id, actor(c))
 		if s.approvalRefused(c, id, err) {
@@ -250,7 +189,7 @@ func (s *Server) txApprove(c *gin.Context) {
 }
 
 // txReject handles "POST /transactions/:id/reject": a second manager's no, with a reason.
-func (s *Server) txReject(c *gin.Context) {
+func (s *PaymentHandlers) txReject(c *gin.Context) {
 	withID(c, func(id uint) {
 		op, err := s.payments.Reject(c.Request.Context(), id, c.PostForm("reason"), actor(c))
 		if s.approvalRefused(c, id, err) {
@@ -264,7 +203,7 @@ func (s *Server) txReject(c *gin.Context) {
 
 // approvalRefused answers an approve or reject the domain refused (422 with the reason) or
 // that failed; it reports whether it answered.
-func (s *Server) approvalRefused(c *gin.Context, id uint, err error) bool {
+func (s *PaymentHandlers) approvalRefused(c *gin.Context, id uint, err error) bool {
 	var oerr *models.OperationError
 	switch {
 	case errors.As(err, &oerr):

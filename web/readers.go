@@ -22,13 +22,31 @@ type ReaderAdmin interface {
 	Replace(ctx context.Context, id uint, newSerial, actor string) (models.Reader, string, error)
 }
 
-// ReaderQueries reads readers for pages.
-type ReaderQueries interface {
+// ReaderReads reads readers for the reader pages.
+type ReaderReads interface {
 	ByID(ctx context.Context, id uint) (models.Reader, error)
-	List(ctx context.Context, f models.ReaderFilter) ([]models.Reader, error)
 	ListPage(ctx context.Context, f models.ReaderFilter, p models.Page) ([]models.Reader, models.Paged, error)
 	Locations(ctx context.Context) ([]string, error)
 	Events(ctx context.Context, id uint, limit int) ([]models.ReaderEvent, error)
+}
+
+// PaymentList lists payments: a reader's latest on its page.
+type PaymentList interface {
+	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+}
+
+// ReaderHandlers serve the card readers' pages (admins): register, pair, enable, disable,
+// unpair and replace.
+type ReaderHandlers struct {
+	*pages
+	readerQ     ReaderReads
+	readerAdmin ReaderAdmin
+	endpoints   EndpointReads // the endpoint a reader takes payments for
+	txQ         PaymentList
+}
+
+func newReaderHandlers(p *pages, readerQ ReaderReads, admin ReaderAdmin, endpoints EndpointReads, txQ PaymentList) *ReaderHandlers {
+	return &ReaderHandlers{pages: p, readerQ: readerQ, readerAdmin: admin, endpoints: endpoints, txQ: txQ}
 }
 
 func boolFilter(v string) *bool {
@@ -44,7 +62,7 @@ func boolFilter(v string) *bool {
 }
 
 // readersIndex handles "GET /admin/readers": the most recently registered first, a page at a time.
-func (s *Server) readersIndex(c *gin.Context) {
+func (s *ReaderHandlers) readersIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f := templates.ReaderFilter{Location: c.Query("location"), Online: c.Query("online"), Enabled: c.Query("enabled")}
 	rs, pg, err := s.readerQ.ListPage(ctx, models.ReaderFilter{Location: f.Location, Online: boolFilter(f.Online), Enabled: boolFilter(f.Enabled)}, pageFrom(c))
@@ -61,11 +79,11 @@ func (s *Server) readersIndex(c *gin.Context) {
 }
 
 // readerNew handles "GET /admin/readers/new".
-func (s *Server) readerNew(c *gin.Context) {
+func (s *ReaderHandlers) readerNew(c *gin.Context) {
 	s.renderReaderForm(c, http.StatusOK, templates.ReaderForm{})
 }
 
-func (s *Server) renderReaderForm(c *gin.Context, status int, f templates.ReaderForm) {
+func (s *ReaderHandlers) renderReaderForm(c *gin.Context, status int, f templates.ReaderForm) {
 	eps, err := s.endpoints.List(c.Request.Context())
 	if err != nil {
 		fail(c, err)
@@ -76,7 +94,7 @@ func (s *Server) renderReaderForm(c *gin.Context, status int, f templates.Reader
 
 // readerCreate handles "POST /admin/readers": registers the reader and shows its pairing
 // code once, on its page.
-func (s *Server) readerCreate(c *gin.Context) {
+func (s *ReaderHandlers) readerCreate(c *gin.Context) {
 	epID, _ := strconv.ParseUint(c.PostForm("endpoint_id"), 10, 32)
 	f := templates.ReaderForm{Serial: c.PostForm("serial"), Label: c.PostForm("label"), Location: c.PostForm("location"), EndpointID: uint(epID)}
 	if f.EndpointID != 0 {
@@ -100,13 +118,13 @@ func (s *Server) readerCreate(c *gin.Context) {
 }
 
 // showPairingCode keeps the code in the session for exactly one page view.
-func (s *Server) showPairingCode(c *gin.Context, r models.Reader, code string) {
+func (s *ReaderHandlers) showPairingCode(c *gin.Context, r models.Reader, code string) {
 	s.sessions.Put(c.Request.Context(), "pairing_code", code)
 	redirect(c, fmt.Sprintf("/admin/readers/%d", r.ID))
 }
 
 // readerShow handles "GET /admin/readers/:id".
-func (s *Server) readerShow(c *gin.Context) {
+func (s *ReaderHandlers) readerShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		r, err := s.readerQ.ByID(ctx, id)
@@ -130,7 +148,7 @@ func (s *Server) readerShow(c *gin.Context) {
 }
 
 // readerAction wraps the lifecycle POSTs: each records an audit event and returns to the page.
-func (s *Server) readerAction(action string, do func(c *gin.Context, id uint, actor string) (models.Reader, error)) gin.HandlerFunc {
+func (s *ReaderHandlers) readerAction(action string, do func(c *gin.Context, id uint, actor string) (models.Reader, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		withID(c, func(id uint) {
 			if q, ok := readerQuestions[action]; ok {
@@ -165,20 +183,20 @@ var readerQuestions = map[string][4]string{
 	"reader.unpair":  {"Unpair %s?", "Its device credential stops working: it must be paired again with a new pairing code before it takes payments.", "unpair", "Unpair the reader"},
 }
 
-func (s *Server) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {
+func (s *ReaderHandlers) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.SetEnabled(c.Request.Context(), id, true, actor)
 }
 
-func (s *Server) readerDisable(c *gin.Context, id uint, actor string) (models.Reader, error) {
+func (s *ReaderHandlers) readerDisable(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.SetEnabled(c.Request.Context(), id, false, actor)
 }
 
-func (s *Server) readerUnpair(c *gin.Context, id uint, actor string) (models.Reader, error) {
+func (s *ReaderHandlers) readerUnpair(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.Unpair(c.Request.Context(), id, actor)
 }
 
 // readerPairingCode handles "POST /admin/readers/:id/pairing-code".
-func (s *Server) readerPairingCode(c *gin.Context) {
+func (s *ReaderHandlers) readerPairingCode(c *gin.Context) {
 	withID(c, func(id uint) {
 		r, code, err := s.readerAdmin.NewPairingCode(c.Request.Context(), id, currentUser(c).Username)
 		var fe *devices.FieldError
@@ -195,7 +213,7 @@ func (s *Server) readerPairingCode(c *gin.Context) {
 }
 
 // readerReplace handles "POST /admin/readers/:id/replace".
-func (s *Server) readerReplace(c *gin.Context) {
+func (s *ReaderHandlers) readerReplace(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		succ, code, err := s.readerAdmin.Replace(ctx, id, c.PostForm("serial"), currentUser(c).Username)

@@ -30,7 +30,7 @@ type ReceiptMailStore interface {
 type ReceiptMailer struct {
 	Mails   ReceiptMailStore
 	sender  MailSender
-	audit   AuditLog
+	audit   AuditRecorder
 	log     *slog.Logger
 	timeout time.Duration
 	now     func() time.Time
@@ -47,7 +47,7 @@ const (
 )
 
 // NewReceiptMailer sends receipts through sender, audited in audit.
-func NewReceiptMailer(sender MailSender, mails ReceiptMailStore, audit AuditLog, log *slog.Logger) *ReceiptMailer {
+func NewReceiptMailer(sender MailSender, mails ReceiptMailStore, audit AuditRecorder, log *slog.Logger) *ReceiptMailer {
 	return &ReceiptMailer{Mails: mails, sender: sender, audit: audit, log: log, timeout: receiptMailTimeout, now: time.Now,
 		wake: make(chan struct{}, 1)}
 }

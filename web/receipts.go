@@ -13,9 +13,30 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
+// PaymentLookup loads one payment.
+type PaymentLookup interface {
+	ByID(ctx context.Context, id uint) (models.Transaction, error)
+}
+
+// ReceiptHandlers serve a payment's receipt: printed, and e-mailed when a mail server is
+// configured.
+type ReceiptHandlers struct {
+	*pages
+	txQ       PaymentLookup
+	endpoints EndpointLookup // the store's name, address and formats on the receipt
+	// receiptMail sends e-mailed receipts; nil: receipts are printed only (no e-mail form,
+	// and "POST /transactions/:id/receipt/email" is 404).
+	receiptMail *ReceiptMailer
+	throttle    *throttle // receipts e-mailed per user ("mail:")
+}
+
+func newReceiptHandlers(p *pages, txQ PaymentLookup, endpoints EndpointLookup, mail *ReceiptMailer) *ReceiptHandlers {
+	return &ReceiptHandlers{pages: p, txQ: txQ, endpoints: endpoints, receiptMail: mail, throttle: newThrottle(p.now)}
+}
+
 // txReceipt handles "GET /transactions/:id/receipt": the payment's receipt, for printing, and
 // the form to e-mail it when e-mail is configured.
-func (s *Server) txReceipt(c *gin.Context) {
+func (s *ReceiptHandlers) txReceipt(c *gin.Context) {
 	withID(c, func(id uint) {
 		s.renderReceipt(c, http.StatusOK, id, templates.ReceiptMailForm{})
 	})
@@ -23,7 +44,7 @@ func (s *Server) txReceipt(c *gin.Context) {
 
 // receipt loads payment id and writes its receipt, in its store's time zone and number format
 // (the receipt is the store's document: it reads the same whoever opens it).
-func (s *Server) receipt(ctx context.Context, id uint) (models.Transaction, models.Endpoint, templates.Receipt, error) {
+func (s *ReceiptHandlers) receipt(ctx context.Context, id uint) (models.Transaction, models.Endpoint, templates.Receipt, error) {
 	t, err := s.txQ.ByID(ctx, id)
 	if err != nil {
 		return t, models.Endpoint{}, templates.Receipt{}, err
@@ -54,7 +75,7 @@ func (s *Server) receipt(ctx context.Context, id uint) (models.Transaction, mode
 // renderReceipt renders payment id's receipt page with the e-mail form as submitted. A form
 // shown again after a refusal keeps its one-time key (nothing was sent); a fresh one gets a
 // new key.
-func (s *Server) renderReceipt(c *gin.Context, status int, id uint, f templates.ReceiptMailForm) {
+func (s *ReceiptHandlers) renderReceipt(c *gin.Context, status int, id uint, f templates.ReceiptMailForm) {
 	ctx := c.Request.Context()
 	t, _, r, err := s.receipt(ctx, id)
 	if err != nil {
@@ -78,7 +99,7 @@ func (s *Server) renderReceipt(c *gin.Context, status int, id uint, f templates.
 // one address typed and returns to the receipt at once; the mail goes out in the background
 // (ReceiptMailer), so the counter never waits for the mail server. The form's one-time key
 // makes a double tap one e-mail; each user may send a few in a row, then one every 30 s.
-func (s *Server) txReceiptEmail(c *gin.Context) {
+func (s *ReceiptHandlers) txReceiptEmail(c *gin.Context) {
 	withID(c, func(id uint) {
 		if s.receiptMail == nil {
 			fail(c, errNotFound)

@@ -16,7 +16,7 @@ import (
 // The rules (two people to book a charge, a reason for everything) live in payments.Service.
 
 // txRecheck handles "POST /transactions/:id/recheck": ask the bank for the status now.
-func (s *Server) txRecheck(c *gin.Context) {
+func (s *PaymentHandlers) txRecheck(c *gin.Context) {
 	withID(c, func(id uint) {
 		t, err := s.payments.Recheck(c.Request.Context(), id, "re-checked by "+currentUser(c).Username)
 		switch {
@@ -41,7 +41,7 @@ func (s *Server) txRecheck(c *gin.Context) {
 
 // txResolve handles "POST /transactions/:id/resolve" (admins): settle a payment in needs
 // review by hand. "Charged" is recorded as a proposal until a second person approves it.
-func (s *Server) txResolve(c *gin.Context) {
+func (s *PaymentHandlers) txResolve(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "resolve", To: c.PostForm("to"), Reason: c.PostForm("reason")}
 		t, err := s.payments.Resolve(c.Request.Context(), id, models.TxState(f.To), f.Reason, actor(c))
@@ -67,7 +67,7 @@ func (s *Server) txResolve(c *gin.Context) {
 
 // txAcknowledge handles "POST /transactions/:id/acknowledge" (admins): clear the flag on a
 // final payment, with a note of what was done.
-func (s *Server) txAcknowledge(c *gin.Context) {
+func (s *PaymentHandlers) txAcknowledge(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "acknowledge", Note: c.PostForm("note")}
 		t, err := s.payments.Acknowledge(c.Request.Context(), id, f.Note, actor(c))

@@ -2,119 +2,175 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 
-	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/static"
-	"github.com/example/mposportal/templates"
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Which layers a request passes is decided by its path, before the route table
+// (Server.ServeHTTP):
+//
+//	path                          session                   CSRF token      errors
+//	/callbacks/…, /devices/…      none: machines call them  none            plain text
+//	/ws                           loaded, never saved       none (GET)      page
+//	everything else               loaded and saved          on every POST   page, htmx fragment, JSON under /api
+//
+// The route table below groups its routes the same way.
+type layer int
+
+const (
+	layerBrowser layer = iota // people in a browser: the session and CSRF layers
+	layerSocket               // a screen's live socket: the session read, never written
+	layerMachine              // the gateway and the readers: no session, no CSRF, plain-text errors
+)
+
+// layerOf is the layer a path is served in.
+func layerOf(path string) layer {
+	switch {
+	case strings.HasPrefix(path, "/callbacks/"), strings.HasPrefix(path, "/devices/"):
+		return layerMachine
+	case path == "/ws":
+		return layerSocket
+	}
+	return layerBrowser
+}
+
+// handlers are the portal's handler structs, one per area, each with only what its area uses
+// (New builds them), and what the operations routes and the middleware need.
+type handlers struct {
+	pages    *pages // the shared plumbing: rendering, the error path
+	metrics  *metrics
+	health   func(ctx context.Context) error // nil: /healthz does not ask the database
+	gatherer prometheus.Gatherer
+	hub      *Hub
+	devices  *DeviceHandlers
+
+	auth      *AuthHandlers
+	account   *AccountHandlers
+	users     *UserHandlers
+	home      *HomeHandlers
+	payments  *PaymentHandlers
+	receipts  *ReceiptHandlers
+	shifts    *ShiftHandlers
+	readers   *ReaderHandlers
+	endpoints *EndpointHandlers
+	closeDay  *CloseDayHandlers
+	audit     *AuditHandlers
+	callbacks *CallbackHandlers
+}
+
 // routes is the portal's one route table: everything the portal serves is listed here.
-func (s *Server) routes(d Deps) {
-	e := s.Engine
+func routes(e *gin.Engine, h handlers) {
 	e.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
-		s.log.Error("panic", "error", err, "method", c.Request.Method, "path", c.FullPath())
+		h.pages.log.Error("panic", "error", err, "method", c.Request.Method, "path", c.FullPath())
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
-	e.Use(securityHeaders, s.observe(s.metrics), s.handleErrors)
+	e.Use(securityHeaders, observe(h.pages.log, h.metrics), h.pages.handleErrors)
 	e.NoRoute(func(c *gin.Context) { fail(c, errNotFound) })
 	e.NoMethod(func(c *gin.Context) {
 		fail(c, errStatus(http.StatusMethodNotAllowed, "That action is not possible here."))
 	})
 
-	// Operations: no session, no setup gate.
-	e.GET("/healthz", s.healthz(d.Health))
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{})))
-	e.GET("/static/*filepath", staticFiles())
+	// ── Machines (layerMachine): no session, no CSRF. ──
 
 	// The device channel: readers authenticate with a pairing code, then a device credential.
-	if d.Devices != nil {
-		e.POST("/devices/pair", d.Devices.pair)
-		e.GET("/devices/ws", d.Devices.ws)
-	}
+	e.POST("/devices/pair", h.devices.pair)
+	e.GET("/devices/ws", h.devices.ws)
+	// The gateway's server callback: signed with the endpoint's control key.
+	e.GET("/callbacks/mapi/:id", h.callbacks.gatewayCallback)
 
-	// The gateway's server callback: signed with the endpoint's control key, no session.
-	e.GET("/callbacks/mapi/:id", s.gatewayCallback)
+	// ── Everything else (layerBrowser): the session, and a CSRF token on every POST. ──
+
+	// Operations: no user, no setup gate.
+	e.GET("/healthz", healthz(h.pages.log, h.health))
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(h.gatherer, promhttp.HandlerOpts{})))
+	e.GET("/static/*filepath", staticFiles())
 
 	// Public pages.
-	e.GET("/setup", s.loadUser, s.setupShow)
-	e.POST("/setup", s.loadUser, s.setupPost)
-	pub := e.Group("/", s.requireSetup, s.loadUser)
-	pub.GET("/login", s.loginShow)
-	pub.POST("/login", s.loginPost)
-	pub.POST("/logout", s.logout)
-	pub.GET("/login/code", s.codeShow)
-	pub.POST("/login/code", s.codePost)
-	pub.GET("/second-factor", s.enrolShow)
-	pub.POST("/second-factor", s.enrolPost)
+	a := h.auth
+	e.GET("/setup", a.loadUser, a.setupShow)
+	e.POST("/setup", a.loadUser, a.setupPost)
+	pub := e.Group("/", a.requireSetup, a.loadUser)
+	pub.GET("/login", a.loginShow)
+	pub.POST("/login", a.loginPost)
+	pub.POST("/logout", a.logout)
+	pub.GET("/login/code", a.codeShow)
+	pub.POST("/login/code", a.codePost)
+	pub.GET("/second-factor", a.enrolShow)
+	pub.POST("/second-factor", a.enrolPost)
 
 	// Signed in: staff and admins.
-	auth := e.Group("/", s.requireSetup, s.loadUser, s.requireLogin)
-	auth.GET("/", s.home)
-	auth.GET("/api/me", s.apiMe)
-	auth.GET("/account", s.account)
-	auth.POST("/account/signout-others", s.signOutOthers)
-	auth.POST("/account/zone", s.accountZone)
-	auth.GET("/shift", s.shiftShow)
-	auth.POST("/shift/start", s.shiftStart)
-	auth.POST("/shift/end", s.shiftEnd)
-	auth.GET("/shifts/:id", s.shiftReport)
-	if d.Hub != nil {
-		auth.GET("/ws", d.Hub.ws)
-	}
-	auth.GET("/counter", s.counter)
-	auth.POST("/counter", s.counterStart)
-	auth.GET("/transactions", s.transactionsIndex)
-	auth.GET("/transactions.csv", s.transactionsCSV)
-	auth.GET("/transactions.xlsx", s.transactionsXLSX)
-	auth.GET("/transactions/:id", s.txShow)
-	auth.POST("/transactions/:id/cancel", s.txCancel)
-	auth.POST("/transactions/:id/recheck", s.txRecheck)
+	auth := e.Group("/", a.requireSetup, a.loadUser, a.requireLogin)
+	auth.GET("/", h.home.home)
+	auth.GET("/api/me", apiMe)
+	auth.GET("/account", h.account.account)
+	auth.POST("/account/signout-others", h.account.signOutOthers)
+	auth.POST("/account/zone", h.account.accountZone)
+	auth.GET("/shift", h.shifts.shiftShow)
+	auth.POST("/shift/start", h.shifts.shiftStart)
+	auth.POST("/shift/end", h.shifts.shiftEnd)
+	auth.GET("/shifts/:id", h.shifts.shiftReport)
+	// A screen's live updates (layerSocket: the session is read, never written).
+	auth.GET("/ws", h.hub.ws)
+	pay := h.payments
+	auth.GET("/counter", pay.counter)
+	auth.POST("/counter", pay.counterStart)
+	auth.GET("/transactions", pay.transactionsIndex)
+	auth.GET("/transactions.csv", pay.transactionsCSV)
+	auth.GET("/transactions.xlsx", pay.transactionsXLSX)
+	auth.GET("/transactions/:id", pay.txShow)
+	auth.POST("/transactions/:id/cancel", pay.txCancel)
+	auth.POST("/transactions/:id/recheck", pay.txRecheck)
 	// Admins only, under the payment's own URL.
-	auth.POST("/transactions/:id/resolve", s.requireAdmin, s.txResolve)
-	auth.POST("/transactions/:id/acknowledge", s.requireAdmin, s.txAcknowledge)
-	auth.GET("/transactions/:id/receipt", s.txReceipt)
-	auth.POST("/transactions/:id/receipt/email", s.txReceiptEmail)
+	auth.POST("/transactions/:id/resolve", a.requireAdmin, pay.txResolve)
+	auth.POST("/transactions/:id/acknowledge", a.requireAdmin, pay.txAcknowledge)
+	auth.GET("/transactions/:id/receipt", h.receipts.txReceipt)
+	auth.POST("/transactions/:id/receipt/email", h.receipts.txReceiptEmail)
 	// Managers and admins: money after the sale.
-	auth.POST("/transactions/:id/operations", s.requireManager, s.txOperate)
-	auth.POST("/transactions/:id/approve", s.requireManager, s.txApprove)
-	auth.POST("/transactions/:id/reject", s.requireManager, s.txReject)
+	auth.POST("/transactions/:id/operations", a.requireManager, pay.txOperate)
+	auth.POST("/transactions/:id/approve", a.requireManager, pay.txApprove)
+	auth.POST("/transactions/:id/reject", a.requireManager, pay.txReject)
 
 	// Admins only.
-	admin := e.Group("/admin", s.requireSetup, s.loadUser, s.requireLogin, s.requireAdmin)
-	admin.GET("/users", s.usersIndex)
-	admin.POST("/users", s.userCreate)
-	admin.GET("/users/:id", s.userShow)
-	admin.POST("/users/:id", s.userUpdate)
-	admin.POST("/users/:id/disable", s.userSetDisabled(true))
-	admin.POST("/users/:id/enable", s.userSetDisabled(false))
-	admin.POST("/users/:id/password", s.userPassword)
-	admin.POST("/users/:id/second-factor/reset", s.userSecondFactorReset)
-	admin.GET("/endpoints", s.endpointsIndex)
-	admin.GET("/endpoints/new", s.endpointNew)
-	admin.POST("/endpoints", s.endpointSave)
-	admin.GET("/endpoints/:id", s.endpointShow)
-	admin.POST("/endpoints/:id", s.endpointSave)
-	admin.GET("/audit", s.auditIndex)
-	admin.GET("/callbacks", s.callbacksIndex)
-	admin.GET("/closeday", s.closeDayIndex)
-	admin.POST("/closeday/:id", s.closeDayTrigger)
-	admin.GET("/closeday/c/:id", s.closeDayShow)
-	admin.GET("/closeday/c/:id/report", s.closeDayReport)
-	admin.GET("/closeday/history", s.closeDayHistory)
-	admin.GET("/closeday/history.csv", s.closeDayHistoryCSV)
-	admin.GET("/readers", s.readersIndex)
-	admin.GET("/readers/new", s.readerNew)
-	admin.POST("/readers", s.readerCreate)
-	admin.GET("/readers/:id", s.readerShow)
-	admin.POST("/readers/:id/enable", s.readerAction("reader.enable", s.readerEnable))
-	admin.POST("/readers/:id/disable", s.readerAction("reader.disable", s.readerDisable))
-	admin.POST("/readers/:id/unpair", s.readerAction("reader.unpair", s.readerUnpair))
-	admin.POST("/readers/:id/pairing-code", s.readerPairingCode)
-	admin.POST("/readers/:id/replace", s.readerReplace)
+	admin := e.Group("/admin", a.requireSetup, a.loadUser, a.requireLogin, a.requireAdmin)
+	u := h.users
+	admin.GET("/users", u.usersIndex)
+	admin.POST("/users", u.userCreate)
+	admin.GET("/users/:id", u.userShow)
+	admin.POST("/users/:id", u.userUpdate)
+	admin.POST("/users/:id/disable", u.userSetDisabled(true))
+	admin.POST("/users/:id/enable", u.userSetDisabled(false))
+	admin.POST("/users/:id/password", u.userPassword)
+	admin.POST("/users/:id/second-factor/reset", u.userSecondFactorReset)
+	admin.GET("/endpoints", h.endpoints.endpointsIndex)
+	admin.GET("/endpoints/new", h.endpoints.endpointNew)
+	admin.POST("/endpoints", h.endpoints.endpointSave)
+	admin.GET("/endpoints/:id", h.endpoints.endpointShow)
+	admin.POST("/endpoints/:id", h.endpoints.endpointSave)
+	admin.GET("/audit", h.audit.auditIndex)
+	admin.GET("/callbacks", h.callbacks.callbacksIndex)
+	cd := h.closeDay
+	admin.GET("/closeday", cd.closeDayIndex)
+	admin.POST("/closeday/:id", cd.closeDayTrigger)
+	admin.GET("/closeday/c/:id", cd.closeDayShow)
+	admin.GET("/closeday/c/:id/report", cd.closeDayReport)
+	admin.GET("/closeday/history", cd.closeDayHistory)
+	admin.GET("/closeday/history.csv", cd.closeDayHistoryCSV)
+	r := h.readers
+	admin.GET("/readers", r.readersIndex)
+	admin.GET("/readers/new", r.readerNew)
+	admin.POST("/readers", r.readerCreate)
+	admin.GET("/readers/:id", r.readerShow)
+	admin.POST("/readers/:id/enable", r.readerAction("reader.enable", r.readerEnable))
+	admin.POST("/readers/:id/disable", r.readerAction("reader.disable", r.readerDisable))
+	admin.POST("/readers/:id/unpair", r.readerAction("reader.unpair", r.readerUnpair))
+	admin.POST("/readers/:id/pairing-code", r.readerPairingCode)
+	admin.POST("/readers/:id/replace", r.readerReplace)
 }
 
 // contentSecurityPolicy allows only the portal's own scripts, styles and sockets: no inline
@@ -134,55 +190,13 @@ func securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// home handles "GET /": what needs someone, then the preauths still holding funds. Admins
-// also see the closes of the last week that did not go through cleanly.
-func (s *Server) home(c *gin.Context) {
-	ctx := c.Request.Context()
-	var v templates.HomeView
-	var err error
-	v.Attention, err = s.txQ.NeedsAttention(ctx, 50)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	v.Preauths, err = s.txQ.List(ctx, models.TxFilter{OpenPreauths: true, Limit: 100})
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	v.WarnDays = map[uint]int{}
-	if eps, err := s.endpoints.List(ctx); err == nil {
-		for _, e := range eps {
-			v.WarnDays[e.ID] = e.WarnDays()
-		}
-	}
-	u := currentUser(c)
-	if v.Dashboard, err = s.dashboard(c, u); err != nil {
-		fail(c, err)
-		return
-	}
-	if u.Role == models.RoleAdmin {
-		v.Problems, err = s.closeQ.Problems(ctx, s.now().AddDate(0, 0, -7))
-		if err != nil {
-			fail(c, err)
-			return
-		}
-	}
-	s.render(c, http.StatusOK, "Home", templates.Home(u, v, s.now()))
-}
-
-// apiMe handles "GET /api/me": who is signed in.
-func (s *Server) apiMe(c *gin.Context) {
-	u := currentUser(c)
-	c.JSON(http.StatusOK, gin.H{"id": u.ID, "username": u.Username, "name": u.Name, "role": u.Role})
-}
-
-// healthz handles "GET /healthz": 200 when the database answers.
-func (s *Server) healthz(check func(ctx context.Context) error) gin.HandlerFunc {
+// healthz handles "GET /healthz": 200 when the database answers (check; nil: when the
+// process does).
+func healthz(log *slog.Logger, check func(ctx context.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if check != nil {
 			if err := check(c.Request.Context()); err != nil {
-				s.log.Error("health check failed", "error", err)
+				log.Error("health check failed", "error", err)
 				c.String(http.StatusServiceUnavailable, "database unavailable")
 				return
 			}

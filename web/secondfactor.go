@@ -24,12 +24,10 @@ import (
 //	mfa_secret                                the secret being set up, until confirmed
 //	mfa                                       this session passed a second factor
 
-// SecondFactorStore keeps the users' authenticator secrets and recovery codes.
-type SecondFactorStore interface {
+// SecondFactorSignIn checks a user's second factor at sign-in and sets a new one up.
+type SecondFactorSignIn interface {
 	Enrol(ctx context.Context, userID uint, secret string, step int64, now time.Time) ([]string, error)
 	Verify(ctx context.Context, u models.User, code string, now time.Time) (recovery bool, left int64, err error)
-	Reset(ctx context.Context, userID uint) error
-	RecoveryLeft(ctx context.Context, userID uint) (int64, error)
 }
 
 // pendingFor is how long a password stays good for the code step.
@@ -39,7 +37,7 @@ const pendingFor = 5 * time.Minute
 const totpIssuer = "mPOS portal"
 
 // beginSecondFactor ends the password step for u: the code step next, or the set-up page.
-func (s *Server) beginSecondFactor(c *gin.Context, u *models.User, next string) {
+func (s *AuthHandlers) beginSecondFactor(c *gin.Context, u *models.User, next string) {
 	ctx := c.Request.Context()
 	if err := s.sessions.RenewToken(ctx); err != nil {
 		s.log.Error("session renew", "error", err)
@@ -56,7 +54,7 @@ func (s *Server) beginSecondFactor(c *gin.Context, u *models.User, next string) 
 }
 
 // pendingUser is the user half-way through signing in, if the password step was recent.
-func (s *Server) pendingUser(c *gin.Context) (*models.User, bool) {
+func (s *AuthHandlers) pendingUser(c *gin.Context) (*models.User, bool) {
 	ctx := c.Request.Context()
 	id := s.sessions.GetInt(ctx, "mfa_user_id")
 	at := s.sessions.GetInt64(ctx, "mfa_at")
@@ -71,7 +69,7 @@ func (s *Server) pendingUser(c *gin.Context) (*models.User, bool) {
 }
 
 // finishSignIn signs u in after the second factor and forgets the half-way state.
-func (s *Server) finishSignIn(c *gin.Context, u *models.User) string {
+func (s *AuthHandlers) finishSignIn(c *gin.Context, u *models.User) string {
 	ctx := c.Request.Context()
 	next := safeNext(s.sessions.GetString(ctx, "mfa_next"))
 	for _, k := range []string{"mfa_user_id", "mfa_epoch", "mfa_at", "mfa_next", "mfa_secret"} {
@@ -92,7 +90,7 @@ func codeKeys(c *gin.Context, u *models.User) []string {
 }
 
 // codesBlocked says, when too many wrong codes came in, how long to wait ("" to go ahead).
-func (s *Server) codesBlocked(keys []string) string {
+func (s *AuthHandlers) codesBlocked(keys []string) string {
 	if wait := s.throttle.blocked(keys...); wait > 0 {
 		return fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", int(wait.Seconds())+1)
 	}
@@ -100,7 +98,7 @@ func (s *Server) codesBlocked(keys []string) string {
 }
 
 // codeShow handles "GET /login/code".
-func (s *Server) codeShow(c *gin.Context) {
+func (s *AuthHandlers) codeShow(c *gin.Context) {
 	u, ok := s.pendingUser(c)
 	if !ok || !u.HasSecondFactor() {
 		redirect(c, "/login")
@@ -111,7 +109,7 @@ func (s *Server) codeShow(c *gin.Context) {
 
 // codePost handles "POST /login/code": an authenticator code (each accepted once) or a
 // recovery code. Failures slow down per user and per address, like passwords.
-func (s *Server) codePost(c *gin.Context) {
+func (s *AuthHandlers) codePost(c *gin.Context) {
 	u, ok := s.pendingUser(c)
 	if !ok || !u.HasSecondFactor() {
 		s.flash(c, "Sign in again: the password step expired.")
@@ -150,7 +148,7 @@ func (s *Server) codePost(c *gin.Context) {
 
 // enrolSubject is who is setting up a second factor: the signed-in user, or a user half-way
 // through signing in whose role needs one.
-func (s *Server) enrolSubject(c *gin.Context) (*models.User, bool) {
+func (s *AuthHandlers) enrolSubject(c *gin.Context) (*models.User, bool) {
 	if u := currentUser(c); u != nil {
 		return u, true
 	}
@@ -162,7 +160,7 @@ func (s *Server) enrolSubject(c *gin.Context) (*models.User, bool) {
 
 // enrolShow handles "GET /second-factor": a new secret as a QR code, kept in the session until
 // a code from the app confirms it (a reload shows the same one).
-func (s *Server) enrolShow(c *gin.Context) {
+func (s *AuthHandlers) enrolShow(c *gin.Context) {
 	u, _ := s.enrolSubject(c)
 	if u == nil {
 		redirect(c, "/login")
@@ -171,7 +169,7 @@ func (s *Server) enrolShow(c *gin.Context) {
 	s.renderEnrol(c, u, http.StatusOK, "")
 }
 
-func (s *Server) renderEnrol(c *gin.Context, u *models.User, status int, msg string) {
+func (s *AuthHandlers) renderEnrol(c *gin.Context, u *models.User, status int, msg string) {
 	ctx := c.Request.Context()
 	secret := s.sessions.GetString(ctx, "mfa_secret")
 	key, err := models.NewTOTPKey(totpIssuer, u.Username)
@@ -204,7 +202,7 @@ func (s *Server) renderEnrol(c *gin.Context, u *models.User, status int, msg str
 
 // enrolPost handles "POST /second-factor": the code proves the app has the secret; then the
 // secret is stored, recovery codes are made and shown once, and a half-way sign-in completes.
-func (s *Server) enrolPost(c *gin.Context) {
+func (s *AuthHandlers) enrolPost(c *gin.Context) {
 	ctx := c.Request.Context()
 	u, signedIn := s.enrolSubject(c)
 	secret := s.sessions.GetString(ctx, "mfa_secret")
@@ -246,25 +244,4 @@ func (s *Server) enrolPost(c *gin.Context) {
 	}
 	s.record(c, "user.second_factor_enrol", u.Username, "authenticator app set up, 10 recovery codes issued")
 	s.render(c, http.StatusOK, "Recovery codes", templates.RecoveryCodesPage(codes, next))
-}
-
-// userSecondFactorReset handles "POST /admin/users/:id/second-factor/reset": for a user who
-// lost their phone and recovery codes. Their sessions end; their next sign-in sets up a new
-// authenticator (or goes without one, where the role allows).
-func (s *Server) userSecondFactorReset(c *gin.Context) {
-	withID(c, func(id uint) {
-		ctx := c.Request.Context()
-		u, err := s.users.ByID(ctx, id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		if err := s.secondFactors.Reset(ctx, u.ID); err != nil {
-			fail(c, err)
-			return
-		}
-		s.record(c, "user.second_factor_reset", u.Username, "authenticator and recovery codes removed, sessions ended")
-		s.flash(c, fmt.Sprintf("Two-step sign-in reset for %s: they set it up again at their next sign-in.", u.Username))
-		redirect(c, "/admin/users")
-	})
 }

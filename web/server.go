@@ -4,113 +4,36 @@
 package web
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
-	"github.com/example/mposportal/models"
 	"github.com/gin-gonic/gin"
 	"github.com/justinas/nosurf"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
-// UserStore is what the web layer needs of the user table.
-type UserStore interface {
-	SetLastReader(ctx context.Context, userID, readerID uint) error
-	Count(ctx context.Context) (int64, error)
-	Create(ctx context.Context, u *models.User) error
-	ByID(ctx context.Context, id uint) (models.User, error)
-	ByUsername(ctx context.Context, name string) (models.User, error)
-	ListPage(ctx context.Context, p models.Page) ([]models.User, models.Paged, error)
-	Update(ctx context.Context, u *models.User) error
-	SignedIn(ctx context.Context, u *models.User, at time.Time) error
-	SetTimeZone(ctx context.Context, u *models.User, zone string) error
-	ActiveAdmins(ctx context.Context) (int64, error)
-}
-
-// AuditLog records and lists who changed what.
-type AuditLog interface {
-	Record(ctx context.Context, e models.AuditEvent) error
-	ListPage(ctx context.Context, f models.AuditFilter, p models.Page) ([]models.AuditEvent, models.Paged, error)
-	Actions(ctx context.Context) ([]string, error)
-}
-
-// EndpointStore holds the gateway settings.
-type EndpointStore interface {
-	List(ctx context.Context) ([]models.Endpoint, error)
-	ByID(ctx context.Context, id uint) (models.Endpoint, error)
-	Create(ctx context.Context, e *models.Endpoint) error
-	Update(ctx context.Context, e *models.Endpoint) error
-}
-
-// Deps are the web layer's dependencies, passed in by main.
-type Deps struct {
-	Users        UserStore
-	Audit        AuditLog
-	Endpoints    EndpointStore
-	Sessions     scs.Store
-	SessionList  SessionLister                   // nil: the sessions page lists none
-	Health       func(ctx context.Context) error // readiness of the database
-	Log          *slog.Logger
-	Metrics      prometheus.Registerer
-	Gatherer     prometheus.Gatherer
-	CookieSecure bool // serve cookies with Secure (behind HTTPS)
-	Hub          *Hub
-	Readers      ReaderQueries
-	ReaderAdmin  ReaderAdmin
-	Devices      *DeviceHandlers
-	Payments     PaymentService
-	Transactions TxQueries
-	Callbacks    CallbackLog
-	CloseDays    CloseDayService
-	Closes       CloseQueries
-	Shifts       ShiftStore
-	Now          func() time.Time
-	// SecondFactors keeps authenticator secrets; SecondFactorOptional lets admins and managers
-	// sign in without one (off by default).
-	SecondFactors        SecondFactorStore
-	SecondFactorOptional bool
-	// ReceiptMail sends e-mailed receipts; nil: receipts are printed only.
-	ReceiptMail *ReceiptMailer
-}
-
-// Server is the portal's HTTP handler.
+// Server is the portal's HTTP handler: the route table (routes.go) behind the session and CSRF
+// layers, which machine paths skip (layerOf).
 type Server struct {
-	*pages
-	Engine      *gin.Engine
-	handler     http.Handler
-	users       UserStore
-	auditLog    AuditLog
-	endpoints   EndpointStore
-	readerQ     ReaderQueries
-	readerAdmin ReaderAdmin
-	payments    PaymentService
-	txQ         TxQueries
-	callbacks   CallbackLog
-	closeDays   CloseDayService
-	closeQ      CloseQueries
-	shifts      ShiftStore
-	setUp       atomic.Bool // an admin exists; once true it stays true (users are never deleted)
-	throttle    *throttle
-	sessionList SessionLister
-	hub         *Hub
-	metrics     *metrics
-
-	secondFactors SecondFactorStore
-	receiptMail   *ReceiptMailer
+	Engine   *gin.Engine
+	handler  http.Handler // the Engine inside the session and CSRF layers
+	sessions *scs.SessionManager
+	hub      *Hub
 }
 
 // Hub is the live-update hub (tests publish through it).
 func (s *Server) Hub() *Hub { return s.hub }
 
-// New builds the portal: Gin engine and routes, wrapped (outermost first) in the session
-// manager and CSRF protection. nosurf is the one CSRF mechanism: a state-changing request must
-// come from this site (Sec-Fetch-Site, else Origin, else Referer) and carry the form's token.
+// New builds the portal: each area's handlers with what that area uses, the Gin engine and
+// routes, wrapped (outermost first) in the session manager and CSRF protection. nosurf is the
+// one CSRF mechanism: a state-changing request must come from this site (Sec-Fetch-Site, else
+// Origin, else Referer) and carry the form's token. New panics when d lacks a required
+// dependency (Deps).
 func New(d Deps) *Server {
+	if m := d.missing(); len(m) > 0 {
+		panic("web.New: missing required dependencies: " + strings.Join(m, ", "))
+	}
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -122,37 +45,46 @@ func New(d Deps) *Server {
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = d.CookieSecure
-	s := &Server{pages: newPages(sm, d.Log, d.Audit, d.Endpoints, d.Now, d.SecondFactorOptional), users: d.Users, auditLog: d.Audit, endpoints: d.Endpoints,
-		readerQ: d.Readers, readerAdmin: d.ReaderAdmin, payments: d.Payments, txQ: d.Transactions, callbacks: d.Callbacks, closeDays: d.CloseDays, closeQ: d.Closes, shifts: d.Shifts, hub: d.Hub, throttle: newThrottle(d.Now), sessionList: d.SessionList,
-		secondFactors: d.SecondFactors, metrics: newMetrics(d),
-		receiptMail: d.ReceiptMail}
-	if d.Devices != nil {
-		d.Devices.throttle = newThrottle(d.Now)
+	p := newPages(sm, d.Log, d.Audit, d.Endpoints, d.Now, d.SecondFactorOptional)
+	m := newMetrics(d)
+	d.Devices.throttle = newThrottle(d.Now)
+	if d.Hub.Store == nil {
+		d.Hub.Store = p.storeChrome
 	}
-	if d.Hub != nil && d.Hub.Store == nil {
-		d.Hub.Store = s.storeChrome
+	h := handlers{pages: p, metrics: m, health: d.Health, gatherer: d.Gatherer, hub: d.Hub, devices: d.Devices,
+		auth:      newAuthHandlers(p, d.Users, d.SecondFactors),
+		account:   newAccountHandlers(p, d.Users, d.SecondFactors, d.SessionList),
+		users:     newUserHandlers(p, d.Users, d.SecondFactors),
+		home:      newHomeHandlers(p, d.Transactions, d.Endpoints, d.Closes),
+		payments:  newPaymentHandlers(p, d.Payments, d.Transactions, d.Readers, d.Users, d.Shifts),
+		receipts:  newReceiptHandlers(p, d.Transactions, d.Endpoints, d.ReceiptMail),
+		shifts:    newShiftHandlers(p, d.Shifts, d.Transactions),
+		readers:   newReaderHandlers(p, d.Readers, d.ReaderAdmin, d.Endpoints, d.Transactions),
+		endpoints: newEndpointHandlers(p, d.Endpoints),
+		closeDay:  newCloseDayHandlers(p, d.CloseDays, d.Closes, d.Endpoints, d.Transactions),
+		audit:     newAuditHandlers(p, d.Audit),
+		callbacks: newCallbackHandlers(p, d.Payments, d.Endpoints, d.Callbacks, m),
 	}
 
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.SetTrustedProxies(nil) // ClientIP is the peer address unless a proxy is configured
 	e.HandleMethodNotAllowed = true
-	s.Engine = e
-	s.routes(d)
+	routes(e, h)
 
 	csrf := nosurf.New(e)
 	csrf.SetBaseCookie(http.Cookie{Name: "csrf_token", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: d.CookieSecure, MaxAge: 12 * 3600})
 	csrf.SetIsTLSFunc(func(r *http.Request) bool { return r.TLS != nil || d.CookieSecure })
-	csrf.SetFailureHandler(http.HandlerFunc(s.csrfFailed))
+	csrf.SetFailureHandler(http.HandlerFunc(csrfFailed))
 	// Readers pair with a code, not a browser session: no CSRF token to carry.
 	csrf.ExemptPath("/devices/pair")
-	s.handler = sm.LoadAndSave(csrf)
-	return s
+	return &Server{Engine: e, handler: sm.LoadAndSave(csrf), sessions: sm, hub: d.Hub}
 }
 
-// ServeHTTP serves a request. The gateway's callbacks and the readers' device channel carry no
-// browser cookies, so they skip the session and CSRF layers (which would set cookies and cost a
-// token per request for nothing); everything else goes through them.
+// ServeHTTP serves a request through the layers its path takes (layerOf, in routes.go). The
+// gateway's callbacks and the readers' device channel carry no browser cookies, so they skip
+// the session and CSRF layers (which would set cookies and cost a token per request for
+// nothing); everything else goes through them.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Bodies are bounded before anything reads them: a larger one is refused at once (413),
 	// before a session, a form parser or a multipart spool sees it.
@@ -164,11 +96,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	if machinePath(r.URL.Path) {
+	switch layerOf(r.URL.Path) {
+	case layerMachine:
 		s.Engine.ServeHTTP(w, r)
-		return
-	}
-	if r.URL.Path == "/ws" {
+	case layerSocket:
 		// A screen's live socket only reads who is signed in: its session is loaded, never
 		// saved (a save when the socket ends would write on a hijacked connection, maybe
 		// during shutdown).
@@ -182,27 +113,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.Engine.ServeHTTP(w, r.WithContext(ctx))
-		return
+	default:
+		s.handler.ServeHTTP(w, r)
 	}
-	s.handler.ServeHTTP(w, r)
 }
 
 // bodyLimit is the largest request body a path accepts: a pairing form is a serial and a
 // code; the portal's own forms are small; nothing uploads files.
 func bodyLimit(path string) int64 {
-	if strings.HasPrefix(path, "/devices/") || strings.HasPrefix(path, "/callbacks/") {
+	if layerOf(path) == layerMachine {
 		return 4 << 10
 	}
 	return 64 << 10
 }
 
-// machinePath reports whether a path is for machines (the gateway's callbacks, the readers'
-// device channel): no session, and errors as plain text rather than pages.
-func machinePath(p string) bool {
-	return strings.HasPrefix(p, "/callbacks/") || strings.HasPrefix(p, "/devices/")
-}
-
 // csrfFailed answers a state-changing request without a valid CSRF token: 403, nothing done.
-func (s *Server) csrfFailed(w http.ResponseWriter, r *http.Request) {
+func csrfFailed(w http.ResponseWriter, r *http.Request) {
 	writeErrorResponse(w, r, http.StatusForbidden, "Your form expired or did not come from this portal. Reload the page and try again.")
 }

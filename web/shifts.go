@@ -21,8 +21,25 @@ type ShiftStore interface {
 	Recent(ctx context.Context, userID uint, limit int) ([]models.Shift, error)
 }
 
+// ShiftPayments is what a shift's report reads of payments: its figures and its payments.
+type ShiftPayments interface {
+	Figures(ctx context.Context, q models.FigureQuery) (models.Figures, error)
+	List(ctx context.Context, f models.TxFilter) ([]models.Transaction, error)
+}
+
+// ShiftHandlers serve the cashiers' shifts and their X and final reports.
+type ShiftHandlers struct {
+	*pages
+	shifts ShiftStore
+	txQ    ShiftPayments
+}
+
+func newShiftHandlers(p *pages, shifts ShiftStore, txQ ShiftPayments) *ShiftHandlers {
+	return &ShiftHandlers{pages: p, shifts: shifts, txQ: txQ}
+}
+
 // shiftShow handles "GET /shift": the signed-in user's running shift and its X report.
-func (s *Server) shiftShow(c *gin.Context) {
+func (s *ShiftHandlers) shiftShow(c *gin.Context) {
 	u := currentUser(c)
 	sh, err := s.shifts.Current(c.Request.Context(), u.ID)
 	switch {
@@ -37,7 +54,7 @@ func (s *Server) shiftShow(c *gin.Context) {
 
 // shiftReport handles "GET /shifts/:id": a shift's report; a cashier sees their own, managers
 // and admins everyone's.
-func (s *Server) shiftReport(c *gin.Context) {
+func (s *ShiftHandlers) shiftReport(c *gin.Context) {
 	withID(c, func(id uint) {
 		u := currentUser(c)
 		sh, err := s.shifts.ByID(c.Request.Context(), id)
@@ -52,7 +69,7 @@ func (s *Server) shiftReport(c *gin.Context) {
 	})
 }
 
-func (s *Server) renderShift(c *gin.Context, sh *models.Shift, mine bool) {
+func (s *ShiftHandlers) renderShift(c *gin.Context, sh *models.Shift, mine bool) {
 	ctx := c.Request.Context()
 	u := currentUser(c)
 	v := templates.ShiftView{Shift: sh, Now: s.now(), Mine: mine}
@@ -86,7 +103,7 @@ func (s *Server) renderShift(c *gin.Context, sh *models.Shift, mine bool) {
 
 // shiftStart handles "POST /shift/start": the cashier starts a shift (a second tap, or a shift
 // already started by a payment, gives the running one).
-func (s *Server) shiftStart(c *gin.Context) {
+func (s *ShiftHandlers) shiftStart(c *gin.Context) {
 	u := currentUser(c)
 	sh, err := s.shifts.Start(c.Request.Context(), *u, s.now(), "cashier")
 	if err != nil {
@@ -98,7 +115,7 @@ func (s *Server) shiftStart(c *gin.Context) {
 }
 
 // shiftEnd handles "POST /shift/end": the cashier ends the shift and gets its final report.
-func (s *Server) shiftEnd(c *gin.Context) {
+func (s *ShiftHandlers) shiftEnd(c *gin.Context) {
 	u := currentUser(c)
 	sh, err := s.shifts.End(c.Request.Context(), u.ID, s.now())
 	if errors.Is(err, models.ErrNotFound) {
@@ -113,43 +130,4 @@ func (s *Server) shiftEnd(c *gin.Context) {
 	s.record(c, "shift.end", fmt.Sprintf("shift %d", sh.ID), "ended by "+u.Username)
 	s.flash(c, "Your shift has ended: here is its report.")
 	redirect(c, fmt.Sprintf("/shifts/%d", sh.ID))
-}
-
-// shiftStartsWithPayment opens the cashier's shift with their first payment when none runs.
-func (s *Server) shiftStartsWithPayment(c *gin.Context, t models.Transaction) {
-	if s.shifts == nil {
-		return
-	}
-	u := currentUser(c)
-	if _, err := s.shifts.Current(c.Request.Context(), u.ID); err == nil {
-		return
-	}
-	if sh, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, "first payment"); err != nil {
-		s.log.Warn("start a shift with the first payment", "user", u.Username, "error", err)
-	} else {
-		s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username+"'s first payment "+t.ClientOrderID)
-	}
-}
-
-// closeDayReport handles "GET /admin/closeday/c/:id/report": the Z report of a closed day.
-func (s *Server) closeDayReport(c *gin.Context) {
-	withID(c, func(id uint) {
-		ctx := c.Request.Context()
-		v, err := closeView(ctx, s.closeQ, s.endpoints, id)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		z := templates.ZReportView{Close: v}
-		q := models.FigureQuery{CloseDayID: id, Zone: v.Endpoint.Location(), Currency: v.Endpoint.Currency}
-		if z.Figures, err = s.txQ.Figures(ctx, q); err != nil {
-			fail(c, err)
-			return
-		}
-		if z.Releases, z.Released, err = s.txQ.Releases(ctx, id); err != nil {
-			fail(c, err)
-			return
-		}
-		s.render(c, http.StatusOK, "Z report", templates.ZReportPage(z))
-	})
 }

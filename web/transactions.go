@@ -14,7 +14,7 @@ import (
 // txFilter reads the list's filters from the query; bad values are ignored rather than
 // refused, so a hand-edited URL still shows something sensible. Dates are days in the zone the
 // user reads times in; amounts are read the way the store writes them.
-func (s *Server) txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
+func (s *PaymentHandlers) txFilter(c *gin.Context) (templates.TxFilterForm, models.TxFilter) {
 	look := s.store(c.Request.Context())
 	zone := s.readerZone(c)
 	f := templates.TxFilterForm{State: c.Query("status"), Kind: c.Query("kind"), Reader: c.Query("reader"),
@@ -59,7 +59,7 @@ func filterValues(f templates.TxFilterForm) url.Values {
 }
 
 // transactionsIndex handles "GET /transactions": the filtered payments, a page at a time.
-func (s *Server) transactionsIndex(c *gin.Context) {
+func (s *PaymentHandlers) transactionsIndex(c *gin.Context) {
 	ctx := c.Request.Context()
 	f, q := s.txFilter(c)
 	ts, pg, err := s.txQ.ListPage(ctx, q, pageFrom(c))

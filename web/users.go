@@ -1,10 +1,10 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/example/mposportal/models"
@@ -12,22 +12,38 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// withID parses the :id path parameter; a malformed id is a 404.
-func withID(c *gin.Context, f func(id uint)) {
-	id, err := strconv.ParseUint(c.Param("id"), 10, 32)
-	if err != nil || id == 0 {
-		fail(c, errNotFound)
-		return
-	}
-	f(uint(id))
+// UserAdmin is what the administrators' user pages read and write of the user table.
+type UserAdmin interface {
+	ListPage(ctx context.Context, p models.Page) ([]models.User, models.Paged, error)
+	ByID(ctx context.Context, id uint) (models.User, error)
+	Create(ctx context.Context, u *models.User) error
+	Update(ctx context.Context, u *models.User) error
+	ActiveAdmins(ctx context.Context) (int64, error)
+}
+
+// SecondFactorReset removes a user's authenticator and recovery codes.
+type SecondFactorReset interface {
+	Reset(ctx context.Context, userID uint) error
+}
+
+// UserHandlers serve the administrators' user pages: create, edit, disable, reset a password
+// or a second factor.
+type UserHandlers struct {
+	*pages
+	users         UserAdmin
+	secondFactors SecondFactorReset
+}
+
+func newUserHandlers(p *pages, users UserAdmin, factors SecondFactorReset) *UserHandlers {
+	return &UserHandlers{pages: p, users: users, secondFactors: factors}
 }
 
 // usersIndex handles "GET /admin/users": the most recently created first, a page at a time.
-func (s *Server) usersIndex(c *gin.Context) {
+func (s *UserHandlers) usersIndex(c *gin.Context) {
 	s.renderUsers(c, http.StatusOK, templates.UserForm{Role: models.RoleStaff})
 }
 
-func (s *Server) renderUsers(c *gin.Context, status int, f templates.UserForm) {
+func (s *UserHandlers) renderUsers(c *gin.Context, status int, f templates.UserForm) {
 	users, pg, err := s.users.ListPage(c.Request.Context(), pageFrom(c))
 	if err != nil {
 		fail(c, err)
@@ -45,7 +61,7 @@ func parseRole(v string) (models.Role, string) {
 }
 
 // userCreate handles "POST /admin/users".
-func (s *Server) userCreate(c *gin.Context) {
+func (s *UserHandlers) userCreate(c *gin.Context) {
 	f := templates.UserForm{Username: strings.ToLower(strings.TrimSpace(c.PostForm("username"))),
 		Name: strings.TrimSpace(c.PostForm("name")), Errors: templates.FormErrors{}}
 	var roleErr string
@@ -87,7 +103,7 @@ func (s *Server) userCreate(c *gin.Context) {
 }
 
 // userShow handles "GET /admin/users/:id".
-func (s *Server) userShow(c *gin.Context) {
+func (s *UserHandlers) userShow(c *gin.Context) {
 	withID(c, func(id uint) {
 		u, err := s.users.ByID(c.Request.Context(), id)
 		if err != nil {
@@ -99,7 +115,7 @@ func (s *Server) userShow(c *gin.Context) {
 }
 
 // lastAdminGuard refuses to leave the portal without an active administrator.
-func (s *Server) lastAdminGuard(c *gin.Context, u models.User) bool {
+func (s *UserHandlers) lastAdminGuard(c *gin.Context, u models.User) bool {
 	if u.Role != models.RoleAdmin || u.Disabled {
 		return true
 	}
@@ -108,7 +124,7 @@ func (s *Server) lastAdminGuard(c *gin.Context, u models.User) bool {
 }
 
 // userUpdate handles "POST /admin/users/:id": name and role.
-func (s *Server) userUpdate(c *gin.Context) {
+func (s *UserHandlers) userUpdate(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		u, err := s.users.ByID(ctx, id)
@@ -145,7 +161,7 @@ func (s *Server) userUpdate(c *gin.Context) {
 }
 
 // userSetDisabled handles "POST /admin/users/:id/disable" and ".../enable".
-func (s *Server) userSetDisabled(disabled bool) gin.HandlerFunc {
+func (s *UserHandlers) userSetDisabled(disabled bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		withID(c, func(id uint) {
 			ctx := c.Request.Context()
@@ -177,7 +193,7 @@ func (s *Server) userSetDisabled(disabled bool) gin.HandlerFunc {
 }
 
 // userPassword handles "POST /admin/users/:id/password".
-func (s *Server) userPassword(c *gin.Context) {
+func (s *UserHandlers) userPassword(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		u, err := s.users.ByID(ctx, id)
@@ -204,6 +220,27 @@ func (s *Server) userPassword(c *gin.Context) {
 		}
 		s.record(c, "user.password_reset", u.Username, "every session of the user was ended")
 		s.flash(c, fmt.Sprintf("Password of %s reset.", u.Username))
+		redirect(c, "/admin/users")
+	})
+}
+
+// userSecondFactorReset handles "POST /admin/users/:id/second-factor/reset": for a user who
+// lost their phone and recovery codes. Their sessions end; their next sign-in sets up a new
+// authenticator (or goes without one, where the role allows).
+func (s *UserHandlers) userSecondFactorReset(c *gin.Context) {
+	withID(c, func(id uint) {
+		ctx := c.Request.Context()
+		u, err := s.users.ByID(ctx, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if err := s.secondFactors.Reset(ctx, u.ID); err != nil {
+			fail(c, err)
+			return
+		}
+		s.record(c, "user.second_factor_reset", u.Username, "authenticator and recovery codes removed, sessions ended")
+		s.flash(c, fmt.Sprintf("Two-step sign-in reset for %s: they set it up again at their next sign-in.", u.Username))
 		redirect(c, "/admin/users")
 	})
 }
