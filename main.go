@@ -25,6 +25,7 @@ import (
 	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/jobs"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mailer"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/payments"
@@ -217,22 +218,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 
 	hub := web.NewHub(logger.With("component", "hub"))
-	// Changes reach the screens of every instance: through PostgreSQL LISTEN/NOTIFY when
-	// several instances share a database, directly on SQLite.
-	changes := &models.Changes{DB: db, Log: logger.With("component", "changes")}
-	if models.IsPostgres(dsn) {
-		changes.URL = dsn
-	}
-	shared := web.SharedLive{Feed: changes}
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
-	if changes.URL != "" {
-		// A reader is connected to one instance; commands for it go through the others.
-		link.Relay = changes
-		changes.SubscribeDevices(link.Deliver)
-	}
-	liveReaders := &web.LiveReaders{Hub: hub, Readers: readerStore}
-	readers := &devices.Readers{Store: readerStore, Link: link, Pub: shared}
 	// The portal's own address is known once it listens; callbacks need it.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -254,20 +241,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// Each payment is counted once, where the state machine makes it final.
 	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
 	gateways := &gatewayClients{endpoints: endpoints, http: gatewayHTTPClient(), userAgent: instanceName(), callbackBase: strings.TrimRight(publicURL, "/") + "/callbacks/mapi/"}
-	liveReaders.Tx = txStore
-	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore, ReaderChanged: liveReaders.ReaderChanged}
 	closeStore := &models.CloseDays{DB: db}
 	auditLog := &models.Audit{DB: db}
-	pay := &payments.Service{Tx: txStore, Readers: readers, Link: link, Pub: shared, Gate: closeStore, Audit: auditLog,
+
+	// What the domain changed reaches the screens: screens renders for this instance's (Run,
+	// a background job below). On SQLite the domain tells screens directly; on PostgreSQL,
+	// where several instances may share the database, every change goes to every instance's
+	// screens through NOTIFY, as do commands for a reader connected to another instance.
+	screens := web.NewLive(hub, txStore, readerStore, closeStore, endpoints)
+	hub.Snapshot = screens.Snapshot
+	var notify live.Notifier = screens
+	var pgNotify *models.Notify
+	if models.IsPostgres(dsn) {
+		pgNotify = models.NewNotify(db, dsn, logger.With("component", "notify"))
+		fanout := &live.Fanout{Local: screens, Log: logger.With("component", "live")}
+		fanout.Transport = pgNotify.Channel("portal_changes", fanout.Receive)
+		notify = fanout
+		link.Relay = pgNotify.Channel("portal_readers", link.Deliver)
+	}
+
+	readers := &devices.Readers{Store: readerStore, Link: link, Live: notify}
+	pay := &payments.Service{Tx: txStore, Readers: readers, Link: link, Live: notify, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	readers.Waiting = pay // a reader that goes away ends the payment waiting on it
 	stop.add("payment workers", func() error { pay.Close(); return nil })
-	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: endpoints}
 	closeDays := &closeday.Service{Store: closeStore, Gateways: gateways, Sweeper: pay, Audit: auditLog, Metrics: closeMetrics,
-		Pub: shared, Log: logger.With("component", "closeday")}
-	live := web.Live{Transactions: liveTx, Readers: liveReaders, Closes: liveCloses}
-	changes.Subscribe(live.Deliver)
-	hub.Snapshot = live.Snapshot
+		Live: notify, Log: logger.With("component", "closeday")}
 	stop.add("close-day workers", func() error { closeDays.Wait(); return nil })
 
 	// E-mailed receipts, when a mail server is configured: sent in the background (a job below).
@@ -304,8 +303,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	jobsLog := logger.With("component", "jobs")
 	background := []func(context.Context) error{
 		func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil },
-		liveTx.Run,
-		changes.Run,
+		screens.Run,
 		(&jobs.StatusPoller{Checks: pay, Log: jobsLog, Metrics: jobs.NewMetrics(reg)}).Run,
 		(&jobs.PresenceSweeper{Sweep: readers.SweepPresence, Log: jobsLog}).Run,
 		(&jobs.CloseDayJob{Closes: closeDays, Schedules: schedules(endpoints), Log: jobsLog}).Run,
@@ -314,6 +312,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if receiptMail != nil {
 		background = append(background, receiptMail.Run)
+	}
+	if pgNotify != nil {
+		background = append(background, pgNotify.Run)
 	}
 	if !models.IsPostgres(dsn) && cfg.BackupAt != "off" {
 		dir := cfg.BackupDir

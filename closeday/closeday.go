@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 )
@@ -43,11 +44,6 @@ type Gateways interface {
 	CloseGateway(ctx context.Context, endpointID uint) (Gateway, error)
 }
 
-// Publisher is told when a close changed.
-type Publisher interface {
-	CloseChanged(id uint)
-}
-
 // Sweeper asks the gateway for the status of payments and applies the answers
 // (payments.Service).
 type Sweeper interface {
@@ -71,7 +67,7 @@ type Service struct {
 	Sweeper  Sweeper  // nil: no sweep (tests of the close request alone)
 	Audit    Auditor  // nil: not audited
 	Metrics  *Metrics // nil: not counted
-	Pub      Publisher
+	Live     live.Notifier
 	Log      *slog.Logger
 	Now      func() time.Time
 	// SweepWait overrides DefaultSweepWait.
@@ -88,8 +84,8 @@ func (s *Service) now() time.Time {
 }
 
 func (s *Service) publish(id uint) {
-	if s.Pub != nil {
-		s.Pub.CloseChanged(id)
+	if s.Live != nil {
+		s.Live.Changed(live.Change{Kind: live.Close, ID: id})
 	}
 }
 

@@ -23,8 +23,8 @@ type Link struct {
 	conns map[string]*linkConn
 }
 
-// Relay broadcasts a relayed reader command to every instance (models.Changes does it with
-// PostgreSQL NOTIFY).
+// Relay broadcasts a relayed reader command to every instance (a models.NotifyChannel does it
+// with PostgreSQL NOTIFY).
 type Relay interface {
 	Forward(payload []byte) error
 }

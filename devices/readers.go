@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/models"
 )
 
@@ -39,7 +40,7 @@ func (e *FieldError) Error() string { return e.Message }
 type Readers struct {
 	Store *models.Readers
 	Link  *Link // live connections, to close them when a reader is disabled or unpaired
-	Pub   ReaderPublisher
+	Live  live.Notifier
 	// Waiting ends a payment still waiting for its card on a reader that can no longer read
 	// it (disabled, unpaired, replaced, gone offline). nil in tests of the fleet alone.
 	Waiting WaitingEnder
@@ -57,11 +58,6 @@ func (s *Readers) endWaiting(ctx context.Context, r models.Reader, what string) 
 	}
 }
 
-// ReaderPublisher is told when a reader's row changed (for live screens).
-type ReaderPublisher interface {
-	ReaderChanged(id uint)
-}
-
 func (s *Readers) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
@@ -70,8 +66,8 @@ func (s *Readers) now() time.Time {
 }
 
 func (s *Readers) publish(id uint) {
-	if s.Pub != nil {
-		s.Pub.ReaderChanged(id)
+	if s.Live != nil {
+		s.Live.Changed(live.Change{Kind: live.Reader, ID: id})
 	}
 }
 

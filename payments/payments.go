@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/money"
@@ -102,11 +103,6 @@ type ReaderLookup interface {
 	PaymentReader(ctx context.Context, id uint) (devices.PaymentReader, error)
 }
 
-// Publisher is told whenever a payment changed, after the change is durable.
-type Publisher interface {
-	TransactionChanged(id uint)
-}
-
 // Gate says whether an endpoint's gate is closed for a running Close Day.
 type Gate interface {
 	Closing(ctx context.Context, endpointID uint) (bool, error)
@@ -149,7 +145,7 @@ type Service struct {
 	Readers  ReaderLookup
 	Link     ReaderLink
 	Gateways Gateways
-	Pub      Publisher
+	Live     live.Notifier
 	Gate     Gate    // nil: no close ever holds the counter (tests)
 	Audit    Auditor // nil: not audited; records what the gateway did that a person must know
 	Log      *slog.Logger
@@ -350,8 +346,8 @@ func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Tran
 }
 
 func (p *Service) publish(id uint) {
-	if p.Pub != nil {
-		p.Pub.TransactionChanged(id)
+	if p.Live != nil {
+		p.Live.Changed(live.Change{Kind: live.Payment, ID: id})
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
-	"github.com/example/mposportal/templates"
 	"github.com/gorilla/websocket"
 )
 
@@ -230,6 +230,6 @@ func BenchmarkCeilingHubBroadcast(b *testing.B) {
 	screens(b, a, benchScreens, "<tr", regexp.MustCompile(`data-testid="tx-(PC\d+)"`), got)
 	pad := strings.Repeat(" ", 1500) // about the size of a payment row fragment
 	fanOut(b, got, func(i int) string { return fmt.Sprintf("PC%08d", i) }, func(i int) {
-		a.server.Hub().Broadcast(templates.TopicTxRows, []byte(fmt.Sprintf(`<tr data-testid="tx-PC%08d">%s</tr>`, i, pad)))
+		a.server.Hub().Broadcast(live.PaymentRows, []byte(fmt.Sprintf(`<tr data-testid="tx-PC%08d">%s</tr>`, i, pad)))
 	})
 }

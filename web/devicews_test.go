@@ -3,8 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/models"
-	"github.com/example/mposportal/templates"
 	"net/http"
 	"net/url"
 	"strings"
@@ -188,9 +188,9 @@ func TestScreensGetOnlyTheirTopics(t *testing.T) {
 	for a.server.Hub().Clients() < 4 {
 		time.Sleep(5 * time.Millisecond)
 	}
-	a.server.Hub().Broadcast("tx-rows", []byte("row"))
-	a.server.Hub().Broadcast("tx:1", []byte("status of 1"))
-	a.server.Hub().Broadcast("tx:2", []byte("status of 2"))
+	a.server.Hub().Broadcast(live.PaymentRows, []byte("row"))
+	a.server.Hub().Broadcast(live.PaymentTopic(1), []byte("status of 1"))
+	a.server.Hub().Broadcast(live.PaymentTopic(2), []byte("status of 2"))
 	read := func(c *websocket.Conn, n int) []string {
 		var got []string
 		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
@@ -225,7 +225,7 @@ func TestPaymentPageSocketStartsWithThePresentState(t *testing.T) {
 	tx := a.addTx(t, "PSNAP", 1042, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"})...)
 	admin := a.browser().login("admin", adminPW)
 	u, _ := url.Parse(a.srv.URL)
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics="+templates.TopicTx(tx.ID),
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics="+live.PaymentTopic(tx.ID).String(),
 		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
 	if err != nil {
 		t.Fatal(err)
@@ -243,9 +243,9 @@ func TestPaymentPageSocketStartsWithThePresentState(t *testing.T) {
 // they subscribe to (a named topic, or none meaning "everything").
 func TestLiveTopicsAreAuthorisedPerRole(t *testing.T) {
 	a := newApp(t, true)
-	kinds := map[string]bool{ // topic kind → staff may see it
-		templates.TopicReaders: false, templates.TopicReaderChoices: true, templates.TopicTxRows: true,
-		templates.TopicTxNew: true, templates.TopicCloses: false, templates.TopicTx(1): true, templates.TopicClose(1): false,
+	kinds := map[live.Topic]bool{ // topic kind → staff may see it
+		live.Readers: false, live.ReaderChoices: true, live.PaymentRows: true,
+		live.NewPayments: true, live.Closes: false, live.PaymentTopic(1): true, live.CloseTopic(1): false,
 	}
 	u, _ := url.Parse(a.srv.URL)
 	for _, role := range []struct {
@@ -255,17 +255,17 @@ func TestLiveTopicsAreAuthorisedPerRole(t *testing.T) {
 		b := a.browser().login(role.user, role.pw)
 		h := http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}}
 		for topic, staffMay := range kinds {
-			for _, query := range []string{"?topics=" + topic, ""} {
+			for _, query := range []string{"?topics=" + topic.String(), ""} {
 				before := a.server.Hub().Clients()
 				c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws"+query, h)
 				if err != nil {
 					t.Fatal(err)
 				}
 				waitClients(t, a, func(n int) bool { return n > before })
-				a.server.Hub().Broadcast(topic, []byte("fragment of "+topic))
+				a.server.Hub().Broadcast(topic, []byte("fragment of "+topic.String()))
 				c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 				_, m, err := c.ReadMessage()
-				got := err == nil && string(m) == "fragment of "+topic
+				got := err == nil && string(m) == "fragment of "+topic.String()
 				if want := role.admin || staffMay; got != want {
 					t.Errorf("%s subscribed %q: received %q = %v, want %v", role.user, query, topic, got, want)
 				}

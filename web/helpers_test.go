@@ -58,6 +58,8 @@ type app struct {
 	logs    *syncBuffer
 	readers *devices.Readers
 	gw      *fakeGateway // answers the payments' status requests
+	// renderer is the live.Notifier the domain services are given (no fan-out: one instance).
+	renderer *web.Live
 }
 
 const (
@@ -98,24 +100,25 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	hub := web.NewHub(log)
 	readerStore := &models.Readers{DB: db}
 	link := devices.NewLink()
-	readers := &devices.Readers{Store: readerStore, Link: link, Pub: &web.LiveReaders{Hub: hub, Readers: readerStore}}
 	batch := models.NewGroupCommit(db, 256)
 	t.Cleanup(batch.Close)
 	devices.RegisterMetrics(reg, readerStore)
 	closeMetrics := closeday.NewMetrics(reg)
 	paymentMetrics := payments.NewMetrics(reg)
 	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
-	liveTx := &web.LiveTransactions{Hub: hub, Tx: txStore}
+	closeStore := &models.CloseDays{DB: db}
+	screens := web.NewLive(hub, txStore, readerStore, closeStore, &models.Endpoints{DB: db})
+	hub.Snapshot = screens.Snapshot
+	// The renderer stops (and is waited for) before the database closes.
 	liveCtx, stopLive := context.WithCancel(context.Background())
-	t.Cleanup(stopLive)
-	go liveTx.Run(liveCtx)
+	rendered := make(chan struct{})
+	go func() { screens.Run(liveCtx); close(rendered) }()
+	t.Cleanup(func() { stopLive(); <-rendered })
+	readers := &devices.Readers{Store: readerStore, Link: link, Live: screens}
 	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
 	clock := &testClock{}
-	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Pub: liveTx, Gateways: gw}
-	closeStore := &models.CloseDays{DB: db}
-	liveCloses := &web.LiveCloses{Hub: hub, Closes: closeStore, Endpoints: &models.Endpoints{DB: db}}
-	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Pub: liveCloses}
-	hub.Snapshot = web.Live{Transactions: liveTx, Closes: liveCloses}.Snapshot
+	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Live: screens, Gateways: gw}
+	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Live: screens}
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}
 	factors := &models.SecondFactors{DB: db}
@@ -138,7 +141,7 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	// the database closes; the server's Close leaves hijacked connections alone.
 	t.Cleanup(hub.Close)
 	t.Cleanup(d.Devices.Close)
-	a := &app{t: t, clock: clock, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw}
+	a := &app{t: t, clock: clock, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw, renderer: screens}
 	a.secrets.Store("admin", adminTOTP)
 	if setup {
 		ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/money"
 	"github.com/example/mposportal/templates"
@@ -23,7 +24,7 @@ type Hub struct {
 	// Snapshot, when set, renders the present state of a topic for a screen that has just
 	// subscribed, so that a change between the page's render and its socket is not lost.
 	// It returns nothing for topics that need no snapshot (lists).
-	Snapshot func(ctx context.Context, topic string) []templ.Component
+	Snapshot func(ctx context.Context, topic live.Topic) []templ.Component
 	// Store, when set, is how the store shows times and amounts in pushed fragments (its
 	// zone and locale); a screen whose user chose another zone gets its own rendering.
 	Store func(ctx context.Context) templates.Chrome
@@ -38,9 +39,9 @@ type Hub struct {
 type hubClient struct {
 	send   chan *websocket.PreparedMessage
 	conn   *websocket.Conn
-	topics map[string]bool // what the page shows (templates.Topic…); nil takes everything it may see
-	admin  bool            // staff see only templates.StaffTopic topics
-	zone   *time.Location  // the user's chosen display zone; nil: the store's
+	topics map[live.Topic]bool // what the page shows; nil takes everything it may see
+	admin  bool                // staff see only Topic.Staff topics
+	zone   *time.Location      // the user's chosen display zone; nil: the store's
 }
 
 // zoneKey names the rendering a client needs: "" for the store's zone.
@@ -52,13 +53,14 @@ func (c *hubClient) zoneKey() string {
 }
 
 // wants reports whether the client's page shows topic and its user may see it.
-func (c *hubClient) wants(topic string) bool {
-	return (c.admin || templates.StaffTopic(topic)) && (c.topics == nil || c.topics[topic])
+func (c *hubClient) wants(topic live.Topic) bool {
+	return (c.admin || topic.Staff()) && (c.topics == nil || c.topics[topic])
 }
 
-// parseTopics reads the "topics" query of a socket: at most maxTopics names of letters,
-// digits, '-' and ':'. Anything else subscribes to everything, as a page without topics does.
-func parseTopics(q string) map[string]bool {
+// parseTopics reads the "topics" query of a socket: at most maxTopics topics, comma-separated
+// (live.ParseTopic). Anything else subscribes to everything, as a page without topics does;
+// what the user may see is checked per fragment all the same.
+func parseTopics(q string) map[live.Topic]bool {
 	if q == "" {
 		return nil
 	}
@@ -66,12 +68,13 @@ func parseTopics(q string) map[string]bool {
 	if len(names) > maxTopics {
 		return nil
 	}
-	topics := make(map[string]bool, len(names))
+	topics := make(map[live.Topic]bool, len(names))
 	for _, n := range names {
-		if n == "" || len(n) > 40 || strings.Trim(n, "abcdefghijklmnopqrstuvwxyz0123456789-:") != "" {
+		t, ok := live.ParseTopic(n)
+		if !ok {
 			return nil
 		}
-		topics[n] = true
+		topics[t] = true
 	}
 	return topics
 }
@@ -116,7 +119,7 @@ func (h *Hub) render(ctx context.Context, c templ.Component, zone *time.Location
 
 // Broadcast sends a rendered fragment to every client whose page shows topic, without
 // waiting for any of them. The frame is encoded once for all clients.
-func (h *Hub) Broadcast(topic string, msg []byte) {
+func (h *Hub) Broadcast(topic live.Topic, msg []byte) {
 	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, msg)
 	if err != nil {
 		h.log.Error("hub message", "error", err)
@@ -144,13 +147,13 @@ func (h *Hub) sendLocked(c *hubClient, pm *websocket.PreparedMessage) {
 
 // BroadcastComponent renders c once per display zone its screens use (usually once: the
 // store's) and sends it to every client whose page shows topic.
-func (h *Hub) BroadcastComponent(topic string, c templ.Component) {
+func (h *Hub) BroadcastComponent(topic live.Topic, c templ.Component) {
 	h.BroadcastFirst(Choice{topic, c})
 }
 
 // Choice is one fragment for the screens whose page shows Topic.
 type Choice struct {
-	Topic string
+	Topic live.Topic
 	C     templ.Component
 }
 
@@ -186,7 +189,7 @@ func (h *Hub) BroadcastFirst(choices ...Choice) {
 }
 
 // Wants reports whether any connected screen shows topic.
-func (h *Hub) Wants(topic string) bool {
+func (h *Hub) Wants(topic live.Topic) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/gorilla/websocket"
@@ -179,7 +180,7 @@ func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		for i := 0; i < 500; i++ { // far more than the slow client's buffer and socket hold
-			a.server.Hub().Broadcast("tx-rows", big)
+			a.server.Hub().Broadcast(live.PaymentRows, big)
 		}
 		close(done)
 	}()
