@@ -183,14 +183,17 @@ var readerQuestions = map[string][4]string{
 	"reader.unpair":  {"Unpair %s?", "Its device credential stops working: it must be paired again with a new pairing code before it takes payments.", "unpair", "Unpair the reader"},
 }
 
+// readerEnable does "POST /admin/readers/:id/enable" (through readerAction).
 func (s *ReaderHandlers) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.SetEnabled(c.Request.Context(), id, true, actor)
 }
 
+// readerDisable does "POST /admin/readers/:id/disable" (through readerAction).
 func (s *ReaderHandlers) readerDisable(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.SetEnabled(c.Request.Context(), id, false, actor)
 }
 
+// readerUnpair does "POST /admin/readers/:id/unpair" (through readerAction).
 func (s *ReaderHandlers) readerUnpair(c *gin.Context, id uint, actor string) (models.Reader, error) {
 	return s.readerAdmin.Unpair(c.Request.Context(), id, actor)
 }
