@@ -76,8 +76,6 @@ func New(d Deps) *Server {
 	csrf.SetBaseCookie(http.Cookie{Name: "csrf_token", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: d.CookieSecure, MaxAge: 12 * 3600})
 	csrf.SetIsTLSFunc(func(r *http.Request) bool { return r.TLS != nil || d.CookieSecure })
 	csrf.SetFailureHandler(http.HandlerFunc(csrfFailed))
-	// Readers pair with a code, not a browser session: no CSRF token to carry.
-	csrf.ExemptPath("/devices/pair")
 	return &Server{Engine: e, handler: sm.LoadAndSave(csrf), sessions: sm, hub: d.Hub}
 }
 
