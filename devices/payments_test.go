@@ -497,7 +497,7 @@ func TestStatusAnswerAboutAnotherOrderChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.pay.Gateways = misdirectedGateways{}
-	if err := e.pay.CheckStatus(ctx, tx.ID); !errors.Is(err, devices.ErrCallbackMismatch) {
+	if err := e.pay.CheckStatus(ctx, models.DueCheck{ID: tx.ID, Due: past}); !errors.Is(err, devices.ErrCallbackMismatch) {
 		t.Fatalf("CheckStatus = %v, want a mismatch", err)
 	}
 	got, _ := e.tx.ByID(ctx, tx.ID)

@@ -43,6 +43,7 @@ type AuditLog interface {
 type EndpointStore interface {
 	List(ctx context.Context) ([]models.Endpoint, error)
 	ByID(ctx context.Context, id uint) (models.Endpoint, error)
+	ControlKey(ctx context.Context, id uint) (string, error) // a callback's signing key, read lean
 	Create(ctx context.Context, e *models.Endpoint) error
 	Update(ctx context.Context, e *models.Endpoint) error
 }
