@@ -41,7 +41,7 @@ check-generated:
 bench:
 	@mkdir -p docs
 	@{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$($(GO) version), $$(nproc) cores"; \
-	  $(GO) test -run '^$$' -bench 'CallbackIngestion|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
+	  $(GO) test -run '^$$' -bench 'CallbackIngestion|CallbackDuplicate|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
 	  $(GO) test -run '^$$' -bench 'LivePush|CeilingHubBroadcast' -benchtime 50x ./web/ ; \
 	  POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./payments/ ; \
 	  BENCH_ROWS=1000000 $(GO) test -run '^$$' -bench TransactionsList -benchtime 200x -timeout 20m ./models/ ; \

@@ -16,7 +16,8 @@ import (
 // rescheduling or stopping); the poller only decides when and how many at once.
 type StatusChecks interface {
 	DueStatusChecks(ctx context.Context, now time.Time, limit int) ([]models.DueCheck, error)
-	CheckStatus(ctx context.Context, id uint) error
+	// CheckStatus checks one leased payment; d.Due, when it was due, anchors its next check.
+	CheckStatus(ctx context.Context, d models.DueCheck) error
 }
 
 // StatusPoller asks the gateway for the status of every payment that has no final status yet,
@@ -31,18 +32,34 @@ type StatusPoller struct {
 	Metrics  *Metrics      // nil: the lag is not measured
 }
 
-// Run polls until ctx is done.
+// Run polls until ctx is done, and returns once its workers have. The workers take leased
+// payments one at a time, and the next lease is taken as soon as the last payment of the one
+// before is handed out, not when its slowest check ends: one slow answer does not hold up the
+// payments due behind it.
 func (p *StatusPoller) Run(ctx context.Context) error {
 	interval := p.Interval
 	if interval <= 0 {
 		interval = 200 * time.Millisecond
 	}
+	work := make(chan models.DueCheck)
+	var wg sync.WaitGroup
+	for range p.workers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for d := range work {
+				p.check(ctx, d)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(work)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		// Drain: when a batch was full there is more due work; take it before sleeping.
+		// Drain: when a lease was full there is more due work; take it before sleeping.
 		for {
-			n, err := p.RunOnce(ctx)
+			n, err := p.feed(ctx, work)
 			if err != nil && ctx.Err() == nil {
 				p.Log.Error("status poller", slog.Any("error", err))
 			}
@@ -58,6 +75,27 @@ func (p *StatusPoller) Run(ctx context.Context) error {
 	}
 }
 
+// feed leases the payments due now (up to one batch) and hands them to work; it returns how
+// many it leased.
+func (p *StatusPoller) feed(ctx context.Context, work chan<- models.DueCheck) (int, error) {
+	due, err := p.Checks.DueStatusChecks(ctx, p.now(), p.batch())
+	for _, d := range due {
+		select {
+		case work <- d:
+		case <-ctx.Done():
+			return len(due), err // the rest are checked when their lease ends
+		}
+	}
+	return len(due), err
+}
+
+func (p *StatusPoller) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
 func (p *StatusPoller) batch() int {
 	if p.Batch <= 0 {
 		return 500
@@ -65,34 +103,39 @@ func (p *StatusPoller) batch() int {
 	return p.Batch
 }
 
-// RunOnce checks every payment due now (up to one batch) and returns how many it took.
-// A failed check is logged and left to its own schedule; it never stops the others.
-func (p *StatusPoller) RunOnce(ctx context.Context) (int, error) {
-	now := time.Now
-	if p.Now != nil {
-		now = p.Now
+func (p *StatusPoller) workers() int {
+	if p.Workers <= 0 {
+		return 32
 	}
-	due, err := p.Checks.DueStatusChecks(ctx, now(), p.batch())
+	return p.Workers
+}
+
+// check checks one leased payment; a failure is logged and leaves it to its own schedule.
+func (p *StatusPoller) check(ctx context.Context, d models.DueCheck) {
+	if p.Metrics != nil {
+		p.Metrics.pollLag.Observe(p.now().Sub(d.Due).Seconds())
+	}
+	if err := p.Checks.CheckStatus(ctx, d); err != nil && ctx.Err() == nil {
+		p.Log.Warn("status check failed", slog.Uint64("transaction", uint64(d.ID)), slog.Any("error", err))
+	}
+}
+
+// RunOnce checks every payment due now (up to one batch) and returns how many it took, once
+// all are checked. A failed check is logged and left to its own schedule; it never stops the
+// others.
+func (p *StatusPoller) RunOnce(ctx context.Context) (int, error) {
+	due, err := p.Checks.DueStatusChecks(ctx, p.now(), p.batch())
 	if err != nil || len(due) == 0 {
 		return 0, err
 	}
-	workers := p.Workers
-	if workers <= 0 {
-		workers = 32
-	}
 	work := make(chan models.DueCheck)
 	var wg sync.WaitGroup
-	for range min(workers, len(due)) {
+	for range min(p.workers(), len(due)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for d := range work {
-				if p.Metrics != nil {
-					p.Metrics.pollLag.Observe(now().Sub(d.Due).Seconds())
-				}
-				if err := p.Checks.CheckStatus(ctx, d.ID); err != nil && ctx.Err() == nil {
-					p.Log.Warn("status check failed", slog.Uint64("transaction", uint64(d.ID)), slog.Any("error", err))
-				}
+				p.check(ctx, d)
 			}
 		}()
 	}

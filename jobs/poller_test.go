@@ -45,7 +45,8 @@ func (c *checks) DueStatusChecks(_ context.Context, now time.Time, limit int) ([
 	return due, nil
 }
 
-func (c *checks) CheckStatus(_ context.Context, id uint) error {
+func (c *checks) CheckStatus(_ context.Context, d models.DueCheck) error {
+	id := d.ID
 	n := c.inFlight.Add(1)
 	defer c.inFlight.Add(-1)
 	for {
@@ -166,5 +167,50 @@ func TestRetentionPrunesWhatIsOlderThanKeep(t *testing.T) {
 	r.RunOnce(context.Background())
 	if len(asked) != 1 || !asked[0].Equal(now.Add(-90*24*time.Hour)) {
 		t.Errorf("pruned before %v, want 90 days before now", asked)
+	}
+}
+
+// Run keeps its workers between leases: every due payment is checked (a lease of a full batch
+// is followed at once by the next), none twice while it stays leased, and when Run returns no
+// check is still running.
+func TestStatusPollerRunChecksEveryDuePayment(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	c := &checks{due: map[uint]time.Time{}, checked: map[uint]int{}}
+	for id := uint(1); id <= 300; id++ {
+		c.due[id] = now.Add(-time.Second)
+	}
+	p := &jobs.StatusPoller{Checks: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return now }, Interval: time.Millisecond, Batch: 25, Workers: 4}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- p.Run(ctx) }()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c.mu.Lock()
+		n := len(c.checked)
+		c.mu.Unlock()
+		if n == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 300 due payments checked", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run returned %v", err)
+	}
+	if n := c.inFlight.Load(); n != 0 {
+		t.Errorf("%d checks still running after Run returned", n)
+	}
+	if m := c.maxSeen.Load(); m > 4 {
+		t.Errorf("%d checks at once, want at most 4 workers", m)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, n := range c.checked {
+		if n != 1 {
+			t.Errorf("payment %d checked %d times while its lease held", id, n)
+		}
 	}
 }

@@ -108,6 +108,9 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 		sqlDB.SetMaxOpenConns(20)
 		sqlDB.SetMaxIdleConns(10)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		if err := useHotSQL(db, sqlDB, sqlDB, true); err != nil {
+			return nil, fmt.Errorf("models: postgres statements: %w", err)
+		}
 		return db, nil
 	}
 	// SQLite, configured in this one place:
@@ -147,6 +150,11 @@ func Open(dsn string, now func() time.Time, log *slog.Logger) (*gorm.DB, error) 
 		readers.Close()
 		return nil, fmt.Errorf("models: sqlite read pool: %w", err)
 	}
+	if err := useHotSQL(db, writer, readers, false); err != nil {
+		writer.Close()
+		readers.Close()
+		return nil, fmt.Errorf("models: sqlite statements: %w", err)
+	}
 	return db, nil
 }
 
@@ -158,6 +166,9 @@ func IsPostgres(dsn string) bool {
 // Close closes every connection pool Open made for db.
 func Close(db *gorm.DB) error {
 	var errs []error
+	if h := hotOf(db); h != nil {
+		h.close()
+	}
 	if r, ok := db.Config.Plugins[(&dbresolver.DBResolver{}).Name()].(*dbresolver.DBResolver); ok {
 		r.Call(func(p gorm.ConnPool) error {
 			if c, ok := p.(interface{ Close() error }); ok {

@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -208,6 +209,17 @@ func (s *Endpoints) ByID(ctx context.Context, id uint) (Endpoint, error) {
 		return e, fmt.Errorf("models: endpoint %d: %w", id, translate(err))
 	}
 	return e, nil
+}
+
+// ControlKey returns the key endpoint id's gateway callbacks are signed with: the one column a
+// callback needs, read with a prepared statement (a callback's hot path, hotsql.go).
+func (s *Endpoints) ControlKey(ctx context.Context, id uint) (string, error) {
+	var key string
+	rows, err := hotQuery(ctx, s.DB, "SELECT control_key FROM endpoints WHERE id = ?", int64(id))
+	if err := scanOne(rows, err, func(r *sql.Rows) error { return r.Scan(strCol{&key}) }); err != nil {
+		return "", fmt.Errorf("models: endpoint %d: %w", id, err)
+	}
+	return key, nil
 }
 
 // Create stores a new endpoint; ErrConflict when its ENDPOINTID is configured already.

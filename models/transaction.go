@@ -9,7 +9,6 @@ import (
 
 	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // TxKind is what a payment asks of the card: a sale (authorise and capture) or a preauth
@@ -173,6 +172,11 @@ type TxUpdate struct {
 	// polling schedule: a payment polled every 5 s for an hour would otherwise gather 720
 	// identical lines.
 	Routine bool
+	// QuietRepeat, when set, writes nothing at all — no timeline line — if the update would
+	// change nothing (the gateway retrying a callback we applied: the callback log keeps
+	// each delivery with its outcome). Such a repeat is recognised by one read of the
+	// committed row before any write, so it costs no transaction; TxResult.Repeat says so.
+	QuietRepeat bool
 }
 
 // Resolution is a manual outcome proposed by one person for a payment in needs review.
@@ -192,6 +196,8 @@ type TxResult struct {
 	// Flagged is the review reason this update raised (a late approval, a changed status, a
 	// contradiction being confirmed), "" when it raised none.
 	Flagged string
+	// Repeat: a QuietRepeat update that changed nothing, so nothing was written.
+	Repeat bool
 }
 
 // Transactions holds the payment queries.
@@ -235,8 +241,8 @@ func (s *Transactions) Create(ctx context.Context, t *Transaction, detail string
 // ByID loads one payment.
 func (s *Transactions) ByID(ctx context.Context, id uint) (Transaction, error) {
 	var t Transaction
-	if err := s.DB.WithContext(ctx).First(&t, id).Error; err != nil {
-		return t, fmt.Errorf("models: transaction %d: %w", id, translate(err))
+	if err := loadTx(ctx, s.DB, txLookup{id: id}, &t); err != nil {
+		return t, fmt.Errorf("models: transaction %d: %w", id, err)
 	}
 	return t, nil
 }
@@ -275,8 +281,8 @@ func (s *Transactions) BusyReaders(ctx context.Context) (map[uint]Transaction, e
 // ByClientOrderID loads one payment by our order id.
 func (s *Transactions) ByClientOrderID(ctx context.Context, id string) (Transaction, error) {
 	var t Transaction
-	if err := s.DB.WithContext(ctx).Where("client_order_id = ?", id).First(&t).Error; err != nil {
-		return t, fmt.Errorf("models: transaction %q: %w", id, translate(err))
+	if err := loadTx(ctx, s.DB, txLookup{order: id}, &t); err != nil {
+		return t, fmt.Errorf("models: transaction %q: %w", id, err)
 	}
 	return t, nil
 }
@@ -297,145 +303,64 @@ func (s *Transactions) Events(ctx context.Context, id uint) ([]TxEvent, error) {
 // report is durable. Illegal transitions are refused and change nothing; a contradiction of a
 // final state is recorded on the timeline and reported in TxResult.Conflict.
 func (s *Transactions) Apply(ctx context.Context, id uint, u TxUpdate) (TxResult, error) {
-	return s.apply(ctx, func(q *gorm.DB, t *Transaction) error {
-		if err := q.First(t, id).Error; err != nil {
-			return fmt.Errorf("models: transaction %d: %w", id, translate(err))
-		}
-		return nil
-	}, u)
+	return s.apply(ctx, txLookup{id: id}, u)
 }
 
 // ApplyByOrder is Apply for the payment with our order id (client_orderid): one lookup,
 // inside the update's transaction, for a gateway callback.
 func (s *Transactions) ApplyByOrder(ctx context.Context, clientOrderID string, u TxUpdate) (TxResult, error) {
-	return s.apply(ctx, func(q *gorm.DB, t *Transaction) error {
-		if err := q.Where("client_order_id = ?", clientOrderID).First(t).Error; err != nil {
-			return fmt.Errorf("models: transaction %q: %w", clientOrderID, translate(err))
-		}
-		return nil
-	}, u)
+	return s.apply(ctx, txLookup{order: clientOrderID}, u)
 }
 
-func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Transaction) error, u TxUpdate) (TxResult, error) {
+func (s *Transactions) apply(ctx context.Context, l txLookup, u TxUpdate) (TxResult, error) {
+	var read *Transaction
+	if u.QuietRepeat {
+		// A repeat is found by one indexed read of the committed row, before any write: if the
+		// update would change nothing there, nothing is written (it is as if it had been applied
+		// at the moment of that read, and the outcome is the same).
+		read = new(Transaction)
+		if err := loadTx(ctx, s.DB, l, read); err != nil {
+			return TxResult{}, fmt.Errorf("models: transaction %s: %w", l, err)
+		}
+		p, err := s.plan(*read, u, s.now())
+		if err != nil || p.nothing() {
+			return p.res, err
+		}
+	}
 	var res TxResult
 	err := s.Batch.Do(ctx, s.DB, func(db *gorm.DB) error {
 		res = TxResult{}
+		// The unit's statements run on the batch's context: a caller that gives up must not
+		// cancel a statement of the shared transaction.
+		bctx := db.Statement.Context
 		var t Transaction
-		// FOR UPDATE serialises concurrent events on PostgreSQL; SQLite has one writer anyway.
-		q := db
-		if db.Dialector.Name() != "sqlite" {
-			q = db.Clauses(clause.Locking{Strength: "UPDATE"})
+		var err error
+		if read != nil {
+			// Read again inside the transaction, but only what can have changed since.
+			t = *read
+			err = reloadTx(bctx, db, &t)
+		} else {
+			err = loadTx(bctx, db, l, &t)
 		}
-		if err := load(q, &t); err != nil {
+		if err != nil {
+			return fmt.Errorf("models: transaction %s: %w", l, err)
+		}
+		p, err := s.plan(t, u, s.now())
+		res = p.res
+		if err != nil {
 			return err
 		}
-		if u.Check != nil {
-			if err := u.Check(t); err != nil {
-				res.Tx = t
-				return err
+		if len(p.cols) > 0 {
+			if err := updateTx(bctx, db, &p.after, p.cols); err != nil {
+				return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translateRaw(db, err))
 			}
 		}
-		res.From = t.State
-		if len(u.OnlyFrom) > 0 && !slices.Contains(u.OnlyFrom, t.State) {
-			res.Tx = t
-			return nil
-		}
-		to, changed := t.State, false
-		overridden := false
-		if u.State != "" {
-			var err error
-			to, changed, err = NextState(t.State, u.State)
-			switch {
-			case errors.Is(err, ErrFinalConflict) && u.Gateway && u.Override && Overrides(t.State, u.State):
-				to, changed, overridden = u.State, true, true
-			case errors.Is(err, ErrFinalConflict):
-				res.Conflict = err
-			case errors.Is(err, ErrIllegalTransition) && u.Gateway && u.Override && t.State == TxWaitingCard && u.State.Valid():
-				// Our own status request found the payment at the gateway although no card read
-				// was recorded here (a database restored from a backup taken mid-payment): the
-				// gateway's status is taken. A callback alone cannot do this.
-				to, changed = u.State, true
-			case err != nil:
-				return fmt.Errorf("models: transaction %s: %w", t.ClientOrderID, err)
+		if p.event != nil {
+			if err := insertLater(db, p.event); err != nil {
+				return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
 			}
 		}
-		now := s.now()
-		before := t
-		t.State = to
-		if res.Conflict != nil {
-			// Nothing the contradicting event says is filled in (a decline reason must never
-			// land on an approved payment); a gateway claim is flagged and confirmed by asking.
-			res.Tx = t
-			if u.Gateway && t.Review != ReviewConfirm {
-				t.Review, t.ReviewNote, t.NextCheckAt = ReviewConfirm, "the gateway reported "+string(u.State)+"; asking it to confirm", &now
-			}
-			if u.CountCheck {
-				t.Checks++
-			}
-			return s.finishApply(db, &before, &t, &res, u, now, false)
-		}
-		if overridden {
-			reason, note := ReviewStatusChanged, fmt.Sprintf("the gateway changed the status from %s to %s", before.State, to)
-			if to == TxApproved {
-				reason = ReviewLateApproval
-				note = fmt.Sprintf("the gateway approved this payment after it was shown as %s: the customer may have paid twice", before.State)
-				t.ErrorCode, t.ErrorMessage = "", ""
-			}
-			t.Review, t.ReviewNote = reason, note
-			t.FinalAt = &now
-		}
-		fill(&t.GatewayStatus, u.GatewayStatus, !t.State.Final() || changed)
-		fill(&t.GatewayOrderID, u.GatewayOrderID, false)
-		fill(&t.RequestSerial, u.RequestSerial, false)
-		fill(&t.ApprovalCode, u.ApprovalCode, false)
-		fill(&t.RRN, u.RRN, false)
-		fill(&t.ReceiptID, u.ReceiptID, false)
-		fill(&t.TerminalID, u.TerminalID, false)
-		fill(&t.CardBrand, u.CardBrand, false)
-		fill(&t.CardBIN, u.CardBIN, false)
-		fill(&t.CardLast4, u.CardLast4, false)
-		fill(&t.EntryMode, u.EntryMode, false)
-		if t.State != TxApproved {
-			fill(&t.ErrorCode, u.ErrorCode, changed)
-			fill(&t.ErrorMessage, u.ErrorMessage, changed)
-		}
-		if t.SentAt == nil && u.SentAt != nil {
-			t.SentAt = u.SentAt
-		}
-		if u.CountCheck {
-			t.Checks++
-		}
-		if u.NotFound {
-			t.NotFound++
-		}
-		switch {
-		case u.ClearReview || (changed && t.State.Final() && t.Review == ReviewResolution):
-			// cleared by a person, or a proposed resolution overtaken by the gateway's answer
-			t.Review, t.ReviewNote = "", ""
-			t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = "", 0, "", ""
-		case u.Review != "":
-			t.Review, t.ReviewNote = u.Review, u.ReviewNote
-			if u.Propose != nil {
-				t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = u.Propose.To, u.Propose.ByID, u.Propose.ByName, u.Propose.Reason
-			}
-		case t.Review == ReviewConfirm && u.Gateway && u.Override && !overridden && t.State.Final():
-			t.Review, t.ReviewNote = "", "" // the gateway confirmed the status we have
-		}
-		switch {
-		case t.State.Final() && t.Review == ReviewConfirm && u.NextCheckAt != nil:
-			t.NextCheckAt = u.NextCheckAt // still waiting for the gateway to confirm
-		case t.State.Final():
-			t.NextCheckAt = nil
-			if t.FinalAt == nil {
-				t.FinalAt = &now
-			}
-		case u.ClearCheck:
-			t.NextCheckAt = nil
-		case u.NextCheckAt != nil:
-			t.NextCheckAt = u.NextCheckAt
-		}
-		res.Changed = changed
-		return s.finishApply(db, &before, &t, &res, u, now, changed)
+		return nil
 	})
 	if err == nil && s.OnFinal != nil && res.Changed && !res.From.Final() && res.Tx.State.Final() {
 		s.OnFinal(res.Tx)
@@ -443,20 +368,146 @@ func (s *Transactions) apply(ctx context.Context, load func(q *gorm.DB, t *Trans
 	return res, err
 }
 
-// finishApply writes what changed and the timeline line.
-func (s *Transactions) finishApply(db *gorm.DB, before, t *Transaction, res *TxResult, u TxUpdate, now time.Time, changed bool) error {
-	// Only the columns that changed are written: every index on an untouched column is
-	// left alone, which is most of the cost of an update on this wide, well-indexed table.
-	cols := changedColumns(before, t)
-	if len(cols) > 0 {
-		t.UpdatedAt = now
-		if err := db.Model(t).Select(append(cols, "updated_at")).Updates(t).Error; err != nil {
-			return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translate(err))
+// txPlan is what an update does to a payment, decided from the row alone: the result, the
+// columns to write and the timeline line (nil: none).
+type txPlan struct {
+	res   TxResult
+	after Transaction
+	cols  []string
+	event *TxEvent
+}
+
+// nothing reports whether the plan writes nothing at all.
+func (p *txPlan) nothing() bool { return len(p.cols) == 0 && p.event == nil }
+
+// plan decides what update u does to payment t at time now; it touches no database. An error
+// (Check's, or an illegal transition) refuses the update.
+func (s *Transactions) plan(t Transaction, u TxUpdate, now time.Time) (txPlan, error) {
+	var res TxResult
+	if u.Check != nil {
+		if err := u.Check(t); err != nil {
+			res.Tx = t
+			return txPlan{res: res}, err
 		}
 	}
-	if u.Routine && !changed && res.Conflict == nil && onlySchedule(cols) {
-		res.Tx = *t
-		return nil
+	res.From = t.State
+	if len(u.OnlyFrom) > 0 && !slices.Contains(u.OnlyFrom, t.State) {
+		res.Tx = t
+		return txPlan{res: res}, nil
+	}
+	to, changed := t.State, false
+	overridden := false
+	if u.State != "" {
+		var err error
+		to, changed, err = NextState(t.State, u.State)
+		switch {
+		case errors.Is(err, ErrFinalConflict) && u.Gateway && u.Override && Overrides(t.State, u.State):
+			to, changed, overridden = u.State, true, true
+		case errors.Is(err, ErrFinalConflict):
+			res.Conflict = err
+		case errors.Is(err, ErrIllegalTransition) && u.Gateway && u.Override && t.State == TxWaitingCard && u.State.Valid():
+			// Our own status request found the payment at the gateway although no card read
+			// was recorded here (a database restored from a backup taken mid-payment): the
+			// gateway's status is taken. A callback alone cannot do this.
+			to, changed = u.State, true
+		case err != nil:
+			return txPlan{res: res}, fmt.Errorf("models: transaction %s: %w", t.ClientOrderID, err)
+		}
+	}
+	before := t
+	t.State = to
+	if res.Conflict != nil {
+		// Nothing the contradicting event says is filled in (a decline reason must never
+		// land on an approved payment); a gateway claim is flagged and confirmed by asking.
+		res.Tx = t
+		if u.Gateway && t.Review != ReviewConfirm {
+			t.Review, t.ReviewNote, t.NextCheckAt = ReviewConfirm, "the gateway reported "+string(u.State)+"; asking it to confirm", &now
+		}
+		if u.CountCheck {
+			t.Checks++
+		}
+		return finishPlan(&before, t, res, u, now, false), nil
+	}
+	if overridden {
+		reason, note := ReviewStatusChanged, fmt.Sprintf("the gateway changed the status from %s to %s", before.State, to)
+		if to == TxApproved {
+			reason = ReviewLateApproval
+			note = fmt.Sprintf("the gateway approved this payment after it was shown as %s: the customer may have paid twice", before.State)
+			t.ErrorCode, t.ErrorMessage = "", ""
+		}
+		t.Review, t.ReviewNote = reason, note
+		t.FinalAt = &now
+	}
+	fill(&t.GatewayStatus, u.GatewayStatus, !t.State.Final() || changed)
+	fill(&t.GatewayOrderID, u.GatewayOrderID, false)
+	fill(&t.RequestSerial, u.RequestSerial, false)
+	fill(&t.ApprovalCode, u.ApprovalCode, false)
+	fill(&t.RRN, u.RRN, false)
+	fill(&t.ReceiptID, u.ReceiptID, false)
+	fill(&t.TerminalID, u.TerminalID, false)
+	fill(&t.CardBrand, u.CardBrand, false)
+	fill(&t.CardBIN, u.CardBIN, false)
+	fill(&t.CardLast4, u.CardLast4, false)
+	fill(&t.EntryMode, u.EntryMode, false)
+	if t.State != TxApproved {
+		fill(&t.ErrorCode, u.ErrorCode, changed)
+		fill(&t.ErrorMessage, u.ErrorMessage, changed)
+	}
+	if t.SentAt == nil && u.SentAt != nil {
+		t.SentAt = u.SentAt
+	}
+	if u.CountCheck {
+		t.Checks++
+	}
+	if u.NotFound {
+		t.NotFound++
+	}
+	switch {
+	case u.ClearReview || (changed && t.State.Final() && t.Review == ReviewResolution):
+		// cleared by a person, or a proposed resolution overtaken by the gateway's answer
+		t.Review, t.ReviewNote = "", ""
+		t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = "", 0, "", ""
+	case u.Review != "":
+		t.Review, t.ReviewNote = u.Review, u.ReviewNote
+		if u.Propose != nil {
+			t.ResolveTo, t.ResolveByID, t.ResolveByName, t.ResolveReason = u.Propose.To, u.Propose.ByID, u.Propose.ByName, u.Propose.Reason
+		}
+	case t.Review == ReviewConfirm && u.Gateway && u.Override && !overridden && t.State.Final():
+		t.Review, t.ReviewNote = "", "" // the gateway confirmed the status we have
+	}
+	switch {
+	case t.State.Final() && t.Review == ReviewConfirm && u.NextCheckAt != nil:
+		t.NextCheckAt = u.NextCheckAt // still waiting for the gateway to confirm
+	case t.State.Final():
+		t.NextCheckAt = nil
+		if t.FinalAt == nil {
+			t.FinalAt = &now
+		}
+	case u.ClearCheck:
+		t.NextCheckAt = nil
+	case u.NextCheckAt != nil:
+		t.NextCheckAt = u.NextCheckAt
+	}
+	res.Changed = changed
+	return finishPlan(&before, t, res, u, now, changed), nil
+}
+
+// finishPlan lists what changed and words the timeline line.
+func finishPlan(before *Transaction, t Transaction, res TxResult, u TxUpdate, now time.Time, changed bool) txPlan {
+	// Only the columns that changed are written: every index on an untouched column is
+	// left alone, which is most of the cost of an update on this wide, well-indexed table.
+	cols := changedColumns(before, &t)
+	if len(cols) > 0 {
+		t.UpdatedAt = now.UTC()
+	}
+	p := txPlan{after: t, cols: cols}
+	quiet := !changed && res.Conflict == nil &&
+		((u.Routine && onlySchedule(cols)) || (u.QuietRepeat && len(cols) == 0))
+	if quiet {
+		res.Tx = t
+		res.Repeat = u.QuietRepeat && len(cols) == 0
+		p.res = res
+		return p
 	}
 	detail := u.Detail
 	switch {
@@ -468,18 +519,17 @@ func (s *Transactions) finishApply(db *gorm.DB, before, t *Transaction, res *TxR
 	if t.Review != before.Review && t.ReviewNote != "" && res.Conflict == nil {
 		detail += "; " + t.ReviewNote
 	}
-	ev := TxEvent{TransactionID: t.ID, At: now, Source: u.Source, FromState: res.From, Detail: detail}
+	ev := &TxEvent{TransactionID: t.ID, At: now, Source: u.Source, FromState: res.From, Detail: detail}
 	if changed {
 		ev.ToState = t.State
 	}
-	if err := insertLater(db, &ev); err != nil {
-		return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
-	}
-	res.Tx, res.Changed = *t, changed
+	p.event = ev
+	res.Tx, res.Changed = t, changed
 	if t.Review != before.Review && t.Review != "" {
 		res.Flagged = t.Review
 	}
-	return nil
+	p.res = res
+	return p
 }
 
 // changedColumns lists the columns Apply may change whose value differs between a and b.
@@ -545,17 +595,23 @@ func fill(dst *string, v string, overwrite bool) {
 // when not, the caller applies the answer in full with Apply.
 func (s *Transactions) Reschedule(ctx context.Context, id uint, state TxState, next time.Time) (bool, error) {
 	var n int64
+	now := s.now().UTC()
 	err := s.Batch.Do(ctx, s.DB, func(db *gorm.DB) error {
-		res := db.Model(&Transaction{}).Where("id = ? AND state = ? AND next_check_at IS NOT NULL", id, state).
-			Updates(map[string]any{"next_check_at": next, "checks": gorm.Expr("checks + 1"), "updated_at": s.now()})
-		n = res.RowsAffected
-		return res.Error
+		res, err := hotExec(db.Statement.Context, db, sqlReschedule, next, now, int64(id), string(state))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("models: reschedule transaction %d: %w", id, err)
 	}
 	return n == 1, nil
 }
+
+const sqlReschedule = "UPDATE transactions SET next_check_at = ?, checks = checks + 1, updated_at = ? " +
+	"WHERE id = ? AND state = ? AND next_check_at IS NOT NULL"
 
 // DueCheck is a payment whose status check is due, and when it was due (the poller measures
 // how late it runs).
@@ -570,27 +626,43 @@ type DueCheck struct {
 func (s *Transactions) LeaseDueChecks(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]DueCheck, error) {
 	var due []DueCheck
 	err := s.DB.WithContext(ctx).Transaction(func(db *gorm.DB) error {
-		q := db.Model(&Transaction{}).Select("id", "next_check_at").Where("next_check_at IS NOT NULL AND next_check_at <= ?", now).
-			Order("next_check_at, id").Limit(limit)
-		if db.Dialector.Name() == "postgres" {
+		due = due[:0]
+		q := sqlDueChecks
+		if isPostgres(db) {
 			// Rows another instance has leased in its own open transaction are skipped, not waited for.
-			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+			q += " FOR UPDATE SKIP LOCKED"
 		}
-		if err := q.Scan(&due).Error; err != nil {
+		rows, err := hotQuery(ctx, db, q, now, int64(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d DueCheck
+			if err := rows.Scan(uintCol{&d.ID}, timeCol{&d.Due}); err != nil {
+				return err
+			}
+			due = append(due, d)
+		}
+		if err := rows.Close(); err != nil {
 			return err
 		}
 		if len(due) == 0 {
 			return nil
 		}
-		ids := make([]uint, len(due))
-		for i, d := range due {
-			ids[i] = d.ID
+		args := make([]any, 0, len(due)+1)
+		args = append(args, now.Add(lease))
+		for _, d := range due {
+			args = append(args, int64(d.ID))
 		}
-		until := now.Add(lease)
-		return db.Model(&Transaction{}).Where("id IN ?", ids).Update("next_check_at", until).Error
+		_, err = onceExec(ctx, db, "UPDATE transactions SET next_check_at = ? WHERE id IN "+placeholders(len(due)), args...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("models: lease due status checks: %w", err)
 	}
 	return due, nil
 }
+
+const sqlDueChecks = "SELECT id, next_check_at FROM transactions WHERE next_check_at IS NOT NULL AND next_check_at <= ? " +
+	"ORDER BY next_check_at, id LIMIT ?"

@@ -324,7 +324,8 @@ func (p *Service) EndWaiting(ctx context.Context, readerID uint, reason string) 
 	if err == nil {
 		st, err = gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID})
 	}
-	p.cardWatchdog(ctx, t, st, err, p.now().Add(CheckEvery), reason)
+	now := p.now()
+	p.cardWatchdog(ctx, t, st, err, now, now.Add(CheckEvery), reason)
 }
 
 // endWaitingTimeout bounds the question to the bank when a reader goes away: a slow gateway

@@ -22,9 +22,10 @@ func (p *Service) DueStatusChecks(ctx context.Context, now time.Time, limit int)
 // CheckStatus always sets the real next time (or stops the schedule) before the lease ends.
 const statusLease = 30 * time.Second
 
-// CheckStatus asks the gateway for one payment's status and applies the answer.
-func (p *Service) CheckStatus(ctx context.Context, id uint) error {
-	_, err := p.checkStatus(ctx, id, false, "", true)
+// CheckStatus asks the gateway for the status of a payment whose check is due (as
+// DueStatusChecks leased it) and applies the answer.
+func (p *Service) CheckStatus(ctx context.Context, d models.DueCheck) error {
+	_, err := p.checkStatus(ctx, d.ID, false, "", true, d.Due)
 	return err
 }
 
@@ -32,7 +33,7 @@ func (p *Service) CheckStatus(ctx context.Context, id uint) error {
 // person's "re-check now", or a close's sweep), and applies the answer: a final status the
 // gateway has changed replaces ours and is flagged for review.
 func (p *Service) Recheck(ctx context.Context, id uint, why string) (models.Transaction, error) {
-	return p.checkStatus(ctx, id, true, why, false)
+	return p.checkStatus(ctx, id, true, why, false, time.Time{})
 }
 
 // Settle rechecks payments with bounded concurrency (a close's sweep); failures are logged
@@ -45,7 +46,7 @@ func (p *Service) Settle(ctx context.Context, ids []uint, why string) {
 		go func() {
 			defer wg.Done()
 			for id := range work {
-				if _, err := p.checkStatus(ctx, id, true, why, true); err != nil && ctx.Err() == nil {
+				if _, err := p.checkStatus(ctx, id, true, why, true, time.Time{}); err != nil && ctx.Err() == nil {
 					p.Log.Warn("status recheck", "transaction", id, "error", err)
 				}
 			}
@@ -58,7 +59,27 @@ func (p *Service) Settle(ctx context.Context, ids []uint, why string) {
 	wg.Wait()
 }
 
-func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why string, routine bool) (models.Transaction, error) {
+// nextCheck is when a payment whose check was due at due (zero: not on the schedule) and ran
+// now is asked about next. The cadence is kept from when the check was due, not from when it
+// ran, so that a poller running a little late does not stretch every payment's period (10,000
+// pending payments need 2,000 checks a second, late or not); and never sooner than
+// FirstCheckAfter from now, so a payment is asked every 3–5 s (§7.3) however late the poller
+// is. A check run before it was due counts from now.
+func nextCheck(due, now time.Time) time.Time {
+	if due.IsZero() || due.After(now) {
+		return now.Add(CheckEvery)
+	}
+	return later(due.Add(CheckEvery), now.Add(FirstCheckAfter))
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why string, routine bool, due time.Time) (models.Transaction, error) {
 	t, err := p.Tx.ByID(ctx, id)
 	if err != nil {
 		return t, err
@@ -92,14 +113,14 @@ func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why stri
 	// capture or refund became the order's latest transaction (§13.4).
 	st, err := gw.Status(ctx, mapi.StatusRequest{ClientOrderID: t.ClientOrderID, OrderID: t.GatewayOrderID, ByRequestSN: t.RequestSerial})
 	now = p.now()
-	next := now.Add(CheckEvery)
+	next := nextCheck(due, now)
 	pastDeadline := !t.State.Final() && t.State != models.TxNeedsReview && t.SentAt != nil && now.Sub(*t.SentAt) >= CheckDeadline
 	if t.State == models.TxNeedsReview || pastDeadline {
 		next = now.Add(ReviewEvery) // a person is on it: keep asking, slowly
 	}
 	var verr *mapi.ValidationError
 	if t.State == models.TxWaitingCard {
-		return p.cardWatchdog(ctx, t, st, err, next, "")
+		return p.cardWatchdog(ctx, t, st, err, now, next, "")
 	}
 	switch {
 	case err == nil && !sameOrder(t, st):
@@ -146,12 +167,12 @@ func (p *Service) checkStatus(ctx context.Context, id uint, force bool, why stri
 //
 // reason is why it stopped waiting before the card timeout (the reader went away); "" for the
 // timeout itself.
-func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, next time.Time, reason string) (models.Transaction, error) {
+func (p *Service) cardWatchdog(ctx context.Context, t models.Transaction, st *mapi.StatusResponse, err error, now, next time.Time, reason string) (models.Transaction, error) {
 	var verr *mapi.ValidationError
 	switch {
 	case err == nil && sameOrder(t, st):
 		u := statusUpdate(st)
-		sent := next.Add(-CheckEvery) // now: the polling deadline counts from here
+		sent := now // the polling deadline counts from here
 		u.Source, u.Gateway, u.Override, u.CountCheck, u.NextCheckAt, u.SentAt = "poll", true, true, true, &next, &sent
 		u.Detail = "no card read was recorded, but the bank has the payment: it says " + models.BankStatus(string(st.Status))
 		res, err := p.apply(ctx, t.ID, u)
@@ -287,6 +308,9 @@ func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string
 		GatewayOrderID: cb.OrderID, ApprovalCode: cb.ApprovalCode, RRN: cb.ProcessorRRN, CardBrand: cb.CardType,
 		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
 		Detail: "the bank's notice: " + models.BankStatus(string(cb.Status)), Gateway: true,
+		// The gateway retries a callback until it gets our 200: a retry of one we applied is
+		// answered from one read, without a write (the callback log records the delivery).
+		QuietRepeat: true,
 		Check: func(t models.Transaction) error {
 			switch {
 			case t.EndpointID != endpointID:
@@ -307,6 +331,8 @@ func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string
 		return CallbackUnknown, models.Transaction{}, nil
 	case errors.Is(err, ErrCallbackMismatch):
 		return "", res.Tx, err
+	case err == nil && res.Repeat:
+		return CallbackDuplicate, res.Tx, nil // nothing changed: nothing to publish
 	}
 	res, err = p.applied(res, err, u)
 	switch {

@@ -253,7 +253,7 @@ func TestStatusAnswerAboutAnotherOrderChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Pay.Gateways = misdirectedGateways{}
-	if err := e.Pay.CheckStatus(ctx, tx.ID); !errors.Is(err, payments.ErrCallbackMismatch) {
+	if err := e.Pay.CheckStatus(ctx, models.DueCheck{ID: tx.ID, Due: past}); !errors.Is(err, payments.ErrCallbackMismatch) {
 		t.Fatalf("CheckStatus = %v, want a mismatch", err)
 	}
 	got, _ := e.Tx.ByID(ctx, tx.ID)

@@ -140,14 +140,14 @@ func (p *lagProbe) DueStatusChecks(ctx context.Context, now time.Time, limit int
 	return due, err
 }
 
-func (p *lagProbe) CheckStatus(ctx context.Context, id uint) error {
+func (p *lagProbe) CheckStatus(ctx context.Context, d models.DueCheck) error {
 	p.mu.Lock()
-	if due, ok := p.due[id]; ok {
+	if due, ok := p.due[d.ID]; ok {
 		p.lags = append(p.lags, time.Since(due))
-		delete(p.due, id)
+		delete(p.due, d.ID)
 	}
 	p.mu.Unlock()
-	return p.inner.CheckStatus(ctx, id)
+	return p.inner.CheckStatus(ctx, d)
 }
 
 func envInt(name string, def int) int {

@@ -90,7 +90,7 @@ func (e *virtualEnv) sent(amount int64) models.Transaction {
 // check runs the status poller's check for the payment now, as the poller does when it is due.
 func (e *virtualEnv) check(id uint) models.Transaction {
 	e.t.Helper()
-	if err := e.pay.CheckStatus(context.Background(), id); err != nil {
+	if err := e.pay.CheckStatus(context.Background(), models.DueCheck{ID: id, Due: e.now()}); err != nil {
 		var verr *mapi.ValidationError
 		if !errors.As(err, &verr) {
 			e.t.Logf("check: %v", err)

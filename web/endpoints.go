@@ -19,6 +19,7 @@ type EndpointStore interface {
 	ByID(ctx context.Context, id uint) (models.Endpoint, error)
 	Create(ctx context.Context, e *models.Endpoint) error
 	Update(ctx context.Context, e *models.Endpoint) error
+	ControlKey(ctx context.Context, id uint) (string, error) // a callback's signing key, read lean
 }
 
 // The other areas only read endpoints, each what it needs of EndpointStore:

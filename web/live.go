@@ -23,6 +23,7 @@ type Live struct {
 
 	queue     *live.Queue
 	announced map[uint]time.Time // payments whose row lists already received (Run's own)
+	swept     time.Time          // when announced was last swept (Run's own)
 }
 
 var _ live.Notifier = (*Live)(nil)
@@ -79,9 +80,14 @@ func (l *Live) payment(ctx context.Context, id uint) {
 	now := time.Now()
 	_, seen := l.announced[id]
 	l.announced[id] = now
-	for k, at := range l.announced {
-		if now.Sub(at) > 10*time.Minute {
-			delete(l.announced, k)
+	// Forgotten after ten minutes; swept once a minute, not on every push (a sweep walks
+	// every payment announced, thousands in a busy hour).
+	if now.Sub(l.swept) > time.Minute {
+		l.swept = now
+		for k, at := range l.announced {
+			if now.Sub(at) > 10*time.Minute {
+				delete(l.announced, k)
+			}
 		}
 	}
 	// Lists: a just-started payment is inserted where lists take new rows; everywhere else

@@ -74,6 +74,17 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 	if got.State != models.TxApproved || got.ApprovalCode != "242805" {
 		t.Errorf("after the callback: %s %s", got.State, got.ApprovalCode)
 	}
+	// The retry is logged (below) but leaves the payment's timeline alone.
+	evs, _ := (&models.Transactions{DB: a.db}).Events(context.Background(), tx.ID)
+	var fromCallbacks int
+	for _, ev := range evs {
+		if ev.Source == "callback" {
+			fromCallbacks++
+		}
+	}
+	if fromCallbacks != 1 {
+		t.Errorf("%d timeline lines from the callback delivered twice, want 1", fromCallbacks)
+	}
 	unknown := mapi.Callback{Status: "approved", OrderID: "5", MerchantOrder: "PNOPE", Type: "sale", Amount: "1.00"}
 	if code := get(callbackURL(a, unknown, testKey)); code != http.StatusOK {
 		t.Errorf("unknown order: %d, want 200", code)
