@@ -415,6 +415,15 @@ func hourHeight(h models.HourFigure, all []models.HourFigure) int {
 	return max(1, int(abs(h.NetMinor)*95/most))
 }
 
+// breakBeforeCurrency lets a large figure wrap before its currency code, never inside the
+// number: the no-break space before the code becomes an ordinary one.
+func breakBeforeCurrency(s string) string {
+	if i := strings.LastIndex(s, "\u00a0"); i >= 0 {
+		return s[:i] + " " + s[i+len("\u00a0"):]
+	}
+	return s
+}
+
 // zoneAbbrev names the zone a day's hours are in, the store's ("EET", or "EEST/EET" on the
 // day the clocks change).
 func zoneAbbrev(hours []models.HourFigure) string {
