@@ -72,14 +72,14 @@ type Transaction struct {
 	EntryMode      string     `gorm:"size:16"`
 	ErrorCode      string     `gorm:"size:16"`
 	ErrorMessage   string     `gorm:"size:255"` // decline or failure reason, as shown to staff
-	StartedByID    uint       `gorm:"index"`
+	StartedByID    uint       `gorm:"index;index:idx_tx_day_staff,priority:2"`
 	StartedByName  string     `gorm:"size:64"`
 	SentAt         *time.Time // when the gateway accepted the order (or our request went out); polling deadline counts from here
 	FinalAt        *time.Time
 	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
 	Checks         int        // status requests made so far
 	CloseDayID     *uint      `gorm:"index"`                                           // the close that covered this payment
-	BusinessDay    string     `gorm:"size:10;index;index:idx_tx_day_state,priority:1"` // the store's date (endpoint time zone) the payment was started on
+	BusinessDay    string     `gorm:"size:10;index;index:idx_tx_day_state,priority:1;index:idx_tx_day_staff,priority:1"` // the store's date (endpoint time zone) the payment was started on
 	ReaderLabel    string     `gorm:"size:64"`                                         // the reader's label when the payment was taken ("Counter 2")
 	// StartKey is the counter form's one-time key: a repeated or concurrent submit of the same
 	// form finds this payment instead of starting another.
