@@ -78,9 +78,9 @@ type Transaction struct {
 	FinalAt        *time.Time
 	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
 	Checks         int        // status requests made so far
-	CloseDayID     *uint      `gorm:"index"`                                           // the close that covered this payment
+	CloseDayID     *uint      `gorm:"index"`                                                                             // the close that covered this payment
 	BusinessDay    string     `gorm:"size:10;index;index:idx_tx_day_state,priority:1;index:idx_tx_day_staff,priority:1"` // the store's date (endpoint time zone) the payment was started on
-	ReaderLabel    string     `gorm:"size:64"`                                         // the reader's label when the payment was taken ("Counter 2")
+	ReaderLabel    string     `gorm:"size:64"`                                                                           // the reader's label when the payment was taken ("Counter 2")
 	// StartKey is the counter form's one-time key: a repeated or concurrent submit of the same
 	// form finds this payment instead of starting another.
 	StartKey *string `gorm:"size:64;uniqueIndex"`
