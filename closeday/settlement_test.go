@@ -75,8 +75,8 @@ func TestUnknownCloseHoldsTheCounterAndRetriesTheSameRequest(t *testing.T) {
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseUnknown)
 	_, err := e.Pay.Start(context.Background(), payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 700, Actor: payments.Actor{ID: 1, Name: "sam"}})
-	var se *payments.StartError
-	if !errors.As(err, &se) || !strings.Contains(se.Message, "closed") {
+	var se *models.ValidationError
+	if !errors.As(err, &se) || !strings.Contains(se.Message(), "closed") {
 		t.Fatalf("a sale while the close's outcome is unknown: %v", err)
 	}
 	e.Now.Add(closeday.RetryAfter + time.Second)

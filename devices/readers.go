@@ -31,11 +31,6 @@ var (
 	ErrDisabled     = errors.New("the reader is disabled")
 )
 
-// FieldError is a refused form value, with a message for the admin.
-type FieldError struct{ Field, Message string }
-
-func (e *FieldError) Error() string { return e.Message }
-
 // Readers is the fleet service: registration, pairing, lifecycle and presence.
 type Readers struct {
 	Store *models.Readers
@@ -82,22 +77,22 @@ type RegisterInput struct {
 func (s *Readers) Register(ctx context.Context, in RegisterInput) (models.Reader, string, error) {
 	serial, err := NormalizeSerial(in.Serial)
 	if err != nil {
-		return models.Reader{}, "", &FieldError{"serial", "Serial number: " + strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")}
+		return models.Reader{}, "", models.Invalid("serial", "Serial number: "+strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")).Because(err)
 	}
 	label, location := strings.TrimSpace(in.Label), strings.TrimSpace(in.Location)
 	switch {
 	case label == "" || len(label) > 64:
-		return models.Reader{}, "", &FieldError{"label", "Give the reader a label of at most 64 characters, e.g. Counter 1."}
+		return models.Reader{}, "", models.Invalid("label", "Give the reader a label of at most 64 characters, e.g. Counter 1.")
 	case len(location) > 64:
-		return models.Reader{}, "", &FieldError{"location", "The location is at most 64 characters."}
+		return models.Reader{}, "", models.Invalid("location", "The location is at most 64 characters.")
 	case in.EndpointID == 0:
-		return models.Reader{}, "", &FieldError{"endpoint", "Choose the gateway endpoint the reader belongs to."}
+		return models.Reader{}, "", models.Invalid("endpoint", "Choose the gateway endpoint the reader belongs to.")
 	}
 	code, hash, exp := s.newPairingCode()
 	r := models.Reader{Serial: serial, Label: label, Location: location, EndpointID: in.EndpointID, Enabled: true,
 		Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
 	if err := s.Store.Create(ctx, &r, in.Actor); errors.Is(err, models.ErrConflict) {
-		return r, "", &FieldError{"serial", fmt.Sprintf("A reader with serial %s is already registered.", serial)}
+		return r, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return r, "", err
 	}
@@ -112,7 +107,7 @@ func (s *Readers) NewPairingCode(ctx context.Context, id uint, actor string) (mo
 		return r, "", err
 	}
 	if r.Retired {
-		return r, "", &FieldError{"reader", "This reader was replaced; pair its successor instead."}
+		return r, "", models.Invalid("reader", "This reader was replaced; pair its successor instead.")
 	}
 	code, hash, exp := s.newPairingCode()
 	r.PairingCodeHash, r.PairingExpiresAt = hash, &exp
@@ -207,7 +202,7 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor s
 		return r, err
 	}
 	if r.Retired && enabled {
-		return r, &FieldError{"reader", "A replaced reader cannot be enabled again."}
+		return r, models.Invalid("reader", "A replaced reader cannot be enabled again.")
 	}
 	kind := "enabled"
 	if !enabled {
@@ -253,17 +248,17 @@ func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string)
 		return old, "", err
 	}
 	if old.Retired {
-		return old, "", &FieldError{"serial", "This reader was already replaced."}
+		return old, "", models.Invalid("serial", "This reader was already replaced.")
 	}
 	serial, err := NormalizeSerial(newSerial)
 	if err != nil {
-		return old, "", &FieldError{"serial", "Serial number: " + strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")}
+		return old, "", models.Invalid("serial", "Serial number: "+strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")).Because(err)
 	}
 	code, hash, exp := s.newPairingCode()
 	succ := models.Reader{Serial: serial, Label: old.Label, Location: old.Location, EndpointID: old.EndpointID,
 		Enabled: true, Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
 	if err := s.Store.Replace(ctx, &old, &succ, actor); errors.Is(err, models.ErrConflict) {
-		return old, "", &FieldError{"serial", fmt.Sprintf("A reader with serial %s is already registered.", serial)}
+		return old, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return old, "", err
 	}

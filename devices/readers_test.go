@@ -38,17 +38,17 @@ func TestRegisterValidatesAndRefusesDuplicates(t *testing.T) {
 	if err != nil || r.Serial != "SBX-0001" || len(code) != 9 {
 		t.Fatalf("Register = %+v, %q, %v", r, code, err)
 	}
-	var fe *devices.FieldError
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	var fe *models.ValidationError
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("duplicate serial: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "sbx_0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "sbx_0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("duplicate serial in another spelling: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "S/1", Label: "Bad", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "S/1", Label: "Bad", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("malformed serial: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0002", Label: "", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "label" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0002", Label: "", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "label" {
 		t.Errorf("no label: %v", err)
 	}
 }

@@ -50,13 +50,13 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {
 	case in.Key == "" || len(in.Key) > 64:
-		return op, &models.OperationError{Message: "This form is not valid any more: reload the page."}
+		return op, models.Invalid("", "This form is not valid any more: reload the page.")
 	case !in.Kind.Operation():
-		return op, &models.OperationError{Message: "Choose capture, release or refund."}
+		return op, models.Invalid("kind", "Choose capture, release or refund.")
 	case in.Kind == models.KindRefund && in.Reason == "":
-		return op, &models.OperationError{Message: "Give a reason for the refund (the bank shows it)."}
+		return op, models.Invalid("reason", "Give a reason for the refund (the bank shows it).")
 	case len(in.Reason) > MaxCommentLen:
-		return op, &models.OperationError{Message: fmt.Sprintf("Keep the reason to %d characters.", MaxCommentLen)}
+		return op, models.Invalidf("reason", "Keep the reason to %d characters.", MaxCommentLen)
 	}
 	if prev, err := p.Tx.ByStartKey(ctx, in.Key); err == nil {
 		return prev, ErrAlreadyDone
@@ -76,12 +76,12 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 		return op, fmt.Errorf("payments: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
 	}
 	if merchant.Disabled {
-		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
+		return op, models.Invalidf("", "The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)
 	}
 	if in.Amount != "" {
 		var perr *money.ParseError
 		if in.AmountMinor, err = merchant.Money.Parse(in.Amount, parent.Currency); errors.As(err, &perr) {
-			return op, &models.OperationError{Message: perr.Message}
+			return op, models.InvalidAmount("amount", err)
 		}
 	}
 	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor, merchant.Money); err != nil {
@@ -97,7 +97,7 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 			return op, err
 		}
 		if closing {
-			return op, &models.OperationError{Message: "The day is being closed with the bank: try again in a moment."}
+			return op, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
 		}
 	}
 	now := p.now()
@@ -132,7 +132,7 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 		if prev, kerr := p.Tx.ByStartKey(ctx, in.Key); kerr == nil {
 			return prev, ErrAlreadyDone
 		}
-		return models.Transaction{}, &models.OperationError{Message: "Another operation on this payment was just started: wait for its result."}
+		return models.Transaction{}, models.Invalid("", "Another operation on this payment was just started: wait for its result.")
 	}
 	p.publish(op.ID)
 	p.publish(parent.ID)
@@ -168,9 +168,9 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 	}
 	switch {
 	case op.State != models.TxAwaitingApproval:
-		return op, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return op, models.Invalid("", "This is not waiting for approval (any more).")
 	case op.StartedByID == actor.ID:
-		return op, &models.OperationError{Message: "You asked for this refund: another manager or admin must approve it."}
+		return op, models.Invalid("", "You asked for this refund: another manager or admin must approve it.")
 	}
 	parent, err := p.Tx.ByID(ctx, *op.ParentID)
 	if err != nil {
@@ -191,7 +191,7 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 		return op, fmt.Errorf("payments: approve %s: %w", op.ClientOrderID, err)
 	}
 	if merchant.Disabled {
-		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
+		return op, models.Invalidf("", "The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)
 	}
 	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor, merchant.Money); err != nil {
 		return op, err
@@ -203,7 +203,7 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 		return res.Tx, err
 	}
 	if !res.Changed {
-		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
 	p.goSend(ctx, res.Tx)
 	return res.Tx, nil
@@ -213,7 +213,7 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Actor) (models.Transaction, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 200 {
-		return models.Transaction{}, &models.OperationError{Message: "Say why the refund is rejected (at most 200 characters)."}
+		return models.Transaction{}, models.Invalid("reason", "Say why the refund is rejected (at most 200 characters).")
 	}
 	op, err := p.Tx.ByID(ctx, id)
 	if err != nil {
@@ -225,7 +225,7 @@ func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Acto
 		return res.Tx, err
 	}
 	if !res.Changed {
-		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
 	return res.Tx, nil
 }
@@ -539,7 +539,7 @@ func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 		op, err := p.Operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
 			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: Actor{Name: "system"},
 			Reason: fmt.Sprintf("automatic release after %d days", days)})
-		var oerr *models.OperationError
+		var oerr *models.ValidationError
 		switch {
 		case errors.Is(err, ErrAlreadyDone), errors.As(err, &oerr):
 			continue // tried today already, or no longer releasable

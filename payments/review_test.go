@@ -109,7 +109,7 @@ func TestManualResolutionTakesTwoPeopleForMoney(t *testing.T) {
 	}
 	ann, bob := payments.Actor{ID: 2, Name: "ann"}, payments.Actor{ID: 3, Name: "bob"}
 	x := mk()
-	var re *payments.ReviewError
+	var re *models.ValidationError
 	if _, err := e.Pay.Resolve(ctx, x.ID, models.TxApproved, " ", ann); !errors.As(err, &re) {
 		t.Errorf("no reason: %v", err)
 	}

@@ -91,7 +91,7 @@ func (s *PaymentHandlers) counterStart(c *gin.Context) {
 	in := payments.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
 		Amount: f.Amount, AmountAgain: f.AmountAgain, Actor: actor(c)}
 	t, err := s.payments.Start(c.Request.Context(), in)
-	var se *payments.StartError
+	var ve *models.ValidationError
 	switch {
 	case errors.Is(err, payments.ErrAlreadyStarted):
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
@@ -102,8 +102,8 @@ func (s *PaymentHandlers) counterStart(c *gin.Context) {
 			s.log.Warn("remember the last reader", "error", err)
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
-	case errors.As(err, &se):
-		f.Errors = templates.FormErrors{se.Field: se.Message}
+	case errors.As(err, &ve):
+		f.Errors = templates.FormErrors(ve.Fields)
 		s.renderCounter(c, http.StatusUnprocessableEntity, f)
 	default:
 		fail(c, err)

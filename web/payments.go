@@ -130,13 +130,13 @@ func (s *PaymentHandlers) txOperate(c *gin.Context) {
 		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
 		op, err := s.payments.Operate(c.Request.Context(), payments.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
 			Kind: models.TxKind(mf.Kind), Amount: mf.Amount, Reason: mf.Reason, Actor: actor(c)})
-		var oerr *models.OperationError
+		var ve *models.ValidationError
 		switch {
 		case errors.Is(err, payments.ErrAlreadyDone):
 			redirect(c, fmt.Sprintf("/transactions/%d", id)) // the same form again: show what it did
 			return
-		case errors.As(err, &oerr):
-			mf.Error = oerr.Message
+		case errors.As(err, &ve):
+			mf.Error = ve.Error()
 			s.renderTxMoney(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{}, mf)
 			return
 		case err != nil:
@@ -204,10 +204,10 @@ func (s *PaymentHandlers) txReject(c *gin.Context) {
 // approvalRefused answers an approve or reject the domain refused (422 with the reason) or
 // that failed; it reports whether it answered.
 func (s *PaymentHandlers) approvalRefused(c *gin.Context, id uint, err error) bool {
-	var oerr *models.OperationError
+	var ve *models.ValidationError
 	switch {
-	case errors.As(err, &oerr):
-		s.renderTx(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{Action: "approval", Error: oerr.Message})
+	case errors.As(err, &ve):
+		s.renderTx(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{Action: "approval", Error: ve.Error()})
 		return true
 	case err != nil:
 		fail(c, err)

@@ -104,9 +104,9 @@ func (s *ReaderHandlers) readerCreate(c *gin.Context) {
 	}
 	r, code, err := s.readerAdmin.Register(c.Request.Context(), devices.RegisterInput{Serial: f.Serial, Label: f.Label,
 		Location: f.Location, EndpointID: f.EndpointID, Actor: currentUser(c).Username})
-	var fe *devices.FieldError
-	if errors.As(err, &fe) {
-		f.Errors = templates.FormErrors{fe.Field: fe.Message}
+	var ve *models.ValidationError
+	if errors.As(err, &ve) {
+		f.Errors = templates.FormErrors(ve.Fields)
 		s.renderReaderForm(c, http.StatusUnprocessableEntity, f)
 		return
 	} else if err != nil {
@@ -163,12 +163,8 @@ func (s *ReaderHandlers) readerAction(action string, do func(c *gin.Context, id 
 				}
 			}
 			r, err := do(c, id, currentUser(c).Username)
-			var fe *devices.FieldError
-			if errors.As(err, &fe) {
-				fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
-				return
-			} else if err != nil {
-				fail(c, err)
+			if err != nil {
+				fail(c, err) // a refusal is a 422 with its message
 				return
 			}
 			s.record(c, action, r.Serial, "")
@@ -202,12 +198,8 @@ func (s *ReaderHandlers) readerUnpair(c *gin.Context, id uint, actor string) (mo
 func (s *ReaderHandlers) readerPairingCode(c *gin.Context) {
 	withID(c, func(id uint) {
 		r, code, err := s.readerAdmin.NewPairingCode(c.Request.Context(), id, currentUser(c).Username)
-		var fe *devices.FieldError
-		if errors.As(err, &fe) {
-			fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
-			return
-		} else if err != nil {
-			fail(c, err)
+		if err != nil {
+			fail(c, err) // a refusal is a 422 with its message
 			return
 		}
 		s.record(c, "reader.pairing_code", r.Serial, "")
@@ -220,8 +212,8 @@ func (s *ReaderHandlers) readerReplace(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
 		succ, code, err := s.readerAdmin.Replace(ctx, id, c.PostForm("serial"), currentUser(c).Username)
-		var fe *devices.FieldError
-		if errors.As(err, &fe) {
+		var ve *models.ValidationError
+		if errors.As(err, &ve) {
 			r, err := s.readerQ.ByID(ctx, id)
 			if err != nil {
 				fail(c, err)
@@ -229,7 +221,7 @@ func (s *ReaderHandlers) readerReplace(c *gin.Context) {
 			}
 			evs, _ := s.readerQ.Events(ctx, id, 50)
 			txs, _ := s.txQ.List(ctx, models.TxFilter{ReaderID: id, Limit: 10})
-			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, txs, "", fe.Message))
+			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, txs, "", ve.Error()))
 			return
 		} else if err != nil {
 			fail(c, err)

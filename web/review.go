@@ -45,13 +45,13 @@ func (s *PaymentHandlers) txResolve(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "resolve", To: c.PostForm("to"), Reason: c.PostForm("reason")}
 		t, err := s.payments.Resolve(c.Request.Context(), id, models.TxState(f.To), f.Reason, actor(c))
-		var re *payments.ReviewError
+		var ve *models.ValidationError
 		switch {
 		case errors.Is(err, payments.ErrResolutionProposed):
 			s.record(c, "payment.resolve_proposed", t.ClientOrderID, "charged: "+t.ResolveReason)
 			s.flash(c, "Recorded: another manager or admin must approve it.")
-		case errors.As(err, &re):
-			f.Error = re.Message
+		case errors.As(err, &ve):
+			f.Error = ve.Error()
 			s.renderTx(c, http.StatusUnprocessableEntity, id, f)
 			return
 		case err != nil:
@@ -71,10 +71,10 @@ func (s *PaymentHandlers) txAcknowledge(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "acknowledge", Note: c.PostForm("note")}
 		t, err := s.payments.Acknowledge(c.Request.Context(), id, f.Note, actor(c))
-		var re *payments.ReviewError
+		var ve *models.ValidationError
 		switch {
-		case errors.As(err, &re):
-			f.Error = re.Message
+		case errors.As(err, &ve):
+			f.Error = ve.Error()
 			s.renderTx(c, http.StatusUnprocessableEntity, id, f)
 			return
 		case err != nil:

@@ -388,8 +388,8 @@ func (e *Env) Settled(parent models.Transaction, kind models.TxKind, amount int6
 // RefusedWith checks that err is an operation refused with a message containing want.
 func RefusedWith(t testing.TB, err error, want string) {
 	t.Helper()
-	var oerr *models.OperationError
-	if !errors.As(err, &oerr) || !strings.Contains(oerr.Message, want) {
+	var oerr *models.ValidationError
+	if !errors.As(err, &oerr) || !strings.Contains(oerr.Message(), want) {
 		t.Errorf("got %v, want a refusal with %q", err, want)
 	}
 }
