@@ -260,7 +260,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		link.Relay = pgNotify.Channel("portal_readers", link.Deliver)
 	}
 
-	readers := &devices.Readers{Store: readerStore, Link: link, Live: notify}
+	readers := &devices.Readers{Store: readerStore, Link: link, Live: notify, Audit: auditLog, Log: logger.With("component", "devices")}
 	pay := &payments.Service{Tx: txStore, Readers: readers, Link: link, Live: notify, Gate: closeStore, Audit: auditLog,
 		Gateways: gateways, Log: logger.With("component", "payments")}
 	readers.Waiting = pay // a reader that goes away ends the payment waiting on it

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -31,15 +32,35 @@ var (
 	ErrDisabled     = errors.New("the reader is disabled")
 )
 
-// Readers is the fleet service: registration, pairing, lifecycle and presence.
+// Readers is the fleet service: registration, pairing, lifecycle and presence. It writes the
+// audit entry of each admin action on a reader itself (reader.register, reader.enable,
+// reader.disable, reader.unpair, reader.pairing_code, reader.replace), whoever asks.
 type Readers struct {
 	Store *models.Readers
 	Link  *Link // live connections, to close them when a reader is disabled or unpaired
 	Live  live.Notifier
+	Audit Auditor      // nil: not audited (tests of the fleet alone)
+	Log   *slog.Logger // nil: an audit entry that cannot be written is not logged either
 	// Waiting ends a payment still waiting for its card on a reader that can no longer read
 	// it (disabled, unpaired, replaced, gone offline). nil in tests of the fleet alone.
 	Waiting WaitingEnder
 	Now     func() time.Time
+}
+
+// Auditor records who did what to a reader (models.Audit).
+type Auditor interface {
+	Record(ctx context.Context, e models.AuditEvent) error
+}
+
+// audit records what by did to a reader. The action is done by then: a failure to write the
+// entry is logged, not returned.
+func (s *Readers) audit(ctx context.Context, by models.Actor, action, serial, detail string) {
+	if s.Audit == nil {
+		return
+	}
+	if err := s.Audit.Record(context.WithoutCancel(ctx), by.Event(action, serial, detail)); err != nil && s.Log != nil {
+		s.Log.Error("audit record failed", "action", action, "reader", serial, "error", err)
+	}
 }
 
 // WaitingEnder ends what waits on a reader.
@@ -70,7 +91,7 @@ func (s *Readers) publish(id uint) {
 type RegisterInput struct {
 	Serial, Label, Location string
 	EndpointID              uint
-	Actor                   string
+	Actor                   models.Actor
 }
 
 // Register adds a reader by serial and issues its first pairing code.
@@ -91,17 +112,18 @@ func (s *Readers) Register(ctx context.Context, in RegisterInput) (models.Reader
 	code, hash, exp := s.newPairingCode()
 	r := models.Reader{Serial: serial, Label: label, Location: location, EndpointID: in.EndpointID, Enabled: true,
 		Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
-	if err := s.Store.Create(ctx, &r, in.Actor); errors.Is(err, models.ErrConflict) {
+	if err := s.Store.Create(ctx, &r, in.Actor.Name); errors.Is(err, models.ErrConflict) {
 		return r, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return r, "", err
 	}
 	s.publish(r.ID)
+	s.audit(ctx, in.Actor, "reader.register", r.Serial, fmt.Sprintf("%s at %s", r.Label, r.Location))
 	return r, code, nil
 }
 
 // NewPairingCode issues a fresh pairing code (the old one stops working).
-func (s *Readers) NewPairingCode(ctx context.Context, id uint, actor string) (models.Reader, string, error) {
+func (s *Readers) NewPairingCode(ctx context.Context, id uint, by models.Actor) (models.Reader, string, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, "", err
@@ -111,9 +133,10 @@ func (s *Readers) NewPairingCode(ctx context.Context, id uint, actor string) (mo
 	}
 	code, hash, exp := s.newPairingCode()
 	r.PairingCodeHash, r.PairingExpiresAt = hash, &exp
-	if err := s.Store.Update(ctx, &r, "pairing_code", "new pairing code issued", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, "pairing_code", "new pairing code issued", by.Name); err != nil {
 		return r, "", err
 	}
+	s.audit(ctx, by, "reader.pairing_code", r.Serial, "")
 	return r, code, nil
 }
 
@@ -196,7 +219,7 @@ func (s *Readers) Authenticate(ctx context.Context, credential string) (models.R
 
 // SetEnabled enables or disables a reader. A disabled reader's connection is closed and it
 // cannot take payments.
-func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor string) (models.Reader, error) {
+func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, by models.Actor) (models.Reader, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, err
@@ -209,8 +232,13 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor s
 		kind = "disabled"
 	}
 	r.Enabled = enabled
-	if err := s.Store.Update(ctx, &r, kind, "", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, kind, "", by.Name); err != nil {
 		return r, err
+	}
+	if enabled {
+		s.audit(ctx, by, "reader.enable", r.Serial, "")
+	} else {
+		s.audit(ctx, by, "reader.disable", r.Serial, "")
 	}
 	if !enabled && s.Link != nil {
 		s.Link.Close(r.Serial, "the reader was disabled")
@@ -223,15 +251,16 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor s
 }
 
 // Unpair revokes the device credential and closes the connection.
-func (s *Readers) Unpair(ctx context.Context, id uint, actor string) (models.Reader, error) {
+func (s *Readers) Unpair(ctx context.Context, id uint, by models.Actor) (models.Reader, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, err
 	}
 	r.CredentialHash, r.PairedAt = "", nil
-	if err := s.Store.Update(ctx, &r, "unpaired", "device credential revoked", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, "unpaired", "device credential revoked", by.Name); err != nil {
 		return r, err
 	}
+	s.audit(ctx, by, "reader.unpair", r.Serial, "")
 	if s.Link != nil {
 		s.Link.Close(r.Serial, "the reader was unpaired")
 	}
@@ -242,7 +271,7 @@ func (s *Readers) Unpair(ctx context.Context, id uint, actor string) (models.Rea
 
 // Replace retires a reader and registers a new serial with its label, location and endpoint.
 // The old reader's history stays with it.
-func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string) (models.Reader, string, error) {
+func (s *Readers) Replace(ctx context.Context, id uint, newSerial string, by models.Actor) (models.Reader, string, error) {
 	old, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return old, "", err
@@ -257,7 +286,7 @@ func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string)
 	code, hash, exp := s.newPairingCode()
 	succ := models.Reader{Serial: serial, Label: old.Label, Location: old.Location, EndpointID: old.EndpointID,
 		Enabled: true, Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
-	if err := s.Store.Replace(ctx, &old, &succ, actor); errors.Is(err, models.ErrConflict) {
+	if err := s.Store.Replace(ctx, &old, &succ, by.Name); errors.Is(err, models.ErrConflict) {
 		return old, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return old, "", err
@@ -268,6 +297,7 @@ func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string)
 	s.endWaiting(ctx, old, "was replaced")
 	s.publish(old.ID)
 	s.publish(succ.ID)
+	s.audit(ctx, by, "reader.replace", succ.Serial, fmt.Sprintf("replaces reader %d", old.ID))
 	return succ, code, nil
 }
 

@@ -21,6 +21,28 @@ type AuditEvent struct {
 	RemoteIP  string    `gorm:"size:64"`
 }
 
+// Actor is who did something, as the audit log names them: a person (their user id and
+// username, and the address their request came from) or the portal itself, by name and
+// without an id (ActorSystem, ActorSchedule, "gateway"). The domain takes the actor with the
+// action and writes the audit entry itself, so an action is audited whoever does it: a person
+// on a page, a job, a schedule.
+type Actor struct {
+	ID   uint
+	Name string
+	IP   string // where a person's request came from; "" for the portal's own jobs
+}
+
+// The portal's own actors.
+var (
+	ActorSystem   = Actor{Name: "system"}   // a rule applied by a job (a stale preauth released)
+	ActorSchedule = Actor{Name: "schedule"} // something the store scheduled (a daily close, a backup)
+)
+
+// Event is the audit event of a's doing action on subject.
+func (a Actor) Event(action, subject, detail string) AuditEvent {
+	return AuditEvent{ActorID: a.ID, ActorName: a.Name, RemoteIP: a.IP, Action: action, Subject: subject, Detail: detail}
+}
+
 // Audit holds the audit log.
 type Audit struct {
 	DB  *gorm.DB

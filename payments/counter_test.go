@@ -135,7 +135,7 @@ func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
 		want string
 	}{
 		{"disable", func() error {
-			_, err := readers.SetEnabled(context.Background(), e.ReaderID, false, "admin")
+			_, err := readers.SetEnabled(context.Background(), e.ReaderID, false, models.Actor{Name: "admin"})
 			return err
 		},
 			"Counter 1 was disabled before a card was read: nothing was charged"},
@@ -144,12 +144,15 @@ func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
 			readers.Disconnected(context.Background(), r, "connection lost")
 			return err
 		}, "Counter 1 went offline before a card was read: nothing was charged"},
-		{"unpair", func() error { _, err := readers.Unpair(context.Background(), e.ReaderID, "admin"); return err },
+		{"unpair", func() error {
+			_, err := readers.Unpair(context.Background(), e.ReaderID, models.Actor{Name: "admin"})
+			return err
+		},
 			"Counter 1 was unpaired before a card was read: nothing was charged"},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			// Make the reader usable again for this case.
-			if _, err := readers.SetEnabled(context.Background(), e.ReaderID, true, "admin"); err != nil {
+			if _, err := readers.SetEnabled(context.Background(), e.ReaderID, true, models.Actor{Name: "admin"}); err != nil {
 				t.Fatal(err)
 			}
 			r, _ := readers.Store.ByID(context.Background(), e.ReaderID)

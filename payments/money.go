@@ -44,8 +44,28 @@ var ErrAlreadyDone = errors.New("this form already started an operation")
 
 // Operate starts a capture, release or refund: checks it against what the payment's
 // settled operations leave, records it, and sends it to the gateway in the background (the
-// page follows it live).
+// page follows it live). The audit log gets payment.<kind>, or payment.refund_requested for a
+// refund that waits for a second person's approval.
 func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
+	op, err := p.operate(ctx, in)
+	if err != nil {
+		return op, err
+	}
+	detail := fmt.Sprintf("%s %s %s of %s", op.Kind, op.Amount(), op.Currency, op.ParentOrderID)
+	if op.Description != "" {
+		detail += ": " + op.Description
+	}
+	if op.State == models.TxAwaitingApproval {
+		p.audit(ctx, in.Actor, "payment.refund_requested", op.ClientOrderID, detail+"; waits for a second person's approval")
+	} else {
+		p.audit(ctx, in.Actor, "payment."+string(op.Kind), op.ClientOrderID, detail)
+	}
+	return op, nil
+}
+
+// operate is Operate without its audit entry, for callers that write their own
+// (ReleaseStale's payment.auto_release).
+func (p *Service) operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
 	var op models.Transaction
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {
@@ -206,7 +226,9 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
 	p.goSend(ctx, res.Tx)
-	return res.Tx, nil
+	op = res.Tx
+	p.audit(ctx, actor, "payment.refund_approved", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s", op.Amount(), op.Currency, op.StartedByName))
+	return op, nil
 }
 
 // Reject is a second person's no: nothing reaches the bank.
@@ -227,7 +249,9 @@ func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Acto
 	if !res.Changed {
 		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
-	return res.Tx, nil
+	op = res.Tx
+	p.audit(ctx, actor, "payment.refund_rejected", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s: %s", op.Amount(), op.Currency, op.StartedByName, op.ErrorMessage))
+	return op, nil
 }
 
 // lapse ends an approval request nobody answered in time, or reschedules the look at it.
@@ -240,9 +264,9 @@ func (p *Service) lapse(ctx context.Context, op models.Transaction) (models.Tran
 	res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "system", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
 		ClearReview: true, ErrorMessage: "nobody approved it within " + ApprovalExpiry.String() + ": nothing was refunded",
 		Detail: "the approval request expired"})
-	if err == nil && res.Changed && p.Audit != nil {
-		p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "system", Action: "payment.refund_expired", Subject: op.ClientOrderID,
-			Detail: fmt.Sprintf("refund %s %s asked by %s: nobody approved it within %s", op.Amount(), op.Currency, op.StartedByName, ApprovalExpiry)})
+	if err == nil && res.Changed {
+		p.audit(ctx, models.ActorSystem, "payment.refund_expired", op.ClientOrderID,
+			fmt.Sprintf("refund %s %s asked by %s: nobody approved it within %s", op.Amount(), op.Currency, op.StartedByName, ApprovalExpiry))
 	}
 	return res.Tx, err
 }
@@ -536,8 +560,8 @@ func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 	var n int
 	for _, t := range stale {
 		days := int(now.Sub(t.CreatedAt) / (24 * time.Hour))
-		op, err := p.Operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
-			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: Actor{Name: "system"},
+		op, err := p.operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
+			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: models.ActorSystem,
 			Reason: fmt.Sprintf("automatic release after %d days", days)})
 		var oerr *models.ValidationError
 		switch {
@@ -547,10 +571,8 @@ func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 			return n, err
 		}
 		n++
-		if p.Audit != nil {
-			p.Audit.Record(ctx, models.AuditEvent{ActorName: "system", Action: "payment.auto_release", Subject: op.ClientOrderID,
-				Detail: fmt.Sprintf("preauth %s %s %s held %d days: released automatically", t.ClientOrderID, t.Amount(), t.Currency, days)})
-		}
+		p.audit(ctx, models.ActorSystem, "payment.auto_release", op.ClientOrderID,
+			fmt.Sprintf("preauth %s %s %s held %d days: released automatically", t.ClientOrderID, t.Amount(), t.Currency, days))
 	}
 	return n, nil
 }

@@ -121,11 +121,9 @@ type Auditor interface {
 	Record(ctx context.Context, e models.AuditEvent) error
 }
 
-// Actor is who did something, for the timeline and the audit log.
-type Actor struct {
-	ID   uint
-	Name string
-}
+// Actor is who did something, for the timeline and the audit log: a person, or the portal
+// itself (models.ActorSystem for a job).
+type Actor = models.Actor
 
 // Service runs card payments: from "present card" on a reader to a final status, whether that
 // status arrives by callback or by polling, and the money operations after it. Every change
@@ -137,7 +135,7 @@ type Service struct {
 	Gateways Gateways
 	Live     live.Notifier
 	Gate     Gate    // nil: no close ever holds the counter (tests)
-	Audit    Auditor // nil: not audited; records what the gateway did that a person must know
+	Audit    Auditor // nil: not audited; records what the service did, whoever asked (a person, a job, the gateway)
 	Log      *slog.Logger
 	Now      func() time.Time
 	// UnknownWindow overrides DefaultUnknownWindow (tests).
@@ -153,6 +151,18 @@ func (p *Service) now() time.Time {
 		return p.Now()
 	}
 	return time.Now()
+}
+
+// audit records what by did in the audit log. The action is done by then, so the entry is
+// written even when the caller's request has gone, and a failure to write it is logged, not
+// returned: it does not undo the action.
+func (p *Service) audit(ctx context.Context, by Actor, action, subject, detail string) {
+	if p.Audit == nil {
+		return
+	}
+	if err := p.Audit.Record(context.WithoutCancel(ctx), by.Event(action, subject, detail)); err != nil {
+		p.Log.Error("audit record failed", "action", action, "subject", subject, "error", err)
+	}
 }
 
 // StartInput is what the counter screen submits.
@@ -273,6 +283,7 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 		}
 		return models.Transaction{}, err
 	}
+	p.audit(ctx, in.Actor, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
 	msg := devices.PresentCard{Type: devices.TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
 		Currency: t.Currency, TimeoutSeconds: int(CardTimeout / time.Second)}
 	if err := p.Link.Send(r.Serial, msg); err != nil {
@@ -332,6 +343,7 @@ func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Tran
 	if res.Changed {
 		_ = p.Link.Send(res.Tx.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: res.Tx.ClientOrderID})
 		p.publish(id)
+		p.audit(ctx, actor, "payment.cancel", res.Tx.ClientOrderID, "")
 	}
 	return res.Tx, nil
 }

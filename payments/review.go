@@ -65,6 +65,7 @@ func (p *Service) Resolve(ctx context.Context, id uint, to models.TxState, reaso
 			if err != nil {
 				return res.Tx, err
 			}
+			p.audit(ctx, actor, "payment.resolve_proposed", res.Tx.ClientOrderID, "charged: "+res.Tx.ResolveReason)
 			return res.Tx, ErrResolutionProposed
 		}
 		if t.ResolveByID == actor.ID {
@@ -73,8 +74,12 @@ func (p *Service) Resolve(ctx context.Context, id uint, to models.TxState, reaso
 		u.Detail = fmt.Sprintf("resolved as approved by %s, proposed by %s (%s): %s", actor.Name, t.ResolveByName, t.ResolveReason, reason)
 	}
 	res, err := p.apply(ctx, id, u)
-	if err == nil && !res.Changed {
+	switch {
+	case err != nil:
+	case !res.Changed:
 		err = models.Invalid("", "This payment no longer needs a resolution.")
+	default:
+		p.audit(ctx, actor, "payment.resolve", res.Tx.ClientOrderID, fmt.Sprintf("resolved as %s: %s", res.Tx.State, reason))
 	}
 	return res.Tx, err
 }
@@ -99,5 +104,8 @@ func (p *Service) Acknowledge(ctx context.Context, id uint, note string, actor A
 			return nil
 		},
 		Detail: fmt.Sprintf("flag cleared by %s: %s", actor.Name, note)})
+	if err == nil {
+		p.audit(ctx, actor, "payment.acknowledge", res.Tx.ClientOrderID, note)
+	}
 	return res.Tx, err
 }

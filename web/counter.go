@@ -96,7 +96,6 @@ func (s *PaymentHandlers) counterStart(c *gin.Context) {
 	case errors.Is(err, payments.ErrAlreadyStarted):
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
 	case err == nil:
-		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
 		s.shiftStartsWithPayment(c, t)
 		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
 			s.log.Warn("remember the last reader", "error", err)

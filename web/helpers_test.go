@@ -114,11 +114,11 @@ func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	rendered := make(chan struct{})
 	go func() { screens.Run(liveCtx); close(rendered) }()
 	t.Cleanup(func() { stopLive(); <-rendered })
-	readers := &devices.Readers{Store: readerStore, Link: link, Live: screens}
+	readers := &devices.Readers{Store: readerStore, Link: link, Live: screens, Audit: &models.Audit{DB: db}, Log: log}
 	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
 	clock := &testClock{}
 	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Live: screens, Gateways: gw}
-	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Live: screens}
+	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Live: screens, Audit: &models.Audit{DB: db}}
 	t.Cleanup(closeDays.Wait)
 	sessionStore := &models.SessionStore{DB: db}
 	factors := &models.SecondFactors{DB: db}

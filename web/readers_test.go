@@ -29,4 +29,12 @@ func TestReaderRefusalsAnswer422WithTheirMessage(t *testing.T) {
 	if a.snapshot() != before {
 		t.Error("a refused enable changed something")
 	}
+	// The fleet service audited the replace with the person and where they came from, and
+	// neither refusal.
+	if es := a.audited("reader.replace"); len(es) != 1 || es[0].ActorName != "admin" || es[0].ActorID == 0 || es[0].RemoteIP == "" || es[0].Subject != "SBX-0009" {
+		t.Errorf("replace audit: %+v", es)
+	}
+	if es := a.audited("reader.enable"); len(es) != 0 {
+		t.Errorf("a refused enable was audited: %+v", es)
+	}
 }
