@@ -51,16 +51,22 @@ type Audit struct {
 
 // Record appends an event.
 func (a *Audit) Record(ctx context.Context, e AuditEvent) error {
+	at := time.Now()
 	if a.Now != nil {
-		e.At = a.Now().UTC()
-	} else {
-		e.At = time.Now().UTC()
+		at = a.Now()
 	}
+	return recordIn(a.DB.WithContext(ctx), e, at)
+}
+
+// recordIn appends e to the audit log through db. A store passes the transaction of the
+// change e records, so that the change and its entry are committed together or not at all.
+func recordIn(db *gorm.DB, e AuditEvent, at time.Time) error {
+	e.At = at.UTC()
 	// Names and details can come from what a visitor typed (a username at sign-in): each is cut
 	// to its column's size.
 	e.ActorName, e.Action, e.Subject = clip(e.ActorName, 64), clip(e.Action, 64), clip(e.Subject, 128)
 	e.Detail, e.RemoteIP = clip(e.Detail, 1024), clip(e.RemoteIP, 64)
-	if err := a.DB.WithContext(ctx).Create(&e).Error; err != nil {
+	if err := db.Create(&e).Error; err != nil {
 		return fmt.Errorf("models: audit %s: %w", e.Action, err)
 	}
 	return nil

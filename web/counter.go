@@ -28,10 +28,10 @@ type LastReaderStore interface {
 	SetLastReader(ctx context.Context, userID, readerID uint) error
 }
 
-// ShiftOpener opens a cashier's shift with their first payment when none runs.
+// ShiftOpener opens a cashier's shift with their first payment when none runs (and audits it).
 type ShiftOpener interface {
 	Current(ctx context.Context, userID uint) (models.Shift, error)
-	Start(ctx context.Context, u models.User, at time.Time, how string) (models.Shift, error)
+	Start(ctx context.Context, u models.User, at time.Time, firstPayment string, by models.Actor) (models.Shift, error)
 }
 
 // counter handles "GET /counter": the tablet screen to take a payment.
@@ -115,9 +115,7 @@ func (s *PaymentHandlers) shiftStartsWithPayment(c *gin.Context, t models.Transa
 	if _, err := s.shifts.Current(c.Request.Context(), u.ID); err == nil {
 		return
 	}
-	if sh, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, "first payment"); err != nil {
+	if _, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, t.ClientOrderID, actor(c)); err != nil {
 		s.log.Warn("start a shift with the first payment", "user", u.Username, "error", err)
-	} else {
-		s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username+"'s first payment "+t.ClientOrderID)
 	}
 }
