@@ -547,7 +547,7 @@ func waitClosesSettled(t *testing.T, db *gorm.DB, within time.Duration) {
 	for {
 		var open []models.CloseDay
 		db.Where("state IN ? OR (mismatch = ? AND explained = ? AND next_check_at IS NOT NULL)",
-			[]string{models.ClosePending, models.CloseSending, models.CloseUnknown}, true, false).Find(&open)
+			[]models.CloseState{models.ClosePending, models.CloseSending, models.CloseUnknown}, true, false).Find(&open)
 		if len(open) == 0 {
 			return
 		}

@@ -132,12 +132,14 @@ type TriggerInput struct {
 // background; progress is published.
 func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay, error) {
 	now := s.now()
-	watchdog := now.Add(s.sweepWait() + requestTimeout + time.Minute) // a dead process's close is picked up again
+	// This instance works on the new close under its lease; a dead process's close is picked
+	// up again by a watcher once both have passed.
+	watchdog := now.Add(s.leaseFor())
 	if in.Trigger == "" {
 		in.Trigger = models.TriggerManual
 	}
 	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor, Trigger: in.Trigger,
-		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog}
+		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog, LeaseUntil: &watchdog}
 	if in.ScheduledDay != "" {
 		c.ScheduledDay = &in.ScheduledDay
 	}
@@ -155,11 +157,35 @@ func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.Process(context.WithoutCancel(ctx), c.ID); err != nil {
-			s.Log.Warn("close day", "close", c.ID, "error", err)
+		if err := s.work(context.WithoutCancel(ctx), c, s.process); err != nil {
+			s.logFailure("close day", c.ID, err)
 		}
 	}()
 	return c, nil
+}
+
+// leaseFor is how long one piece of work on a close may take: the sweep, the request, a
+// margin. Past it, the close is another instance's to take.
+func (s *Service) leaseFor() time.Duration { return s.sweepWait() + requestTimeout + time.Minute }
+
+// work runs fn on close c, whose lease this instance holds, and gives the lease back once fn
+// has succeeded, so the close is due again at the next check fn set. A failure keeps the
+// lease until it runs out: the close is picked up again then (a back-off).
+func (s *Service) work(ctx context.Context, c models.CloseDay, fn func(context.Context, *models.CloseDay) error) error {
+	if err := fn(ctx, &c); err != nil {
+		return err
+	}
+	return s.Store.Release(ctx, c)
+}
+
+// logFailure logs, once, work on a close that did not get through: a warning when another
+// instance holds the close now (it carries on), an error otherwise.
+func (s *Service) logFailure(msg string, id uint, err error) {
+	if errors.Is(err, models.ErrConflict) {
+		s.Log.Warn(msg, "close", id, "error", err)
+		return
+	}
+	s.Log.Error(msg, "close", id, "error", err)
 }
 
 // Wait waits for closes in flight (shutdown, tests).
@@ -172,21 +198,20 @@ func (s *Service) sweepWait() time.Duration {
 	return DefaultSweepWait
 }
 
-// Process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
-// totals and members, the request.
-func (s *Service) Process(ctx context.Context, id uint) error {
-	c, err := s.Store.ByID(ctx, id)
-	if err != nil || c.Settled() {
-		return err
+// process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
+// totals and members, the request. The caller holds c's lease.
+func (s *Service) process(ctx context.Context, c *models.CloseDay) error {
+	if c.Settled() {
+		return nil
 	}
 	if c.State == models.ClosePending {
-		s.sweep(ctx, c)
-		if err := s.Store.Snapshot(ctx, &c); err != nil {
+		s.sweep(ctx, *c)
+		if err := s.Store.Snapshot(ctx, c); err != nil {
 			return err
 		}
 		s.publish(c.ID)
 	}
-	return s.Send(ctx, id)
+	return s.send(ctx, c)
 }
 
 // sweep makes our books the gateway's truth before totals are taken: earlier differences
@@ -196,7 +221,18 @@ func (s *Service) Process(ctx context.Context, id uint) error {
 func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 	if earlier, err := s.Store.Unexplained(ctx, c.EndpointID); err == nil {
 		for _, e := range earlier {
-			s.reconcile(ctx, &e)
+			// Under its own lease: a watcher may be looking into it already (then it is
+			// left to that one).
+			e, ok, err := s.Store.Lease(ctx, e.ID, s.now(), s.now().Add(s.leaseFor()))
+			if err != nil || !ok {
+				continue
+			}
+			if err := s.reconcile(ctx, &e); err != nil {
+				s.logFailure("close day reconcile", e.ID, err)
+			}
+			if err := s.Store.Release(ctx, e); err != nil {
+				s.logFailure("close day release", e.ID, err)
+			}
 		}
 	}
 	deadline := time.Now().Add(s.sweepWait())
@@ -241,25 +277,33 @@ func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 	}
 }
 
-// Send sends (or re-sends, with the same request id) a close and records the answer.
-func (s *Service) Send(ctx context.Context, id uint) error {
-	c, err := s.Store.ByID(ctx, id)
-	if err != nil || c.Settled() {
-		return err
+// send sends (or re-sends, with the same request id) a close and records the answer. The
+// caller holds c's lease.
+func (s *Service) send(ctx context.Context, c *models.CloseDay) error {
+	if c.Settled() {
+		return nil
 	}
 	if c.State == models.ClosePending {
-		return s.Process(ctx, id)
+		return s.process(ctx, c)
 	}
 	gw, err := s.Gateways.CloseGateway(ctx, c.EndpointID)
 	if err != nil {
 		now := s.now()
 		c.Error, c.NextCheckAt, c.FinishedAt = "gateway settings: "+err.Error(), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	}
-	c.State, c.Attempts, c.Currency = models.CloseSending, c.Attempts+1, gw.Currency()
+	c.Attempts, c.Currency = c.Attempts+1, gw.Currency()
+	// The watchdog and the lease cover the request: should this process die, the close is
+	// sent again (the same request id) once both have passed. A close this instance can no
+	// longer write (another took it) is not sent.
 	watchdog := s.now().Add(requestTimeout + time.Minute)
 	c.NextCheckAt = &watchdog
-	s.save(ctx, &c)
+	if c.LeaseUntil == nil || c.LeaseUntil.Before(watchdog) {
+		c.LeaseUntil = &watchdog
+	}
+	if err := s.move(ctx, c, models.CloseSending); err != nil {
+		return err
+	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := gw.CloseDay(rctx, mapi.CloseDayRequest{RequestID: c.RequestID, Totals: &mapi.CloseDayTotals{
@@ -269,26 +313,26 @@ func (s *Service) Send(ctx context.Context, id uint) error {
 	var gerr *mapi.GatewayError
 	switch {
 	case err == nil:
-		return s.record(ctx, &c, resp, now)
+		return s.record(ctx, c, resp, now)
 	case mapi.IsUnknownOutcome(err) && c.Attempts >= MaxAttempts:
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("no answer from the gateway after %d attempts (%v): check this close in the gateway's back office", c.Attempts, err), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	case mapi.IsUnknownOutcome(err):
 		// The gateway may have closed: ask again with the same request id, which replays the
 		// stored result instead of closing twice. The counter stays closed meanwhile.
 		next := now.Add(retryDelay(c.Attempts))
-		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, MaxAttempts, err), &next
+		c.Error, c.NextCheckAt = fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, MaxAttempts, err), &next
+		return s.move(ctx, c, models.CloseUnknown)
 	case errors.As(err, &verr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the bank's gateway (code %s): %s", verr.Code, verr.Message), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	case errors.As(err, &gerr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("gateway error (code %s): %s", gerr.Code, gerr.Message), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	default:
 		c.Error, c.NextCheckAt, c.FinishedAt = err.Error(), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	}
-	return s.save(ctx, &c)
 }
 
 // retryDelay backs off: 30 s, 1 min, 2 min … at most RetryMax.
@@ -303,7 +347,6 @@ func retryDelay(attempts int) time.Duration {
 // fail records a failed close and releases its payments, in one transaction.
 func (s *Service) fail(ctx context.Context, c *models.CloseDay) error {
 	if err := s.Store.Fail(ctx, c); err != nil {
-		s.Log.Error("close day save", "close", c.ID, "error", err)
 		return err
 	}
 	s.audit(ctx, *c, "closeday.failed", c.Error+"; its payments go into the next close")
@@ -329,15 +372,16 @@ func (s *Service) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseD
 		return s.fail(ctx, c)
 	case r.Status == "processing":
 		next := now.Add(retryDelay(c.Attempts))
-		c.State, c.NextCheckAt, c.FinishedAt = models.CloseUnknown, &next, nil
-		return s.save(ctx, c)
-	case r.IsDayClosing:
-		next := now.Add(LockWatchdog)
-		c.State, c.NextCheckAt = models.CloseLocked, &next
-	default:
-		c.State, c.NextCheckAt = models.CloseFinished, nil
+		c.NextCheckAt, c.FinishedAt = &next, nil
+		return s.move(ctx, c, models.CloseUnknown)
 	}
-	if err := s.save(ctx, c); err != nil {
+	to := models.CloseFinished
+	c.NextCheckAt = nil
+	if r.IsDayClosing {
+		next := now.Add(LockWatchdog)
+		to, c.NextCheckAt = models.CloseLocked, &next
+	}
+	if err := s.move(ctx, c, to); err != nil {
 		return err
 	}
 	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", models.Dash(c.Code39), models.Dash(c.RRN),
@@ -349,18 +393,18 @@ func (s *Service) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseD
 	}
 	s.audit(ctx, *c, "closeday.mismatch", detail+"; looking for the payments that explain the difference")
 	s.Metrics.closed(closeDiffers)
-	s.reconcile(ctx, c)
-	return nil
+	return s.reconcile(ctx, c)
 }
 
 // reconcile looks for the payments that explain a closed day's difference with the gateway:
 // it asks the gateway again about every payment the close could have missed, then finds the
 // set of late-known approvals (added) and members the gateway did not count (removed) whose
 // totals are exactly the difference, and records them. Until it finds them the close is
-// looked at again every minute (ReconcileFor), and before the next close sends.
-func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
+// looked at again every minute (ReconcileFor), and before the next close sends. The caller
+// holds c's lease.
+func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) error {
 	if !c.Mismatch || c.Explained || c.SentAt == nil {
-		return
+		return nil
 	}
 	if s.Sweeper != nil {
 		since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
@@ -373,8 +417,7 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	}
 	adds, removes, err := s.Store.ReconcileCandidates(ctx, *c)
 	if err != nil {
-		s.Log.Error("close day reconcile", "close", c.ID, "error", err)
-		return
+		return fmt.Errorf("closeday: reconcile close %d: %w", c.ID, err)
 	}
 	// Sales (and captures) and reversals (refunds and releases) are totalled apart by the
 	// gateway: each difference is explained by its own kind of payment.
@@ -385,14 +428,13 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	a, r, ok := append(a1, a2...), append(r1, r2...), ok1 && ok2
 	if ok && (len(a) > 0 || len(r) > 0) {
 		if err := s.Store.Explain(ctx, c, a, r); err != nil {
-			s.Log.Error("close day explain", "close", c.ID, "error", err)
-			return
+			return fmt.Errorf("closeday: explain close %d: %w", c.ID, err)
 		}
 		s.audit(ctx, *c, "closeday.explained", fmt.Sprintf("the difference is explained by %d adjustment(s), net %s: %s", c.AdjustCount,
 			c.Amount(c.AdjustMinor), adjustmentList(a, r)))
 		s.Metrics.closed(closeExplained)
 		s.publish(c.ID)
-		return
+		return nil
 	}
 	if c.FinishedAt != nil && s.now().Sub(*c.FinishedAt) < ReconcileFor {
 		next := s.now().Add(reconcileEvery)
@@ -400,7 +442,7 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	} else {
 		c.NextCheckAt = nil
 	}
-	s.save(ctx, c)
+	return s.move(ctx, c, c.State)
 }
 
 // byReversal keeps the refunds and releases (reversal true) or everything else.
@@ -493,68 +535,79 @@ func encodeRaw(r *mapi.CloseDayResponse) string {
 	return string(mapi.EncodeResponse(pairs))
 }
 
-func (s *Service) save(ctx context.Context, c *models.CloseDay) error {
-	if err := s.Store.Save(ctx, c); err != nil {
-		s.Log.Error("close day save", "close", c.ID, "error", err)
+// move writes c in state to (models.CloseDays.Move: refused when the transition is illegal
+// or c changed under another holder) and publishes the change.
+func (s *Service) move(ctx context.Context, c *models.CloseDay, to models.CloseState) error {
+	if err := s.Store.Move(ctx, c, to); err != nil {
 		return err
 	}
 	s.publish(c.ID)
 	return nil
 }
 
+// watchBatch bounds how many closes one Watch works on.
+const watchBatch = 50
+
 // Watch runs what is due: closes a dead process left pending or sending, retries of unknown
 // outcomes, lock checks (a locked gate counts as released once the gateway has accepted a
-// payment on it again), and differences still being explained. Each due close is leased, so
-// two instances never work on the same one.
+// payment on it again), and differences still being explained. Each due close is leased
+// (models.CloseDays.LeaseDue), so two instances never work on the same one; they are taken one
+// at a time, because each may take a request's timeout: a second instance shares the work,
+// and every lease starts when its work does.
 func (s *Service) Watch(ctx context.Context) error {
 	now := s.now()
-	due, err := s.Store.Due(ctx, now)
-	if err != nil {
-		return err
-	}
-	for _, c := range due {
-		ok, err := s.Store.Lease(ctx, c.ID, now, now.Add(s.sweepWait()+requestTimeout+time.Minute))
-		if err != nil {
+	seen := map[uint]bool{}
+	for range watchBatch {
+		due, err := s.Store.LeaseDue(ctx, now, s.now().Add(s.leaseFor()), 1)
+		if err != nil || len(due) == 0 {
 			return err
 		}
-		if !ok {
-			continue
+		c := due[0]
+		if seen[c.ID] {
+			// Worked on in this round and due again: the next round takes it.
+			return s.Store.Release(ctx, c)
 		}
-		switch c.State {
-		case models.ClosePending, models.CloseSending, models.CloseUnknown:
-			if err := s.Send(ctx, c.ID); err != nil {
-				s.Log.Warn("close day retry", "close", c.ID, "error", err)
-			}
-		case models.CloseLocked:
-			released, err := s.Store.AcceptedSince(ctx, c.EndpointID, *c.FinishedAt)
-			if err != nil {
-				return err
-			}
-			if released {
-				c.State, c.NextCheckAt = models.CloseFinished, nil
-				c.Error = "gate lock released (the gateway accepted payments again)"
-			} else {
-				next := s.now().Add(LockWatchdog)
-				c.NextCheckAt = &next
-				c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
-			}
-			s.save(ctx, &c)
-			if c.Mismatch && !c.Explained {
-				s.reconcile(ctx, &c)
-			}
-		case models.CloseFinished:
-			if c.Mismatch && !c.Explained {
-				s.reconcile(ctx, &c)
-				continue
-			}
-			c.NextCheckAt = nil
-			s.save(ctx, &c)
-		default:
-			c.NextCheckAt = nil
-			s.save(ctx, &c)
+		seen[c.ID] = true
+		if err := s.work(ctx, c, s.check); err != nil {
+			s.logFailure("close day check", c.ID, err)
 		}
 	}
 	return nil
+}
+
+// check does what is due on close c, whose lease the caller holds.
+func (s *Service) check(ctx context.Context, c *models.CloseDay) error {
+	switch c.State {
+	case models.ClosePending, models.CloseSending, models.CloseUnknown:
+		return s.send(ctx, c)
+	case models.CloseLocked:
+		released, err := s.Store.AcceptedSince(ctx, c.EndpointID, *c.FinishedAt)
+		if err != nil {
+			return err
+		}
+		to := c.State
+		if released {
+			to, c.NextCheckAt = models.CloseFinished, nil
+			c.Error = "gate lock released (the gateway accepted payments again)"
+		} else {
+			next := s.now().Add(LockWatchdog)
+			c.NextCheckAt = &next
+			c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
+		}
+		if err := s.move(ctx, c, to); err != nil {
+			return err
+		}
+		if c.Mismatch && !c.Explained {
+			return s.reconcile(ctx, c)
+		}
+		return nil
+	case models.CloseFinished:
+		if c.Mismatch && !c.Explained {
+			return s.reconcile(ctx, c)
+		}
+	}
+	c.NextCheckAt = nil
+	return s.move(ctx, c, c.State)
 }
 
 // Schedule describes an endpoint's automatic close.

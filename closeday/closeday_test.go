@@ -65,7 +65,7 @@ func approvedSales(e *paymentstest.Env, amounts ...int64) {
 	}
 }
 
-func waitClose(t *testing.T, s *closeday.Service, id uint, state string) models.CloseDay {
+func waitClose(t *testing.T, s *closeday.Service, id uint, state models.CloseState) models.CloseDay {
 	t.Helper()
 	s.Wait()
 	c, err := s.Store.ByID(context.Background(), id)
@@ -160,6 +160,38 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	c3, _ := s.Trigger(context.Background(), manual)
 	if c3 = waitClose(t, s, c3.ID, models.CloseFinished); c3.GwSaleCount != 0 {
 		t.Errorf("the retry closed a second time: %+v", c3)
+	}
+}
+
+// A due close another instance holds is left to it: the watcher retries it only once that
+// lease has run out (its holder died).
+func TestWatchLeavesACloseAnotherInstanceHolds(t *testing.T) {
+	e := paymentstest.New(t, "")
+	approvedSales(e, 1000)
+	e.GW.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
+	s := closer(e)
+	c, err := s.Trigger(context.Background(), manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = waitClose(t, s, c.ID, models.CloseUnknown)
+	now := e.Now.Now()
+	if _, ok, err := s.Store.Lease(context.Background(), c.ID, now, c.NextCheckAt.Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("the other instance's lease: %v, %v", ok, err)
+	}
+	e.Now.Add(closeday.RetryAfter + time.Second)
+	if err := s.Watch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitClose(t, s, c.ID, models.CloseUnknown); got.Attempts != 1 {
+		t.Fatalf("the watcher worked on a held close: %d attempts", got.Attempts)
+	}
+	e.Now.Add(time.Hour)
+	if err := s.Watch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitClose(t, s, c.ID, models.CloseFinished); got.Attempts != 2 || got.RequestID != c.RequestID {
+		t.Errorf("after the lease ran out: %+v", got)
 	}
 }
 
