@@ -268,7 +268,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		a.Link.Relay = pgNotify.Channel("portal_readers", a.Link.Deliver)
 	}
 
-	a.Readers = &devices.Readers{Store: a.ReaderStore, Link: a.Link, Live: notify, Now: o.now}
+	a.Readers = &devices.Readers{Store: a.ReaderStore, Link: a.Link, Live: notify, Now: o.now, Audit: a.Audit, Log: logger.With("component", "devices")}
 	a.Payments = &payments.Service{Tx: a.Transactions, Readers: a.Readers, Link: a.Link, Live: notify, Gate: a.Closes,
 		Audit: a.Audit, Gateways: gateways, Log: logger.With("component", "payments"), Now: o.now}
 	a.Readers.Waiting = a.Payments // a reader that goes away ends the payment waiting on it

@@ -75,8 +75,8 @@ func TestUnknownCloseHoldsTheCounterAndRetriesTheSameRequest(t *testing.T) {
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseUnknown)
 	_, err := e.Pay.Start(context.Background(), payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 700, Actor: payments.Actor{ID: 1, Name: "sam"}})
-	var se *payments.StartError
-	if !errors.As(err, &se) || !strings.Contains(se.Message, "closed") {
+	var se *models.ValidationError
+	if !errors.As(err, &se) || !strings.Contains(se.Message(), "closed") {
 		t.Fatalf("a sale while the close's outcome is unknown: %v", err)
 	}
 	e.Now.Add(closeday.RetryAfter + time.Second)
@@ -271,8 +271,18 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	if cs[0].Trigger != models.TriggerSchedule || cs[0].DaysTo != "2026-11-23" {
 		t.Errorf("on-time close %+v", cs[0])
 	}
-	if a := e.Audit.Actions(); slices.Index(a, "closeday.start") < 0 {
-		t.Errorf("scheduled closes not audited: %v", a)
+	// The service audits every close it starts, the schedule's as the schedule's.
+	var starts []string
+	for _, ev := range e.Audit.Events("closeday.start") {
+		starts = append(starts, ev.ActorName+": "+ev.Detail)
+	}
+	want := []string{
+		"catch-up: catch-up close started by schedule, covering the business days 2026-11-20 to 2026-11-21",
+		"admin: manual close started by admin, business day 2026-11-22",
+		"schedule: schedule close started by schedule, business day 2026-11-23",
+	}
+	if !slices.Equal(starts, want) {
+		t.Errorf("closes audited:\n got %q\nwant %q", starts, want)
 	}
 }
 

@@ -53,13 +53,16 @@ func (s *ReceiptMails) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Queue stores a receipt to send; ErrConflict when its one-time key was used already.
-func (s *ReceiptMails) Queue(ctx context.Context, m *ReceiptMail) error {
+// Queue stores a receipt to send, asked for by by, and audits the request (receipt.email) in
+// the same transaction; ErrConflict when its one-time key was used already.
+func (s *ReceiptMails) Queue(ctx context.Context, m *ReceiptMail, by Actor) error {
 	m.State, m.Error = MailQueued, ""
-	if err := s.DB.WithContext(ctx).Create(m).Error; err != nil {
-		return fmt.Errorf("models: queue receipt mail for payment %d: %w", m.TransactionID, translate(err))
-	}
-	return nil
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(m).Error; err != nil {
+			return fmt.Errorf("models: queue receipt mail for payment %d: %w", m.TransactionID, translate(err))
+		}
+		return recordIn(tx, by.Event("receipt.email", m.OrderID, "to "+m.Recipient), s.now())
+	})
 }
 
 // Waiting lists the queued receipts, oldest first.

@@ -15,18 +15,21 @@ func TestReceiptMails(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	s := &models.ReceiptMails{DB: openDB(t), Now: func() time.Time { return now }}
-	m := models.ReceiptMail{SendKey: "k1", TransactionID: 7, Recipient: "anna@example.com", Subject: "Receipt", Body: "VISA •••• 1111"}
-	if err := s.Queue(ctx, &m); err != nil {
+	sam := models.Actor{ID: 4, Name: "sam", IP: "192.0.2.9"}
+	m := models.ReceiptMail{SendKey: "k1", TransactionID: 7, OrderID: "P0007", Recipient: "anna@example.com", Subject: "Receipt", Body: "VISA •••• 1111"}
+	if err := s.Queue(ctx, &m, sam); err != nil {
 		t.Fatal(err)
 	}
 	again := models.ReceiptMail{SendKey: "k1", TransactionID: 7, Recipient: "anna@example.com", Subject: "Receipt", Body: "x"}
-	if err := s.Queue(ctx, &again); !errors.Is(err, models.ErrConflict) {
+	if err := s.Queue(ctx, &again, sam); !errors.Is(err, models.ErrConflict) {
 		t.Fatalf("the same key again: %v, want ErrConflict", err)
 	}
 	other := models.ReceiptMail{SendKey: "k2", TransactionID: 7, Recipient: "ben@example.com", Subject: "Receipt", Body: "y"}
-	if err := s.Queue(ctx, &other); err != nil {
+	if err := s.Queue(ctx, &other, sam); err != nil {
 		t.Fatal(err)
 	}
+	// Each request is audited with its queueing, the refused double tap not at all.
+	checkTrail(t, s.DB, "sam@192.0.2.9 receipt.email P0007: to anna@example.com", "sam@192.0.2.9 receipt.email : to ben@example.com")
 	waiting, err := s.Waiting(ctx, 10)
 	if err != nil || len(waiting) != 2 || waiting[0].ID != m.ID {
 		t.Fatalf("Waiting = %+v, %v", waiting, err)

@@ -17,7 +17,7 @@ import (
 // pairReader issues a pairing code for reader 1 and pairs it over HTTP as a reader app does.
 func (a *app) pairReader(t *testing.T) string {
 	t.Helper()
-	_, code, err := a.readers.NewPairingCode(context.Background(), 1, "test")
+	_, code, err := a.readers.NewPairingCode(context.Background(), 1, models.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestDeviceChannel(t *testing.T) {
 	}
 
 	// Disabling closes the connection and refuses new ones.
-	a.readers.SetEnabled(context.Background(), 1, false, "admin")
+	a.readers.SetEnabled(context.Background(), 1, false, models.Actor{Name: "admin"})
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		if _, _, err := c.ReadMessage(); err != nil {
@@ -89,8 +89,8 @@ func TestDeviceChannel(t *testing.T) {
 	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("disabled reader connects: %v", err)
 	}
-	a.readers.SetEnabled(context.Background(), 1, true, "admin")
-	a.readers.Unpair(context.Background(), 1, "admin")
+	a.readers.SetEnabled(context.Background(), 1, true, models.Actor{Name: "admin"})
+	a.readers.Unpair(context.Background(), 1, models.Actor{Name: "admin"})
 	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked credential connects: %v", err)
 	}

@@ -95,7 +95,7 @@ func TestEveryKindOfChangeReachesItsScreens(t *testing.T) {
 	// socket that asks for everything.
 	everything := a.screen(t, staff)
 	a.renderer.Changed(live.Change{Kind: live.Close, ID: c.ID})
-	if _, err := a.readers.SetEnabled(ctx, 1, false, "admin"); err != nil {
+	if _, err := a.readers.SetEnabled(ctx, 1, false, models.Actor{Name: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	awaitFragment(t, readers, "reader disabled", `id="reader-1"`)
