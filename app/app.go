@@ -268,13 +268,17 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		a.Link.Relay = pgNotify.Channel("portal_readers", a.Link.Deliver)
 	}
 
-	a.Readers = &devices.Readers{Store: a.ReaderStore, Link: a.Link, Live: notify, Now: o.now, Audit: a.Audit, Log: logger.With("component", "devices")}
-	a.Payments = &payments.Service{Tx: a.Transactions, Readers: a.Readers, Link: a.Link, Live: notify, Gate: a.Closes,
-		Audit: a.Audit, Gateways: gateways, Log: logger.With("component", "payments"), Now: o.now}
-	a.Readers.Waiting = a.Payments // a reader that goes away ends the payment waiting on it
+	// A reader that goes away ends the payment waiting on it: the fleet is built first, the
+	// payments (which use it) next.
+	a.Readers = devices.NewReaders(devices.ReadersDeps{Store: a.ReaderStore, Link: a.Link, Live: notify, Now: o.now, Audit: a.Audit,
+		Log: logger.With("component", "devices"), Waiting: devices.WaitingFunc(func(ctx context.Context, readerID uint, reason string) {
+			a.Payments.EndWaiting(ctx, readerID, reason)
+		})})
+	a.Payments = payments.New(payments.Deps{Tx: a.Transactions, Readers: a.Readers, Link: a.Link, Live: notify, Gate: a.Closes,
+		Audit: a.Audit, Gateways: gateways, Log: logger.With("component", "payments"), Now: o.now})
 	a.stop.add("payment workers", func() error { a.Payments.Close(); return nil })
-	a.CloseDays = &closeday.Service{Store: a.Closes, Gateways: gateways, Sweeper: a.Payments, Audit: a.Audit,
-		Metrics: closeMetrics, Live: notify, Log: logger.With("component", "closeday"), Now: o.now}
+	a.CloseDays = closeday.New(closeday.Deps{Store: a.Closes, Gateways: gateways, Sweeper: a.Payments, Audit: a.Audit,
+		Metrics: closeMetrics, Live: notify, Log: logger.With("component", "closeday"), Now: o.now})
 	a.stop.add("close-day workers", func() error { a.CloseDays.Wait(); return nil })
 
 	// E-mailed receipts, when a mail server is configured: sent in the background.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -62,37 +63,48 @@ type Auditor interface {
 // keeps them only if the gateway confirms the close. A difference with the gateway is then
 // explained payment by payment (Explain).
 type Service struct {
-	Store    *models.CloseDays
-	Gateways Gateways
-	Sweeper  Sweeper  // nil: no sweep (tests of the close request alone)
-	Audit    Auditor  // nil: not audited
-	Metrics  *Metrics // nil: not counted
-	Live     live.Notifier
-	Log      *slog.Logger
-	Now      func() time.Time
+	Deps
 	// SweepWait overrides DefaultSweepWait.
 	SweepWait time.Duration
 
 	wg sync.WaitGroup
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+// Deps is what a Service needs. Every field is required: New refuses to build a Service
+// without one.
+type Deps struct {
+	Store    *models.CloseDays
+	Gateways Gateways
+	Sweeper  Sweeper // settles the payments a close could miss (payments.Service)
+	Audit    Auditor
+	Metrics  *Metrics
+	Live     live.Notifier
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
-func (s *Service) publish(id uint) {
-	if s.Live != nil {
-		s.Live.Changed(live.Change{Kind: live.Close, ID: id})
+// New builds the Close Day service. It panics, naming them, when dependencies are missing: a
+// wiring mistake shows at start-up, not at the first close.
+func New(d Deps) *Service {
+	var missing []string
+	for name, absent := range map[string]bool{"Store": d.Store == nil, "Gateways": d.Gateways == nil, "Sweeper": d.Sweeper == nil,
+		"Audit": d.Audit == nil, "Metrics": d.Metrics == nil, "Live": d.Live == nil, "Log": d.Log == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
 	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("closeday.New: missing " + strings.Join(missing, ", "))
+	}
+	return &Service{Deps: d}
 }
+
+func (s *Service) now() time.Time { return s.Now() }
+
+func (s *Service) publish(id uint) { s.Live.Changed(live.Change{Kind: live.Close, ID: id}) }
 
 func (s *Service) audit(ctx context.Context, c models.CloseDay, action, detail string) {
-	if s.Audit == nil {
-		return
-	}
 	actor := c.StartedBy
 	if c.Trigger != models.TriggerManual && c.Trigger != "" {
 		actor = c.Trigger
@@ -248,18 +260,16 @@ func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 			return
 		}
 		var ids []uint
-		if s.Sweeper != nil {
-			if first {
-				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, since, nil, sweepLimit)
-			} else {
-				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, sweepLimit) // the open ones only
-			}
-			if err != nil {
-				s.Log.Error("close day sweep", "close", c.ID, "error", err)
-				return
-			}
-			s.Sweeper.Settle(ctx, ids, "before close "+c.RequestID)
+		if first {
+			ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, since, nil, sweepLimit)
+		} else {
+			ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, sweepLimit) // the open ones only
 		}
+		if err != nil {
+			s.Log.Error("close day sweep", "close", c.ID, "error", err)
+			return
+		}
+		s.Sweeper.Settle(ctx, ids, "before close "+c.RequestID)
 		if (unsent == 0 && (first || len(ids) == 0)) || !time.Now().Before(deadline) {
 			if first {
 				// Whatever the first round settled may have left orders open: one more look.
@@ -406,13 +416,11 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) error {
 	if !c.Mismatch || c.Explained || c.SentAt == nil {
 		return nil
 	}
-	if s.Sweeper != nil {
-		since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+	since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+	if err == nil {
+		ids, err := s.Store.SweepCandidates(ctx, c.EndpointID, since, c.SentAt, sweepLimit)
 		if err == nil {
-			ids, err := s.Store.SweepCandidates(ctx, c.EndpointID, since, c.SentAt, sweepLimit)
-			if err == nil {
-				s.Sweeper.Settle(ctx, ids, "reconciling close "+c.RequestID)
-			}
+			s.Sweeper.Settle(ctx, ids, "reconciling close "+c.RequestID)
 		}
 	}
 	adds, removes, err := s.Store.ReconcileCandidates(ctx, *c)

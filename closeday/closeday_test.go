@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
@@ -30,9 +30,11 @@ func (g closeGateways) CloseGateway(context.Context, uint) (closeday.Gateway, er
 }
 
 func closer(e *paymentstest.Env) *closeday.Service {
-	return &closeday.Service{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
-		Sweeper: e.Pay, Audit: e.Audit, SweepWait: 300 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.Now.Now}
+	s := closeday.New(closeday.Deps{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
+		Sweeper: e.Pay, Audit: e.Audit, Metrics: closeday.NewMetrics(prometheus.NewRegistry()), Live: live.Nowhere,
+		Log: slog.New(slog.DiscardHandler), Now: e.Now.Now})
+	s.SweepWait = 300 * time.Millisecond
+	return s
 }
 
 // closeOutcomes has s count its closes in a registry of its own, and returns a check of the

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,15 +37,38 @@ var (
 // audit entry of each admin action on a reader itself (reader.register, reader.enable,
 // reader.disable, reader.unpair, reader.pairing_code, reader.replace), whoever asks.
 type Readers struct {
+	ReadersDeps
+}
+
+// ReadersDeps is what the fleet service needs. Every field is required: NewReaders refuses
+// to build the service without one.
+type ReadersDeps struct {
 	Store *models.Readers
 	Link  *Link // live connections, to close them when a reader is disabled or unpaired
 	Live  live.Notifier
-	Audit Auditor      // nil: not audited (tests of the fleet alone)
-	Log   *slog.Logger // nil: an audit entry that cannot be written is not logged either
+	Audit Auditor
+	Log   *slog.Logger
 	// Waiting ends a payment still waiting for its card on a reader that can no longer read
-	// it (disabled, unpaired, replaced, gone offline). nil in tests of the fleet alone.
+	// it (disabled, unpaired, replaced, gone offline).
 	Waiting WaitingEnder
 	Now     func() time.Time
+}
+
+// NewReaders builds the fleet service. It panics, naming them, when dependencies are missing:
+// a wiring mistake shows at start-up, not at the first reader.
+func NewReaders(d ReadersDeps) *Readers {
+	var missing []string
+	for name, absent := range map[string]bool{"Store": d.Store == nil, "Link": d.Link == nil, "Live": d.Live == nil,
+		"Audit": d.Audit == nil, "Log": d.Log == nil, "Waiting": d.Waiting == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("devices.NewReaders: missing " + strings.Join(missing, ", "))
+	}
+	return &Readers{ReadersDeps: d}
 }
 
 // Auditor records who did what to a reader (models.Audit).
@@ -55,10 +79,7 @@ type Auditor interface {
 // audit records what by did to a reader. The action is done by then: a failure to write the
 // entry is logged, not returned.
 func (s *Readers) audit(ctx context.Context, by models.Actor, action, serial, detail string) {
-	if s.Audit == nil {
-		return
-	}
-	if err := s.Audit.Record(context.WithoutCancel(ctx), by.Event(action, serial, detail)); err != nil && s.Log != nil {
+	if err := s.Audit.Record(context.WithoutCancel(ctx), by.Event(action, serial, detail)); err != nil {
 		s.Log.Error("audit record failed", "action", action, "reader", serial, "error", err)
 	}
 }
@@ -68,24 +89,25 @@ type WaitingEnder interface {
 	EndWaiting(ctx context.Context, readerID uint, reason string)
 }
 
+// WaitingFunc is a function that ends what waits on a reader. It lets the fleet be built
+// before the payments that use it (app: the payment service is assigned afterwards).
+type WaitingFunc func(ctx context.Context, readerID uint, reason string)
+
+// EndWaiting calls f.
+func (f WaitingFunc) EndWaiting(ctx context.Context, readerID uint, reason string) {
+	f(ctx, readerID, reason)
+}
+
+// NothingWaits is the WaitingEnder of a fleet that no payments use (tools, the fleet's tests).
+var NothingWaits WaitingEnder = WaitingFunc(func(context.Context, uint, string) {})
+
 func (s *Readers) endWaiting(ctx context.Context, r models.Reader, what string) {
-	if s.Waiting != nil {
-		s.Waiting.EndWaiting(context.WithoutCancel(ctx), r.ID, fmt.Sprintf("%s %s before a card was read", r.Label, what))
-	}
+	s.Waiting.EndWaiting(context.WithoutCancel(ctx), r.ID, fmt.Sprintf("%s %s before a card was read", r.Label, what))
 }
 
-func (s *Readers) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Readers) now() time.Time { return s.Now() }
 
-func (s *Readers) publish(id uint) {
-	if s.Live != nil {
-		s.Live.Changed(live.Change{Kind: live.Reader, ID: id})
-	}
-}
+func (s *Readers) publish(id uint) { s.Live.Changed(live.Change{Kind: live.Reader, ID: id}) }
 
 // RegisterInput is the admin's registration form.
 type RegisterInput struct {
@@ -240,7 +262,7 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, by mode
 	} else {
 		s.audit(ctx, by, "reader.disable", r.Serial, "")
 	}
-	if !enabled && s.Link != nil {
+	if !enabled {
 		s.Link.Close(r.Serial, "the reader was disabled")
 	}
 	if !enabled {
@@ -261,9 +283,7 @@ func (s *Readers) Unpair(ctx context.Context, id uint, by models.Actor) (models.
 		return r, err
 	}
 	s.audit(ctx, by, "reader.unpair", r.Serial, "")
-	if s.Link != nil {
-		s.Link.Close(r.Serial, "the reader was unpaired")
-	}
+	s.Link.Close(r.Serial, "the reader was unpaired")
 	s.endWaiting(ctx, r, "was unpaired")
 	s.publish(r.ID)
 	return r, nil
@@ -291,9 +311,7 @@ func (s *Readers) Replace(ctx context.Context, id uint, newSerial string, by mod
 	} else if err != nil {
 		return old, "", err
 	}
-	if s.Link != nil {
-		s.Link.Close(old.Serial, "the reader was replaced")
-	}
+	s.Link.Close(old.Serial, "the reader was replaced")
 	s.endWaiting(ctx, old, "was replaced")
 	s.publish(old.ID)
 	s.publish(succ.ID)
@@ -338,9 +356,7 @@ func (s *Readers) SweepPresence(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, r := range stale {
-		if s.Link != nil {
-			s.Link.Close(r.Serial, "no heartbeat")
-		}
+		s.Link.Close(r.Serial, "no heartbeat")
 		if err := s.Store.SetOffline(ctx, r.ID, fmt.Sprintf("no heartbeat for %s", PresenceTimeout)); err != nil {
 			return 0, err
 		}
@@ -367,9 +383,7 @@ func (s *Readers) PaymentReader(ctx context.Context, id uint) (PaymentReader, er
 		return PaymentReader{}, err
 	}
 	online := r.Online
-	if s.Link != nil {
-		online = online && s.Link.Connected(r.Serial)
-	}
+	online = online && s.Link.Connected(r.Serial)
 	return PaymentReader{ID: r.ID, Serial: r.Serial, Label: r.Label, EndpointID: r.EndpointID,
 		Enabled: r.Enabled && !r.Retired, Online: online}, nil
 }

@@ -3,11 +3,13 @@ package devices_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
 )
@@ -28,7 +30,8 @@ func newReaders(t *testing.T) (*devices.Readers, *clock) {
 	t.Helper()
 	db := testdb.Open(t)
 	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	return &devices.Readers{Store: &models.Readers{DB: db, Now: c.Now}, Link: devices.NewLink(), Now: c.Now}, c
+	return devices.NewReaders(devices.ReadersDeps{Store: &models.Readers{DB: db, Now: c.Now}, Link: devices.NewLink(), Now: c.Now,
+		Live: live.Nowhere, Audit: &models.Audit{DB: db}, Log: slog.New(slog.DiscardHandler), Waiting: devices.NothingWaits}), c
 }
 
 func TestRegisterValidatesAndRefusesDuplicates(t *testing.T) {

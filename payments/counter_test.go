@@ -43,8 +43,9 @@ func countPayments(t *testing.T, e *paymentstest.Env) int64 {
 func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	e := paymentstest.New(t, "")
 	// A second instance's service on the same database.
-	other := &payments.Service{Tx: &models.Transactions{DB: e.DB}, Readers: e.Pay.Readers, Link: e.Pay.Link, Gateways: e.Pay.Gateways,
-		Gate: e.Pay.Gate, Log: e.Pay.Log, Now: e.Pay.Now}
+	d := e.Pay.Deps
+	d.Tx = &models.Transactions{DB: e.DB}
+	other := payments.New(d)
 	services := []*payments.Service{e.Pay, other}
 	var wg sync.WaitGroup
 	type result struct {

@@ -111,14 +111,12 @@ func (p *Service) operate(ctx context.Context, in OperationInput) (models.Transa
 		}
 		return op, err
 	}
-	if p.Gate != nil {
-		closing, err := p.Gate.Closing(ctx, parent.EndpointID)
-		if err != nil {
-			return op, err
-		}
-		if closing {
-			return op, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
-		}
+	closing, err := p.Gate.Closing(ctx, parent.EndpointID)
+	if err != nil {
+		return op, err
+	}
+	if closing {
+		return op, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
 	}
 	now := p.now()
 	watchdog := now.Add(SendTimeout + sendGrace)

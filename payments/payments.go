@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -129,15 +130,7 @@ type Actor = models.Actor
 // status arrives by callback or by polling, and the money operations after it. Every change
 // goes through models.Transactions.Apply, the one idempotent state machine.
 type Service struct {
-	Tx       *models.Transactions
-	Readers  ReaderLookup
-	Link     ReaderLink
-	Gateways Gateways
-	Live     live.Notifier
-	Gate     Gate    // nil: no close ever holds the counter (tests)
-	Audit    Auditor // nil: not audited; records what the service did, whoever asked (a person, a job, the gateway)
-	Log      *slog.Logger
-	Now      func() time.Time
+	Deps
 	// UnknownWindow overrides DefaultUnknownWindow (tests).
 	UnknownWindow time.Duration
 
@@ -146,20 +139,44 @@ type Service struct {
 	closed bool
 }
 
-func (p *Service) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
+// Deps is what a Service needs. Every field is required: New refuses to build a Service
+// without one.
+type Deps struct {
+	Tx       *models.Transactions
+	Readers  ReaderLookup
+	Link     ReaderLink
+	Gateways Gateways
+	Live     live.Notifier // told of every change a screen may show
+	Gate     Gate          // a running Close Day holds the counter
+	Audit    Auditor       // records what the service did, whoever asked (a person, a job, the gateway)
+	Log      *slog.Logger
+	Now      func() time.Time
 }
+
+// New builds the payment service. It panics, naming them, when dependencies are missing: a
+// wiring mistake shows at start-up, not at the first payment.
+func New(d Deps) *Service {
+	var missing []string
+	for name, absent := range map[string]bool{"Tx": d.Tx == nil, "Readers": d.Readers == nil, "Link": d.Link == nil,
+		"Gateways": d.Gateways == nil, "Live": d.Live == nil, "Gate": d.Gate == nil, "Audit": d.Audit == nil,
+		"Log": d.Log == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("payments.New: missing " + strings.Join(missing, ", "))
+	}
+	return &Service{Deps: d}
+}
+
+func (p *Service) now() time.Time { return p.Now() }
 
 // audit records what by did in the audit log. The action is done by then, so the entry is
 // written even when the caller's request has gone, and a failure to write it is logged, not
 // returned: it does not undo the action.
 func (p *Service) audit(ctx context.Context, by Actor, action, subject, detail string) {
-	if p.Audit == nil {
-		return
-	}
 	if err := p.Audit.Record(context.WithoutCancel(ctx), by.Event(action, subject, detail)); err != nil {
 		p.Log.Error("audit record failed", "action", action, "subject", subject, "error", err)
 	}
@@ -229,14 +246,12 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 	if busy := p.busy(ctx, r, merchant.Money); busy != nil {
 		return t, busy
 	}
-	if p.Gate != nil {
-		closing, err := p.Gate.Closing(ctx, r.EndpointID)
-		if err != nil {
-			return t, err
-		}
-		if closing {
-			return t, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
-		}
+	closing, err := p.Gate.Closing(ctx, r.EndpointID)
+	if err != nil {
+		return t, err
+	}
+	if closing {
+		return t, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
 	}
 	if in.Amount != "" {
 		var perr *money.ParseError
@@ -348,11 +363,7 @@ func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Tran
 	return res.Tx, nil
 }
 
-func (p *Service) publish(id uint) {
-	if p.Live != nil {
-		p.Live.Changed(live.Change{Kind: live.Payment, ID: id})
-	}
-}
+func (p *Service) publish(id uint) { p.Live.Changed(live.Change{Kind: live.Payment, ID: id}) }
 
 // NewClientOrderID returns a fresh order id for the gateway: "P" and 15 characters of
 // Crockford base32, so it is unique, short enough to read out over the phone to support, and

@@ -24,6 +24,7 @@ import (
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/jobs"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
@@ -170,7 +171,13 @@ func NewWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *Env {
 	c := &Clock{now: time.Now()}
 	e := &Env{T: t, GW: gw, Sent: make(chan any, 16), Key: gw.Merchant().ControlKey, Now: c, DB: db, Audit: &AuditRecorder{}}
 	link := devices.NewLink()
-	readers := &devices.Readers{Store: &models.Readers{DB: db}, Link: link, Audit: e.Audit}
+	discard := slog.New(slog.DiscardHandler)
+	now := func() time.Time { return c.Now() }
+	// As app wires them: a reader that goes away ends the payment waiting on it.
+	readers := devices.NewReaders(devices.ReadersDeps{Store: &models.Readers{DB: db}, Link: link, Audit: e.Audit, Live: live.Nowhere,
+		Log: discard, Now: now, Waiting: devices.WaitingFunc(func(ctx context.Context, readerID uint, reason string) {
+			e.Pay.EndWaiting(ctx, readerID, reason)
+		})})
 	tr := gw.TestReaders()[0]
 	e.Reader = virtual.New(tr.Serial, "2.1.0", tr.IPEK(), tr.IKSN)
 	r, err := readers.Store.BySerial(context.Background(), tr.Serial)
@@ -190,8 +197,8 @@ func NewWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *Env {
 	e.Client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	g.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	e.Gateways = g
-	e.Pay = &payments.Service{Tx: e.Tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return c.Now() }, Gate: &models.CloseDays{DB: db}, Audit: e.Audit}
+	e.Pay = payments.New(payments.Deps{Tx: e.Tx, Readers: readers, Link: link, Gateways: g, Log: discard,
+		Now: now, Gate: &models.CloseDays{DB: db}, Audit: e.Audit, Live: live.Nowhere})
 	// The merchant's callback endpoint, as the web handler runs it.
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.cbMu.Lock()
