@@ -76,6 +76,8 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	cfg.SMTPPassword = getenv("PORTAL_SMTP_PASSWORD")
 	retentionDays := fs.Int("callback-retention-days", wholeNumber(env("PORTAL_CALLBACK_RETENTION_DAYS", ""), 90),
 		"days the callback log is kept (PORTAL_CALLBACK_RETENTION_DAYS)")
+	mailRetentionDays := fs.Int("receipt-mail-retention-days", wholeNumber(env("PORTAL_RECEIPT_MAIL_RETENTION_DAYS", ""), 90),
+		"days e-mailed receipts (customers' addresses) are kept once sent or failed (PORTAL_RECEIPT_MAIL_RETENTION_DAYS)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return cfg, err
 	}
@@ -90,7 +92,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	if *retentionDays < 1 {
 		return cfg, fmt.Errorf("-callback-retention-days must be at least 1")
 	}
+	if *mailRetentionDays < 1 {
+		return cfg, fmt.Errorf("-receipt-mail-retention-days must be at least 1")
+	}
 	cfg.CallbackRetention = time.Duration(*retentionDays) * 24 * time.Hour
+	cfg.ReceiptMailRetention = time.Duration(*mailRetentionDays) * 24 * time.Hour
 	cfg.DemoReaders = true
 	if cfg.SMTPAddr != "" && cfg.SMTPFrom == "" {
 		return cfg, fmt.Errorf("-smtp-addr needs -smtp-from, the address receipts are sent from")

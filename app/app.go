@@ -58,8 +58,11 @@ type Config struct {
 	// http://<Addr>.
 	PublicURL string
 
-	// CallbackRetention is how long the callback log is kept (anyone can send callbacks).
-	CallbackRetention time.Duration
+	// CallbackRetention is how long the callback log is kept (anyone can send callbacks);
+	// ReceiptMailRetention how long e-mailed receipts (customers' addresses) are, once settled.
+	// Zero: models.DefaultCallbackRetention, models.DefaultReceiptMailRetention.
+	CallbackRetention    time.Duration
+	ReceiptMailRetention time.Duration
 
 	// The daily backup of the embedded database: local time "HH:MM" (or "off"), folder
 	// (default <data>/backups) and how many to keep.
@@ -327,9 +330,12 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	}
 	if !o.noJobs {
 		jobsLog := logger.With("component", "jobs")
-		retention := cfg.CallbackRetention
+		retention, mailRetention := cfg.CallbackRetention, cfg.ReceiptMailRetention
 		if retention <= 0 {
-			retention = 90 * 24 * time.Hour
+			retention = models.DefaultCallbackRetention
+		}
+		if mailRetention <= 0 {
+			mailRetention = models.DefaultReceiptMailRetention
 		}
 		a.jobs = append(a.jobs,
 			job{"session cleanup", func(ctx context.Context) error { sessions.Cleanup(ctx, 10*time.Minute); return nil }},
@@ -337,6 +343,8 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 			job{"presence sweep", (&jobs.PresenceSweeper{Sweep: a.Readers.SweepPresence, Log: jobsLog}).Run},
 			job{"scheduled closes", (&jobs.CloseDayJob{Closes: a.CloseDays, Schedules: schedules(a.Endpoints), Log: jobsLog}).Run},
 			job{"callback log retention", (&jobs.Retention{Name: "callback log", Prune: callbackLog.Prune, Keep: retention, Log: jobsLog}).Run},
+			job{"receipt mail retention", (&jobs.Retention{Name: "e-mailed receipts", Prune: (&models.ReceiptMails{DB: db}).Prune,
+				Keep: mailRetention, Log: jobsLog}).Run},
 			job{"stale preauths", (&jobs.PreauthReleases{Release: a.Payments.ReleaseStale, Log: jobsLog}).Run},
 		)
 		if !models.IsPostgres(dsn) && cfg.BackupAt != "" && cfg.BackupAt != "off" {

@@ -115,3 +115,24 @@ func (s *ReceiptMails) ForTransaction(ctx context.Context, txID uint) ([]Receipt
 	}
 	return ms, nil
 }
+
+// DefaultReceiptMailRetention is how long e-mailed receipts (a customer's address and the
+// message sent) are kept once they are settled, sent or failed.
+const DefaultReceiptMailRetention = 90 * 24 * time.Hour
+
+// Prune deletes settled receipts (sent or failed) asked for before the given time, in
+// batches, and returns how many. Receipts still queued or being sent are kept.
+func (s *ReceiptMails) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res := s.DB.WithContext(ctx).Where("id IN (?)", s.DB.Model(&ReceiptMail{}).Select("id").
+			Where("created_at < ? AND state IN ?", before.UTC(), []string{MailSent, MailFailed}).Limit(5000)).Delete(&ReceiptMail{})
+		if res.Error != nil {
+			return total, fmt.Errorf("models: prune receipt mails: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 5000 {
+			return total, nil
+		}
+	}
+}
