@@ -109,11 +109,14 @@ func (s *Service) audit(ctx context.Context, c models.CloseDay, action, detail s
 	if c.Trigger != models.TriggerManual && c.Trigger != "" {
 		actor = c.Trigger
 	}
-	e := models.AuditEvent{ActorName: actor, Action: action, Subject: fmt.Sprintf("close %d (%s)", c.ID, c.RequestID), Detail: detail}
+	e := models.AuditEvent{ActorName: actor, Action: action, Subject: closeSubject(c), Detail: detail}
 	if err := s.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		s.Log.Error("close day audit", "close", c.ID, "error", err)
 	}
 }
+
+// closeSubject names a close in the audit log: "close 12 (K3F…)".
+func closeSubject(c models.CloseDay) string { return fmt.Sprintf("close %d (%s)", c.ID, c.RequestID) }
 
 // newCloseRequestID is the idempotency key sent as day_close_request_id: letters and digits,
 // 8 to 32 characters (§5.1).
@@ -132,7 +135,7 @@ func newCloseRequestID(now time.Time) string {
 // TriggerInput is one request to close the day.
 type TriggerInput struct {
 	EndpointID   uint
-	Actor        string // who: a user name, or "schedule"
+	Actor        models.Actor // who: a person (with their id and address), or models.ActorSchedule
 	Trigger      string // models.TriggerManual, TriggerSchedule or TriggerCatchUp
 	ScheduledDay string // the business day of a scheduled close (unique per endpoint); "" for manual ones
 	DaysFrom     string // the business days covered, in the store's zone
@@ -150,7 +153,7 @@ func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay
 	if in.Trigger == "" {
 		in.Trigger = models.TriggerManual
 	}
-	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor, Trigger: in.Trigger,
+	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor.Name, Trigger: in.Trigger,
 		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog, LeaseUntil: &watchdog}
 	if in.ScheduledDay != "" {
 		c.ScheduledDay = &in.ScheduledDay
@@ -158,13 +161,21 @@ func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay
 	if err := s.Store.Start(ctx, &c); err != nil {
 		return c, err
 	}
-	detail := fmt.Sprintf("%s close started by %s", c.Trigger, in.Actor)
+	detail := fmt.Sprintf("%s close started by %s", c.Trigger, in.Actor.Name)
 	if c.DaysFrom != "" && c.DaysFrom != c.DaysTo {
 		detail += fmt.Sprintf(", covering the business days %s to %s", c.DaysFrom, c.DaysTo)
 	} else if c.DaysTo != "" {
 		detail += ", business day " + c.DaysTo
 	}
-	s.audit(ctx, c, "closeday.start", detail)
+	// Who started it: a person with their id and address, or the schedule (or its catch-up).
+	by := in.Actor
+	if c.Trigger != models.TriggerManual {
+		by = models.Actor{Name: c.Trigger}
+	}
+	start := by.Event("closeday.start", closeSubject(c), detail)
+	if err := s.Audit.Record(context.WithoutCancel(ctx), start); err != nil {
+		s.Log.Error("close day audit", "close", c.ID, "error", err)
+	}
 	s.publish(c.ID)
 	s.wg.Add(1)
 	go func() {
@@ -693,7 +704,7 @@ func (s *Service) RunSchedules(ctx context.Context, schedules []Schedule) (int, 
 		if now.Sub(at) > catchUpAfter {
 			trigger = models.TriggerCatchUp
 		}
-		_, err = s.Trigger(ctx, TriggerInput{EndpointID: sc.EndpointID, Actor: "schedule", Trigger: trigger,
+		_, err = s.Trigger(ctx, TriggerInput{EndpointID: sc.EndpointID, Actor: models.ActorSchedule, Trigger: trigger,
 			ScheduledDay: day, DaysFrom: from, DaysTo: day})
 		switch {
 		case err == nil:

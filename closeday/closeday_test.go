@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-var manual = closeday.TriggerInput{EndpointID: 1, Actor: "admin"}
+var manual = closeday.TriggerInput{EndpointID: 1, Actor: models.Actor{ID: 1, Name: "admin", IP: "192.0.2.1"}}
 
 type closeGateways struct{ c *mapi.Client }
 

@@ -256,7 +256,7 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	}
 	// A manual close on the 22nd covers it: the schedule leaves that day alone.
 	e.Now.Add(12 * time.Hour) // 22nd, 20:00
-	m, _ := s.Trigger(context.Background(), closeday.TriggerInput{EndpointID: 1, Actor: "admin", DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
+	m, _ := s.Trigger(context.Background(), closeday.TriggerInput{EndpointID: 1, Actor: models.Actor{ID: 3, Name: "admin", IP: "192.0.2.7"}, DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
 	waitClose(t, s, m.ID, models.CloseFinished)
 	e.Now.Add(4 * time.Hour) // 23rd, 00:00
 	if n, _ := s.RunSchedules(context.Background(), []closeday.Schedule{sc}); n != 0 {
@@ -275,6 +275,9 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	var starts []string
 	for _, ev := range e.Audit.Events("closeday.start") {
 		starts = append(starts, ev.ActorName+": "+ev.Detail)
+		if ev.ActorName == "admin" && (ev.ActorID != 3 || ev.RemoteIP != "192.0.2.7") {
+			t.Errorf("the manual close is audited as %+v, without the admin's id and address", ev)
+		}
 	}
 	want := []string{
 		"catch-up: catch-up close started by schedule, covering the business days 2026-11-20 to 2026-11-21",
