@@ -136,9 +136,9 @@ func newCloseRequestID(now time.Time) string {
 type TriggerInput struct {
 	EndpointID   uint
 	Actor        models.Actor // who: a person (with their id and address), or models.ActorSchedule
-	Trigger      string // models.TriggerManual, TriggerSchedule or TriggerCatchUp
-	ScheduledDay string // the business day of a scheduled close (unique per endpoint); "" for manual ones
-	DaysFrom     string // the business days covered, in the store's zone
+	Trigger      string       // models.TriggerManual, TriggerSchedule or TriggerCatchUp
+	ScheduledDay string       // the business day of a scheduled close (unique per endpoint); "" for manual ones
+	DaysFrom     string       // the business days covered, in the store's zone
 	DaysTo       string
 }
 
