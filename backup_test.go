@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -15,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/example/mposportal/app"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/jobs"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
-	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 )
 
@@ -198,7 +197,7 @@ func TestRestoreRefusesARunningPortalAndABadBackup(t *testing.T) {
 	if err := runBackup(ctx, []string{"-data", data, "-to", good}, &out); err != nil {
 		t.Fatal(err)
 	}
-	release, err := lockDataDir(data) // a portal running on data
+	release, err := app.LockDataDir(data) // a portal running on data
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,34 +262,5 @@ func TestScheduledBackupFailureIsReported(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "backups", "portal-*.db")); len(left) != 2 {
 		t.Errorf("%d backups kept, want 2", len(left))
-	}
-}
-
-// Every scheduled backup lands in the audit log and in /metrics, failures too.
-func TestBackupRunsAreAuditedAndMeasured(t *testing.T) {
-	db, err := models.Open(filepath.Join(t.TempDir(), "portal.db"), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer models.Close(db)
-	models.Migrate(db)
-	audit := &models.Audit{DB: db}
-	reg := prometheus.NewRegistry()
-	report := backupReport(reg, audit, slog.New(slog.DiscardHandler))
-	report(context.Background(), models.BackupInfo{Path: "/b/portal-1.db", Size: 4096, Duration: 120 * time.Millisecond}, []string{"portal-0.db"}, nil)
-	report(context.Background(), models.BackupInfo{Path: "/b/portal-2.db"}, nil, errors.New("no space left on device"))
-	evs, _ := audit.List(context.Background(), models.AuditFilter{Action: "backup."})
-	if len(evs) != 2 || evs[0].Action != "backup.failed" || !strings.Contains(evs[0].Detail, "no space") || evs[1].Action != "backup.taken" {
-		t.Errorf("audit %+v", evs)
-	}
-	var text strings.Builder
-	mfs, _ := reg.Gather()
-	for _, mf := range mfs {
-		text.WriteString(mf.String())
-	}
-	for _, want := range []string{"portal_backup_last_size_bytes", "4096", "portal_backup_failures_total", "portal_backup_last_success_timestamp_seconds"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("metrics lack %s", want)
-		}
 	}
 }

@@ -8,26 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
+	"github.com/example/mposportal/app"
 	"github.com/example/mposportal/models"
 )
-
-// lockDataDir takes the data directory for this process: a portal holds it while it runs, and
-// a restore refuses to replace a database a portal is using. The lock is the kernel's (flock),
-// so a killed portal leaves nothing stale behind.
-func lockDataDir(dir string) (release func(), err error) {
-	f, err := os.OpenFile(filepath.Join(dir, "portal.lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("data dir lock: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("a portal is already using %s (stop it first)", dir)
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
-}
 
 // runBackup is `portal backup -to FILE`: a consistent copy of the embedded database, taken
 // while the portal keeps running.
@@ -74,7 +59,7 @@ func runRestore(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
-	release, err := lockDataDir(*data)
+	release, err := app.LockDataDir(*data)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

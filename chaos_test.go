@@ -23,6 +23,7 @@ import (
 
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/devices/virtual"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/money"
@@ -394,7 +395,8 @@ func seedChaosPortal(t *testing.T, dsn, gatewayURL string, gw *sandbox.Gateway) 
 		ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	readers := &devices.Readers{Store: &models.Readers{DB: db}, Link: devices.NewLink()}
+	readers := devices.NewReaders(devices.ReadersDeps{Store: &models.Readers{DB: db}, Link: devices.NewLink(), Live: live.Nowhere,
+		Audit: &models.Audit{DB: db}, Log: slog.New(slog.DiscardHandler), Waiting: devices.NothingWaits, Now: time.Now})
 	var ids []uint
 	var codes []string
 	for i, tr := range gw.TestReaders() {
@@ -547,7 +549,7 @@ func waitClosesSettled(t *testing.T, db *gorm.DB, within time.Duration) {
 	for {
 		var open []models.CloseDay
 		db.Where("state IN ? OR (mismatch = ? AND explained = ? AND next_check_at IS NOT NULL)",
-			[]string{models.ClosePending, models.CloseSending, models.CloseUnknown}, true, false).Find(&open)
+			[]models.CloseState{models.ClosePending, models.CloseSending, models.CloseUnknown}, true, false).Find(&open)
 		if len(open) == 0 {
 			return
 		}

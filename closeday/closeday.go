@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/bits"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -62,46 +63,60 @@ type Auditor interface {
 // keeps them only if the gateway confirms the close. A difference with the gateway is then
 // explained payment by payment (Explain).
 type Service struct {
-	Store    *models.CloseDays
-	Gateways Gateways
-	Sweeper  Sweeper  // nil: no sweep (tests of the close request alone)
-	Audit    Auditor  // nil: not audited
-	Metrics  *Metrics // nil: not counted
-	Live     live.Notifier
-	Log      *slog.Logger
-	Now      func() time.Time
+	Deps
 	// SweepWait overrides DefaultSweepWait.
 	SweepWait time.Duration
 
 	wg sync.WaitGroup
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
+// Deps is what a Service needs. Every field is required: New refuses to build a Service
+// without one.
+type Deps struct {
+	Store    *models.CloseDays
+	Gateways Gateways
+	Sweeper  Sweeper // settles the payments a close could miss (payments.Service)
+	Audit    Auditor
+	Metrics  *Metrics
+	Live     live.Notifier
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
-func (s *Service) publish(id uint) {
-	if s.Live != nil {
-		s.Live.Changed(live.Change{Kind: live.Close, ID: id})
+// New builds the Close Day service. It panics, naming them, when dependencies are missing: a
+// wiring mistake shows at start-up, not at the first close.
+func New(d Deps) *Service {
+	var missing []string
+	for name, absent := range map[string]bool{"Store": d.Store == nil, "Gateways": d.Gateways == nil, "Sweeper": d.Sweeper == nil,
+		"Audit": d.Audit == nil, "Metrics": d.Metrics == nil, "Live": d.Live == nil, "Log": d.Log == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
 	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("closeday.New: missing " + strings.Join(missing, ", "))
+	}
+	return &Service{Deps: d}
 }
+
+func (s *Service) now() time.Time { return s.Now() }
+
+func (s *Service) publish(id uint) { s.Live.Changed(live.Change{Kind: live.Close, ID: id}) }
 
 func (s *Service) audit(ctx context.Context, c models.CloseDay, action, detail string) {
-	if s.Audit == nil {
-		return
-	}
 	actor := c.StartedBy
 	if c.Trigger != models.TriggerManual && c.Trigger != "" {
 		actor = c.Trigger
 	}
-	e := models.AuditEvent{ActorName: actor, Action: action, Subject: fmt.Sprintf("close %d (%s)", c.ID, c.RequestID), Detail: detail}
+	e := models.AuditEvent{ActorName: actor, Action: action, Subject: closeSubject(c), Detail: detail}
 	if err := s.Audit.Record(context.WithoutCancel(ctx), e); err != nil {
 		s.Log.Error("close day audit", "close", c.ID, "error", err)
 	}
 }
+
+// closeSubject names a close in the audit log: "close 12 (K3F…)".
+func closeSubject(c models.CloseDay) string { return fmt.Sprintf("close %d (%s)", c.ID, c.RequestID) }
 
 // newCloseRequestID is the idempotency key sent as day_close_request_id: letters and digits,
 // 8 to 32 characters (§5.1).
@@ -120,10 +135,10 @@ func newCloseRequestID(now time.Time) string {
 // TriggerInput is one request to close the day.
 type TriggerInput struct {
 	EndpointID   uint
-	Actor        string // who: a user name, or "schedule"
-	Trigger      string // models.TriggerManual, TriggerSchedule or TriggerCatchUp
-	ScheduledDay string // the business day of a scheduled close (unique per endpoint); "" for manual ones
-	DaysFrom     string // the business days covered, in the store's zone
+	Actor        models.Actor // who: a person (with their id and address), or models.ActorSchedule
+	Trigger      string       // models.TriggerManual, TriggerSchedule or TriggerCatchUp
+	ScheduledDay string       // the business day of a scheduled close (unique per endpoint); "" for manual ones
+	DaysFrom     string       // the business days covered, in the store's zone
 	DaysTo       string
 }
 
@@ -132,34 +147,68 @@ type TriggerInput struct {
 // background; progress is published.
 func (s *Service) Trigger(ctx context.Context, in TriggerInput) (models.CloseDay, error) {
 	now := s.now()
-	watchdog := now.Add(s.sweepWait() + requestTimeout + time.Minute) // a dead process's close is picked up again
+	// This instance works on the new close under its lease; a dead process's close is picked
+	// up again by a watcher once both have passed.
+	watchdog := now.Add(s.leaseFor())
 	if in.Trigger == "" {
 		in.Trigger = models.TriggerManual
 	}
-	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor, Trigger: in.Trigger,
-		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog}
+	c := models.CloseDay{EndpointID: in.EndpointID, RequestID: newCloseRequestID(now), StartedBy: in.Actor.Name, Trigger: in.Trigger,
+		DaysFrom: in.DaysFrom, DaysTo: in.DaysTo, NextCheckAt: &watchdog, LeaseUntil: &watchdog}
 	if in.ScheduledDay != "" {
 		c.ScheduledDay = &in.ScheduledDay
 	}
 	if err := s.Store.Start(ctx, &c); err != nil {
 		return c, err
 	}
-	detail := fmt.Sprintf("%s close started by %s", c.Trigger, in.Actor)
+	detail := fmt.Sprintf("%s close started by %s", c.Trigger, in.Actor.Name)
 	if c.DaysFrom != "" && c.DaysFrom != c.DaysTo {
 		detail += fmt.Sprintf(", covering the business days %s to %s", c.DaysFrom, c.DaysTo)
 	} else if c.DaysTo != "" {
 		detail += ", business day " + c.DaysTo
 	}
-	s.audit(ctx, c, "closeday.start", detail)
+	// Who started it: a person with their id and address, or the schedule (or its catch-up).
+	by := in.Actor
+	if c.Trigger != models.TriggerManual {
+		by = models.Actor{Name: c.Trigger}
+	}
+	start := by.Event("closeday.start", closeSubject(c), detail)
+	if err := s.Audit.Record(context.WithoutCancel(ctx), start); err != nil {
+		s.Log.Error("close day audit", "close", c.ID, "error", err)
+	}
 	s.publish(c.ID)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := s.Process(context.WithoutCancel(ctx), c.ID); err != nil {
-			s.Log.Warn("close day", "close", c.ID, "error", err)
+		if err := s.work(context.WithoutCancel(ctx), c, s.process); err != nil {
+			s.logFailure("close day", c.ID, err)
 		}
 	}()
 	return c, nil
+}
+
+// leaseFor is how long one piece of work on a close may take: the sweep, the request, a
+// margin. Past it, the close is another instance's to take.
+func (s *Service) leaseFor() time.Duration { return s.sweepWait() + requestTimeout + time.Minute }
+
+// work runs fn on close c, whose lease this instance holds, and gives the lease back once fn
+// has succeeded, so the close is due again at the next check fn set. A failure keeps the
+// lease until it runs out: the close is picked up again then (a back-off).
+func (s *Service) work(ctx context.Context, c models.CloseDay, fn func(context.Context, *models.CloseDay) error) error {
+	if err := fn(ctx, &c); err != nil {
+		return err
+	}
+	return s.Store.Release(ctx, c)
+}
+
+// logFailure logs, once, work on a close that did not get through: a warning when another
+// instance holds the close now (it carries on), an error otherwise.
+func (s *Service) logFailure(msg string, id uint, err error) {
+	if errors.Is(err, models.ErrConflict) {
+		s.Log.Warn(msg, "close", id, "error", err)
+		return
+	}
+	s.Log.Error(msg, "close", id, "error", err)
 }
 
 // Wait waits for closes in flight (shutdown, tests).
@@ -172,21 +221,20 @@ func (s *Service) sweepWait() time.Duration {
 	return DefaultSweepWait
 }
 
-// Process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
-// totals and members, the request.
-func (s *Service) Process(ctx context.Context, id uint) error {
-	c, err := s.Store.ByID(ctx, id)
-	if err != nil || c.Settled() {
-		return err
+// process takes a close from pending to the gateway's answer: the sweep, the snapshot of our
+// totals and members, the request. The caller holds c's lease.
+func (s *Service) process(ctx context.Context, c *models.CloseDay) error {
+	if c.Settled() {
+		return nil
 	}
 	if c.State == models.ClosePending {
-		s.sweep(ctx, c)
-		if err := s.Store.Snapshot(ctx, &c); err != nil {
+		s.sweep(ctx, *c)
+		if err := s.Store.Snapshot(ctx, c); err != nil {
 			return err
 		}
 		s.publish(c.ID)
 	}
-	return s.Send(ctx, id)
+	return s.send(ctx, c)
 }
 
 // sweep makes our books the gateway's truth before totals are taken: earlier differences
@@ -196,7 +244,18 @@ func (s *Service) Process(ctx context.Context, id uint) error {
 func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 	if earlier, err := s.Store.Unexplained(ctx, c.EndpointID); err == nil {
 		for _, e := range earlier {
-			s.reconcile(ctx, &e)
+			// Under its own lease: a watcher may be looking into it already (then it is
+			// left to that one).
+			e, ok, err := s.Store.Lease(ctx, e.ID, s.now(), s.now().Add(s.leaseFor()))
+			if err != nil || !ok {
+				continue
+			}
+			if err := s.reconcile(ctx, &e); err != nil {
+				s.logFailure("close day reconcile", e.ID, err)
+			}
+			if err := s.Store.Release(ctx, e); err != nil {
+				s.logFailure("close day release", e.ID, err)
+			}
 		}
 	}
 	deadline := time.Now().Add(s.sweepWait())
@@ -212,18 +271,16 @@ func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 			return
 		}
 		var ids []uint
-		if s.Sweeper != nil {
-			if first {
-				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, since, nil, sweepLimit)
-			} else {
-				ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, sweepLimit) // the open ones only
-			}
-			if err != nil {
-				s.Log.Error("close day sweep", "close", c.ID, "error", err)
-				return
-			}
-			s.Sweeper.Settle(ctx, ids, "before close "+c.RequestID)
+		if first {
+			ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, since, nil, sweepLimit)
+		} else {
+			ids, err = s.Store.SweepCandidates(ctx, c.EndpointID, s.now().Add(time.Hour), nil, sweepLimit) // the open ones only
 		}
+		if err != nil {
+			s.Log.Error("close day sweep", "close", c.ID, "error", err)
+			return
+		}
+		s.Sweeper.Settle(ctx, ids, "before close "+c.RequestID)
 		if (unsent == 0 && (first || len(ids) == 0)) || !time.Now().Before(deadline) {
 			if first {
 				// Whatever the first round settled may have left orders open: one more look.
@@ -241,25 +298,33 @@ func (s *Service) sweep(ctx context.Context, c models.CloseDay) {
 	}
 }
 
-// Send sends (or re-sends, with the same request id) a close and records the answer.
-func (s *Service) Send(ctx context.Context, id uint) error {
-	c, err := s.Store.ByID(ctx, id)
-	if err != nil || c.Settled() {
-		return err
+// send sends (or re-sends, with the same request id) a close and records the answer. The
+// caller holds c's lease.
+func (s *Service) send(ctx context.Context, c *models.CloseDay) error {
+	if c.Settled() {
+		return nil
 	}
 	if c.State == models.ClosePending {
-		return s.Process(ctx, id)
+		return s.process(ctx, c)
 	}
 	gw, err := s.Gateways.CloseGateway(ctx, c.EndpointID)
 	if err != nil {
 		now := s.now()
 		c.Error, c.NextCheckAt, c.FinishedAt = "gateway settings: "+err.Error(), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	}
-	c.State, c.Attempts, c.Currency = models.CloseSending, c.Attempts+1, gw.Currency()
+	c.Attempts, c.Currency = c.Attempts+1, gw.Currency()
+	// The watchdog and the lease cover the request: should this process die, the close is
+	// sent again (the same request id) once both have passed. A close this instance can no
+	// longer write (another took it) is not sent.
 	watchdog := s.now().Add(requestTimeout + time.Minute)
 	c.NextCheckAt = &watchdog
-	s.save(ctx, &c)
+	if c.LeaseUntil == nil || c.LeaseUntil.Before(watchdog) {
+		c.LeaseUntil = &watchdog
+	}
+	if err := s.move(ctx, c, models.CloseSending); err != nil {
+		return err
+	}
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	resp, err := gw.CloseDay(rctx, mapi.CloseDayRequest{RequestID: c.RequestID, Totals: &mapi.CloseDayTotals{
@@ -269,26 +334,26 @@ func (s *Service) Send(ctx context.Context, id uint) error {
 	var gerr *mapi.GatewayError
 	switch {
 	case err == nil:
-		return s.record(ctx, &c, resp, now)
+		return s.record(ctx, c, resp, now)
 	case mapi.IsUnknownOutcome(err) && c.Attempts >= MaxAttempts:
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("no answer from the gateway after %d attempts (%v): check this close in the gateway's back office", c.Attempts, err), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	case mapi.IsUnknownOutcome(err):
 		// The gateway may have closed: ask again with the same request id, which replays the
 		// stored result instead of closing twice. The counter stays closed meanwhile.
 		next := now.Add(retryDelay(c.Attempts))
-		c.State, c.Error, c.NextCheckAt = models.CloseUnknown, fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, MaxAttempts, err), &next
+		c.Error, c.NextCheckAt = fmt.Sprintf("outcome unknown (attempt %d of %d): %v", c.Attempts, MaxAttempts, err), &next
+		return s.move(ctx, c, models.CloseUnknown)
 	case errors.As(err, &verr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("refused by the bank's gateway (code %s): %s", verr.Code, verr.Message), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	case errors.As(err, &gerr):
 		c.Error, c.NextCheckAt, c.FinishedAt = fmt.Sprintf("gateway error (code %s): %s", gerr.Code, gerr.Message), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	default:
 		c.Error, c.NextCheckAt, c.FinishedAt = err.Error(), nil, &now
-		return s.fail(ctx, &c)
+		return s.fail(ctx, c)
 	}
-	return s.save(ctx, &c)
 }
 
 // retryDelay backs off: 30 s, 1 min, 2 min … at most RetryMax.
@@ -303,7 +368,6 @@ func retryDelay(attempts int) time.Duration {
 // fail records a failed close and releases its payments, in one transaction.
 func (s *Service) fail(ctx context.Context, c *models.CloseDay) error {
 	if err := s.Store.Fail(ctx, c); err != nil {
-		s.Log.Error("close day save", "close", c.ID, "error", err)
 		return err
 	}
 	s.audit(ctx, *c, "closeday.failed", c.Error+"; its payments go into the next close")
@@ -329,15 +393,16 @@ func (s *Service) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseD
 		return s.fail(ctx, c)
 	case r.Status == "processing":
 		next := now.Add(retryDelay(c.Attempts))
-		c.State, c.NextCheckAt, c.FinishedAt = models.CloseUnknown, &next, nil
-		return s.save(ctx, c)
-	case r.IsDayClosing:
-		next := now.Add(LockWatchdog)
-		c.State, c.NextCheckAt = models.CloseLocked, &next
-	default:
-		c.State, c.NextCheckAt = models.CloseFinished, nil
+		c.NextCheckAt, c.FinishedAt = &next, nil
+		return s.move(ctx, c, models.CloseUnknown)
 	}
-	if err := s.save(ctx, c); err != nil {
+	to := models.CloseFinished
+	c.NextCheckAt = nil
+	if r.IsDayClosing {
+		next := now.Add(LockWatchdog)
+		to, c.NextCheckAt = models.CloseLocked, &next
+	}
+	if err := s.move(ctx, c, to); err != nil {
 		return err
 	}
 	detail := fmt.Sprintf("closed: code39 %s, RRN %s; ours %d sales %s, the gateway's %d sales %s", models.Dash(c.Code39), models.Dash(c.RRN),
@@ -349,32 +414,29 @@ func (s *Service) record(ctx context.Context, c *models.CloseDay, r *mapi.CloseD
 	}
 	s.audit(ctx, *c, "closeday.mismatch", detail+"; looking for the payments that explain the difference")
 	s.Metrics.closed(closeDiffers)
-	s.reconcile(ctx, c)
-	return nil
+	return s.reconcile(ctx, c)
 }
 
 // reconcile looks for the payments that explain a closed day's difference with the gateway:
 // it asks the gateway again about every payment the close could have missed, then finds the
 // set of late-known approvals (added) and members the gateway did not count (removed) whose
 // totals are exactly the difference, and records them. Until it finds them the close is
-// looked at again every minute (ReconcileFor), and before the next close sends.
-func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
+// looked at again every minute (ReconcileFor), and before the next close sends. The caller
+// holds c's lease.
+func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) error {
 	if !c.Mismatch || c.Explained || c.SentAt == nil {
-		return
+		return nil
 	}
-	if s.Sweeper != nil {
-		since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+	since, err := s.Store.SweepSince(ctx, c.EndpointID, c.ID)
+	if err == nil {
+		ids, err := s.Store.SweepCandidates(ctx, c.EndpointID, since, c.SentAt, sweepLimit)
 		if err == nil {
-			ids, err := s.Store.SweepCandidates(ctx, c.EndpointID, since, c.SentAt, sweepLimit)
-			if err == nil {
-				s.Sweeper.Settle(ctx, ids, "reconciling close "+c.RequestID)
-			}
+			s.Sweeper.Settle(ctx, ids, "reconciling close "+c.RequestID)
 		}
 	}
 	adds, removes, err := s.Store.ReconcileCandidates(ctx, *c)
 	if err != nil {
-		s.Log.Error("close day reconcile", "close", c.ID, "error", err)
-		return
+		return fmt.Errorf("closeday: reconcile close %d: %w", c.ID, err)
 	}
 	// Sales (and captures) and reversals (refunds and releases) are totalled apart by the
 	// gateway: each difference is explained by its own kind of payment.
@@ -385,14 +447,13 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	a, r, ok := append(a1, a2...), append(r1, r2...), ok1 && ok2
 	if ok && (len(a) > 0 || len(r) > 0) {
 		if err := s.Store.Explain(ctx, c, a, r); err != nil {
-			s.Log.Error("close day explain", "close", c.ID, "error", err)
-			return
+			return fmt.Errorf("closeday: explain close %d: %w", c.ID, err)
 		}
 		s.audit(ctx, *c, "closeday.explained", fmt.Sprintf("the difference is explained by %d adjustment(s), net %s: %s", c.AdjustCount,
 			c.Amount(c.AdjustMinor), adjustmentList(a, r)))
 		s.Metrics.closed(closeExplained)
 		s.publish(c.ID)
-		return
+		return nil
 	}
 	if c.FinishedAt != nil && s.now().Sub(*c.FinishedAt) < ReconcileFor {
 		next := s.now().Add(reconcileEvery)
@@ -400,7 +461,7 @@ func (s *Service) reconcile(ctx context.Context, c *models.CloseDay) {
 	} else {
 		c.NextCheckAt = nil
 	}
-	s.save(ctx, c)
+	return s.move(ctx, c, c.State)
 }
 
 // byReversal keeps the refunds and releases (reversal true) or everything else.
@@ -493,68 +554,79 @@ func encodeRaw(r *mapi.CloseDayResponse) string {
 	return string(mapi.EncodeResponse(pairs))
 }
 
-func (s *Service) save(ctx context.Context, c *models.CloseDay) error {
-	if err := s.Store.Save(ctx, c); err != nil {
-		s.Log.Error("close day save", "close", c.ID, "error", err)
+// move writes c in state to (models.CloseDays.Move: refused when the transition is illegal
+// or c changed under another holder) and publishes the change.
+func (s *Service) move(ctx context.Context, c *models.CloseDay, to models.CloseState) error {
+	if err := s.Store.Move(ctx, c, to); err != nil {
 		return err
 	}
 	s.publish(c.ID)
 	return nil
 }
 
+// watchBatch bounds how many closes one Watch works on.
+const watchBatch = 50
+
 // Watch runs what is due: closes a dead process left pending or sending, retries of unknown
 // outcomes, lock checks (a locked gate counts as released once the gateway has accepted a
-// payment on it again), and differences still being explained. Each due close is leased, so
-// two instances never work on the same one.
+// payment on it again), and differences still being explained. Each due close is leased
+// (models.CloseDays.LeaseDue), so two instances never work on the same one; they are taken one
+// at a time, because each may take a request's timeout: a second instance shares the work,
+// and every lease starts when its work does.
 func (s *Service) Watch(ctx context.Context) error {
 	now := s.now()
-	due, err := s.Store.Due(ctx, now)
-	if err != nil {
-		return err
-	}
-	for _, c := range due {
-		ok, err := s.Store.Lease(ctx, c.ID, now, now.Add(s.sweepWait()+requestTimeout+time.Minute))
-		if err != nil {
+	seen := map[uint]bool{}
+	for range watchBatch {
+		due, err := s.Store.LeaseDue(ctx, now, s.now().Add(s.leaseFor()), 1)
+		if err != nil || len(due) == 0 {
 			return err
 		}
-		if !ok {
-			continue
+		c := due[0]
+		if seen[c.ID] {
+			// Worked on in this round and due again: the next round takes it.
+			return s.Store.Release(ctx, c)
 		}
-		switch c.State {
-		case models.ClosePending, models.CloseSending, models.CloseUnknown:
-			if err := s.Send(ctx, c.ID); err != nil {
-				s.Log.Warn("close day retry", "close", c.ID, "error", err)
-			}
-		case models.CloseLocked:
-			released, err := s.Store.AcceptedSince(ctx, c.EndpointID, *c.FinishedAt)
-			if err != nil {
-				return err
-			}
-			if released {
-				c.State, c.NextCheckAt = models.CloseFinished, nil
-				c.Error = "gate lock released (the gateway accepted payments again)"
-			} else {
-				next := s.now().Add(LockWatchdog)
-				c.NextCheckAt = &next
-				c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
-			}
-			s.save(ctx, &c)
-			if c.Mismatch && !c.Explained {
-				s.reconcile(ctx, &c)
-			}
-		case models.CloseFinished:
-			if c.Mismatch && !c.Explained {
-				s.reconcile(ctx, &c)
-				continue
-			}
-			c.NextCheckAt = nil
-			s.save(ctx, &c)
-		default:
-			c.NextCheckAt = nil
-			s.save(ctx, &c)
+		seen[c.ID] = true
+		if err := s.work(ctx, c, s.check); err != nil {
+			s.logFailure("close day check", c.ID, err)
 		}
 	}
 	return nil
+}
+
+// check does what is due on close c, whose lease the caller holds.
+func (s *Service) check(ctx context.Context, c *models.CloseDay) error {
+	switch c.State {
+	case models.ClosePending, models.CloseSending, models.CloseUnknown:
+		return s.send(ctx, c)
+	case models.CloseLocked:
+		released, err := s.Store.AcceptedSince(ctx, c.EndpointID, *c.FinishedAt)
+		if err != nil {
+			return err
+		}
+		to := c.State
+		if released {
+			to, c.NextCheckAt = models.CloseFinished, nil
+			c.Error = "gate lock released (the gateway accepted payments again)"
+		} else {
+			next := s.now().Add(LockWatchdog)
+			c.NextCheckAt = &next
+			c.Error = "the gate is still locked: release it on the gateway's gate lock release screen (CLEAR_CLOSING_DAY_FLAG)"
+		}
+		if err := s.move(ctx, c, to); err != nil {
+			return err
+		}
+		if c.Mismatch && !c.Explained {
+			return s.reconcile(ctx, c)
+		}
+		return nil
+	case models.CloseFinished:
+		if c.Mismatch && !c.Explained {
+			return s.reconcile(ctx, c)
+		}
+	}
+	c.NextCheckAt = nil
+	return s.move(ctx, c, c.State)
 }
 
 // Schedule describes an endpoint's automatic close.
@@ -632,7 +704,7 @@ func (s *Service) RunSchedules(ctx context.Context, schedules []Schedule) (int, 
 		if now.Sub(at) > catchUpAfter {
 			trigger = models.TriggerCatchUp
 		}
-		_, err = s.Trigger(ctx, TriggerInput{EndpointID: sc.EndpointID, Actor: "schedule", Trigger: trigger,
+		_, err = s.Trigger(ctx, TriggerInput{EndpointID: sc.EndpointID, Actor: models.ActorSchedule, Trigger: trigger,
 			ScheduledDay: day, DaysFrom: from, DaysTo: day})
 		switch {
 		case err == nil:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-var manual = closeday.TriggerInput{EndpointID: 1, Actor: "admin"}
+var manual = closeday.TriggerInput{EndpointID: 1, Actor: models.Actor{ID: 1, Name: "admin", IP: "192.0.2.1"}}
 
 type closeGateways struct{ c *mapi.Client }
 
@@ -30,9 +30,11 @@ func (g closeGateways) CloseGateway(context.Context, uint) (closeday.Gateway, er
 }
 
 func closer(e *paymentstest.Env) *closeday.Service {
-	return &closeday.Service{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
-		Sweeper: e.Pay, Audit: e.Audit, SweepWait: 300 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: e.Now.Now}
+	s := closeday.New(closeday.Deps{Store: &models.CloseDays{DB: e.DB}, Gateways: closeGateways{e.Client},
+		Sweeper: e.Pay, Audit: e.Audit, Metrics: closeday.NewMetrics(prometheus.NewRegistry()), Live: live.Nowhere,
+		Log: slog.New(slog.DiscardHandler), Now: e.Now.Now})
+	s.SweepWait = 300 * time.Millisecond
+	return s
 }
 
 // closeOutcomes has s count its closes in a registry of its own, and returns a check of the
@@ -65,7 +67,7 @@ func approvedSales(e *paymentstest.Env, amounts ...int64) {
 	}
 }
 
-func waitClose(t *testing.T, s *closeday.Service, id uint, state string) models.CloseDay {
+func waitClose(t *testing.T, s *closeday.Service, id uint, state models.CloseState) models.CloseDay {
 	t.Helper()
 	s.Wait()
 	c, err := s.Store.ByID(context.Background(), id)
@@ -160,6 +162,38 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	c3, _ := s.Trigger(context.Background(), manual)
 	if c3 = waitClose(t, s, c3.ID, models.CloseFinished); c3.GwSaleCount != 0 {
 		t.Errorf("the retry closed a second time: %+v", c3)
+	}
+}
+
+// A due close another instance holds is left to it: the watcher retries it only once that
+// lease has run out (its holder died).
+func TestWatchLeavesACloseAnotherInstanceHolds(t *testing.T) {
+	e := paymentstest.New(t, "")
+	approvedSales(e, 1000)
+	e.GW.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
+	s := closer(e)
+	c, err := s.Trigger(context.Background(), manual)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = waitClose(t, s, c.ID, models.CloseUnknown)
+	now := e.Now.Now()
+	if _, ok, err := s.Store.Lease(context.Background(), c.ID, now, c.NextCheckAt.Add(time.Hour)); !ok || err != nil {
+		t.Fatalf("the other instance's lease: %v, %v", ok, err)
+	}
+	e.Now.Add(closeday.RetryAfter + time.Second)
+	if err := s.Watch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitClose(t, s, c.ID, models.CloseUnknown); got.Attempts != 1 {
+		t.Fatalf("the watcher worked on a held close: %d attempts", got.Attempts)
+	}
+	e.Now.Add(time.Hour)
+	if err := s.Watch(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := waitClose(t, s, c.ID, models.CloseFinished); got.Attempts != 2 || got.RequestID != c.RequestID {
+		t.Errorf("after the lease ran out: %+v", got)
 	}
 }
 

@@ -75,8 +75,8 @@ func TestUnknownCloseHoldsTheCounterAndRetriesTheSameRequest(t *testing.T) {
 	c, _ := s.Trigger(context.Background(), manual)
 	c = waitClose(t, s, c.ID, models.CloseUnknown)
 	_, err := e.Pay.Start(context.Background(), payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 700, Actor: payments.Actor{ID: 1, Name: "sam"}})
-	var se *payments.StartError
-	if !errors.As(err, &se) || !strings.Contains(se.Message, "closed") {
+	var se *models.ValidationError
+	if !errors.As(err, &se) || !strings.Contains(se.Message(), "closed") {
 		t.Fatalf("a sale while the close's outcome is unknown: %v", err)
 	}
 	e.Now.Add(closeday.RetryAfter + time.Second)
@@ -256,7 +256,7 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	}
 	// A manual close on the 22nd covers it: the schedule leaves that day alone.
 	e.Now.Add(12 * time.Hour) // 22nd, 20:00
-	m, _ := s.Trigger(context.Background(), closeday.TriggerInput{EndpointID: 1, Actor: "admin", DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
+	m, _ := s.Trigger(context.Background(), closeday.TriggerInput{EndpointID: 1, Actor: models.Actor{ID: 3, Name: "admin", IP: "192.0.2.7"}, DaysFrom: "2026-11-22", DaysTo: "2026-11-22"})
 	waitClose(t, s, m.ID, models.CloseFinished)
 	e.Now.Add(4 * time.Hour) // 23rd, 00:00
 	if n, _ := s.RunSchedules(context.Background(), []closeday.Schedule{sc}); n != 0 {
@@ -271,8 +271,21 @@ func TestScheduleCatchesUpOnceAfterDowntime(t *testing.T) {
 	if cs[0].Trigger != models.TriggerSchedule || cs[0].DaysTo != "2026-11-23" {
 		t.Errorf("on-time close %+v", cs[0])
 	}
-	if a := e.Audit.Actions(); slices.Index(a, "closeday.start") < 0 {
-		t.Errorf("scheduled closes not audited: %v", a)
+	// The service audits every close it starts, the schedule's as the schedule's.
+	var starts []string
+	for _, ev := range e.Audit.Events("closeday.start") {
+		starts = append(starts, ev.ActorName+": "+ev.Detail)
+		if ev.ActorName == "admin" && (ev.ActorID != 3 || ev.RemoteIP != "192.0.2.7") {
+			t.Errorf("the manual close is audited as %+v, without the admin's id and address", ev)
+		}
+	}
+	want := []string{
+		"catch-up: catch-up close started by schedule, covering the business days 2026-11-20 to 2026-11-21",
+		"admin: manual close started by admin, business day 2026-11-22",
+		"schedule: schedule close started by schedule, business day 2026-11-23",
+	}
+	if !slices.Equal(starts, want) {
+		t.Errorf("closes audited:\n got %q\nwant %q", starts, want)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,20 +33,55 @@ var (
 	ErrDisabled     = errors.New("the reader is disabled")
 )
 
-// FieldError is a refused form value, with a message for the admin.
-type FieldError struct{ Field, Message string }
-
-func (e *FieldError) Error() string { return e.Message }
-
-// Readers is the fleet service: registration, pairing, lifecycle and presence.
+// Readers is the fleet service: registration, pairing, lifecycle and presence. It writes the
+// audit entry of each admin action on a reader itself (reader.register, reader.enable,
+// reader.disable, reader.unpair, reader.pairing_code, reader.replace), whoever asks.
 type Readers struct {
+	ReadersDeps
+}
+
+// ReadersDeps is what the fleet service needs. Every field is required: NewReaders refuses
+// to build the service without one.
+type ReadersDeps struct {
 	Store *models.Readers
 	Link  *Link // live connections, to close them when a reader is disabled or unpaired
 	Live  live.Notifier
+	Audit Auditor
+	Log   *slog.Logger
 	// Waiting ends a payment still waiting for its card on a reader that can no longer read
-	// it (disabled, unpaired, replaced, gone offline). nil in tests of the fleet alone.
+	// it (disabled, unpaired, replaced, gone offline).
 	Waiting WaitingEnder
 	Now     func() time.Time
+}
+
+// NewReaders builds the fleet service. It panics, naming them, when dependencies are missing:
+// a wiring mistake shows at start-up, not at the first reader.
+func NewReaders(d ReadersDeps) *Readers {
+	var missing []string
+	for name, absent := range map[string]bool{"Store": d.Store == nil, "Link": d.Link == nil, "Live": d.Live == nil,
+		"Audit": d.Audit == nil, "Log": d.Log == nil, "Waiting": d.Waiting == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("devices.NewReaders: missing " + strings.Join(missing, ", "))
+	}
+	return &Readers{ReadersDeps: d}
+}
+
+// Auditor records who did what to a reader (models.Audit).
+type Auditor interface {
+	Record(ctx context.Context, e models.AuditEvent) error
+}
+
+// audit records what by did to a reader. The action is done by then: a failure to write the
+// entry is logged, not returned.
+func (s *Readers) audit(ctx context.Context, by models.Actor, action, serial, detail string) {
+	if err := s.Audit.Record(context.WithoutCancel(ctx), by.Event(action, serial, detail)); err != nil {
+		s.Log.Error("audit record failed", "action", action, "reader", serial, "error", err)
+	}
 }
 
 // WaitingEnder ends what waits on a reader.
@@ -52,73 +89,76 @@ type WaitingEnder interface {
 	EndWaiting(ctx context.Context, readerID uint, reason string)
 }
 
+// WaitingFunc is a function that ends what waits on a reader. It lets the fleet be built
+// before the payments that use it (app: the payment service is assigned afterwards).
+type WaitingFunc func(ctx context.Context, readerID uint, reason string)
+
+// EndWaiting calls f.
+func (f WaitingFunc) EndWaiting(ctx context.Context, readerID uint, reason string) {
+	f(ctx, readerID, reason)
+}
+
+// NothingWaits is the WaitingEnder of a fleet that no payments use (tools, the fleet's tests).
+var NothingWaits WaitingEnder = WaitingFunc(func(context.Context, uint, string) {})
+
 func (s *Readers) endWaiting(ctx context.Context, r models.Reader, what string) {
-	if s.Waiting != nil {
-		s.Waiting.EndWaiting(context.WithoutCancel(ctx), r.ID, fmt.Sprintf("%s %s before a card was read", r.Label, what))
-	}
+	s.Waiting.EndWaiting(context.WithoutCancel(ctx), r.ID, fmt.Sprintf("%s %s before a card was read", r.Label, what))
 }
 
-func (s *Readers) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
+func (s *Readers) now() time.Time { return s.Now() }
 
-func (s *Readers) publish(id uint) {
-	if s.Live != nil {
-		s.Live.Changed(live.Change{Kind: live.Reader, ID: id})
-	}
-}
+func (s *Readers) publish(id uint) { s.Live.Changed(live.Change{Kind: live.Reader, ID: id}) }
 
 // RegisterInput is the admin's registration form.
 type RegisterInput struct {
 	Serial, Label, Location string
 	EndpointID              uint
-	Actor                   string
+	Actor                   models.Actor
 }
 
 // Register adds a reader by serial and issues its first pairing code.
 func (s *Readers) Register(ctx context.Context, in RegisterInput) (models.Reader, string, error) {
 	serial, err := NormalizeSerial(in.Serial)
 	if err != nil {
-		return models.Reader{}, "", &FieldError{"serial", "Serial number: " + strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")}
+		return models.Reader{}, "", models.Invalid("serial", "Serial number: "+strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")).Because(err)
 	}
 	label, location := strings.TrimSpace(in.Label), strings.TrimSpace(in.Location)
 	switch {
 	case label == "" || len(label) > 64:
-		return models.Reader{}, "", &FieldError{"label", "Give the reader a label of at most 64 characters, e.g. Counter 1."}
+		return models.Reader{}, "", models.Invalid("label", "Give the reader a label of at most 64 characters, e.g. Counter 1.")
 	case len(location) > 64:
-		return models.Reader{}, "", &FieldError{"location", "The location is at most 64 characters."}
+		return models.Reader{}, "", models.Invalid("location", "The location is at most 64 characters.")
 	case in.EndpointID == 0:
-		return models.Reader{}, "", &FieldError{"endpoint", "Choose the gateway endpoint the reader belongs to."}
+		return models.Reader{}, "", models.Invalid("endpoint", "Choose the gateway endpoint the reader belongs to.")
 	}
 	code, hash, exp := s.newPairingCode()
 	r := models.Reader{Serial: serial, Label: label, Location: location, EndpointID: in.EndpointID, Enabled: true,
 		Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
-	if err := s.Store.Create(ctx, &r, in.Actor); errors.Is(err, models.ErrConflict) {
-		return r, "", &FieldError{"serial", fmt.Sprintf("A reader with serial %s is already registered.", serial)}
+	if err := s.Store.Create(ctx, &r, in.Actor.Name); errors.Is(err, models.ErrConflict) {
+		return r, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return r, "", err
 	}
 	s.publish(r.ID)
+	s.audit(ctx, in.Actor, "reader.register", r.Serial, fmt.Sprintf("%s at %s", r.Label, r.Location))
 	return r, code, nil
 }
 
 // NewPairingCode issues a fresh pairing code (the old one stops working).
-func (s *Readers) NewPairingCode(ctx context.Context, id uint, actor string) (models.Reader, string, error) {
+func (s *Readers) NewPairingCode(ctx context.Context, id uint, by models.Actor) (models.Reader, string, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, "", err
 	}
 	if r.Retired {
-		return r, "", &FieldError{"reader", "This reader was replaced; pair its successor instead."}
+		return r, "", models.Invalid("reader", "This reader was replaced; pair its successor instead.")
 	}
 	code, hash, exp := s.newPairingCode()
 	r.PairingCodeHash, r.PairingExpiresAt = hash, &exp
-	if err := s.Store.Update(ctx, &r, "pairing_code", "new pairing code issued", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, "pairing_code", "new pairing code issued", by.Name); err != nil {
 		return r, "", err
 	}
+	s.audit(ctx, by, "reader.pairing_code", r.Serial, "")
 	return r, code, nil
 }
 
@@ -201,23 +241,28 @@ func (s *Readers) Authenticate(ctx context.Context, credential string) (models.R
 
 // SetEnabled enables or disables a reader. A disabled reader's connection is closed and it
 // cannot take payments.
-func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor string) (models.Reader, error) {
+func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, by models.Actor) (models.Reader, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, err
 	}
 	if r.Retired && enabled {
-		return r, &FieldError{"reader", "A replaced reader cannot be enabled again."}
+		return r, models.Invalid("reader", "A replaced reader cannot be enabled again.")
 	}
 	kind := "enabled"
 	if !enabled {
 		kind = "disabled"
 	}
 	r.Enabled = enabled
-	if err := s.Store.Update(ctx, &r, kind, "", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, kind, "", by.Name); err != nil {
 		return r, err
 	}
-	if !enabled && s.Link != nil {
+	if enabled {
+		s.audit(ctx, by, "reader.enable", r.Serial, "")
+	} else {
+		s.audit(ctx, by, "reader.disable", r.Serial, "")
+	}
+	if !enabled {
 		s.Link.Close(r.Serial, "the reader was disabled")
 	}
 	if !enabled {
@@ -228,18 +273,17 @@ func (s *Readers) SetEnabled(ctx context.Context, id uint, enabled bool, actor s
 }
 
 // Unpair revokes the device credential and closes the connection.
-func (s *Readers) Unpair(ctx context.Context, id uint, actor string) (models.Reader, error) {
+func (s *Readers) Unpair(ctx context.Context, id uint, by models.Actor) (models.Reader, error) {
 	r, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return r, err
 	}
 	r.CredentialHash, r.PairedAt = "", nil
-	if err := s.Store.Update(ctx, &r, "unpaired", "device credential revoked", actor); err != nil {
+	if err := s.Store.Update(ctx, &r, "unpaired", "device credential revoked", by.Name); err != nil {
 		return r, err
 	}
-	if s.Link != nil {
-		s.Link.Close(r.Serial, "the reader was unpaired")
-	}
+	s.audit(ctx, by, "reader.unpair", r.Serial, "")
+	s.Link.Close(r.Serial, "the reader was unpaired")
 	s.endWaiting(ctx, r, "was unpaired")
 	s.publish(r.ID)
 	return r, nil
@@ -247,32 +291,31 @@ func (s *Readers) Unpair(ctx context.Context, id uint, actor string) (models.Rea
 
 // Replace retires a reader and registers a new serial with its label, location and endpoint.
 // The old reader's history stays with it.
-func (s *Readers) Replace(ctx context.Context, id uint, newSerial, actor string) (models.Reader, string, error) {
+func (s *Readers) Replace(ctx context.Context, id uint, newSerial string, by models.Actor) (models.Reader, string, error) {
 	old, err := s.Store.ByID(ctx, id)
 	if err != nil {
 		return old, "", err
 	}
 	if old.Retired {
-		return old, "", &FieldError{"serial", "This reader was already replaced."}
+		return old, "", models.Invalid("serial", "This reader was already replaced.")
 	}
 	serial, err := NormalizeSerial(newSerial)
 	if err != nil {
-		return old, "", &FieldError{"serial", "Serial number: " + strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")}
+		return old, "", models.Invalid("serial", "Serial number: "+strings.TrimPrefix(err.Error(), ErrInvalidSerial.Error()+": ")).Because(err)
 	}
 	code, hash, exp := s.newPairingCode()
 	succ := models.Reader{Serial: serial, Label: old.Label, Location: old.Location, EndpointID: old.EndpointID,
 		Enabled: true, Battery: -1, PairingCodeHash: hash, PairingExpiresAt: &exp}
-	if err := s.Store.Replace(ctx, &old, &succ, actor); errors.Is(err, models.ErrConflict) {
-		return old, "", &FieldError{"serial", fmt.Sprintf("A reader with serial %s is already registered.", serial)}
+	if err := s.Store.Replace(ctx, &old, &succ, by.Name); errors.Is(err, models.ErrConflict) {
+		return old, "", models.Invalidf("serial", "A reader with serial %s is already registered.", serial)
 	} else if err != nil {
 		return old, "", err
 	}
-	if s.Link != nil {
-		s.Link.Close(old.Serial, "the reader was replaced")
-	}
+	s.Link.Close(old.Serial, "the reader was replaced")
 	s.endWaiting(ctx, old, "was replaced")
 	s.publish(old.ID)
 	s.publish(succ.ID)
+	s.audit(ctx, by, "reader.replace", succ.Serial, fmt.Sprintf("replaces reader %d", old.ID))
 	return succ, code, nil
 }
 
@@ -313,9 +356,7 @@ func (s *Readers) SweepPresence(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for _, r := range stale {
-		if s.Link != nil {
-			s.Link.Close(r.Serial, "no heartbeat")
-		}
+		s.Link.Close(r.Serial, "no heartbeat")
 		if err := s.Store.SetOffline(ctx, r.ID, fmt.Sprintf("no heartbeat for %s", PresenceTimeout)); err != nil {
 			return 0, err
 		}
@@ -342,9 +383,7 @@ func (s *Readers) PaymentReader(ctx context.Context, id uint) (PaymentReader, er
 		return PaymentReader{}, err
 	}
 	online := r.Online
-	if s.Link != nil {
-		online = online && s.Link.Connected(r.Serial)
-	}
+	online = online && s.Link.Connected(r.Serial)
 	return PaymentReader{ID: r.ID, Serial: r.Serial, Label: r.Label, EndpointID: r.EndpointID,
 		Enabled: r.Enabled && !r.Retired, Online: online}, nil
 }

@@ -3,11 +3,13 @@ package devices_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
 )
@@ -28,7 +30,8 @@ func newReaders(t *testing.T) (*devices.Readers, *clock) {
 	t.Helper()
 	db := testdb.Open(t)
 	c := &clock{now: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	return &devices.Readers{Store: &models.Readers{DB: db, Now: c.Now}, Link: devices.NewLink(), Now: c.Now}, c
+	return devices.NewReaders(devices.ReadersDeps{Store: &models.Readers{DB: db, Now: c.Now}, Link: devices.NewLink(), Now: c.Now,
+		Live: live.Nowhere, Audit: &models.Audit{DB: db}, Log: slog.New(slog.DiscardHandler), Waiting: devices.NothingWaits}), c
 }
 
 func TestRegisterValidatesAndRefusesDuplicates(t *testing.T) {
@@ -38,17 +41,17 @@ func TestRegisterValidatesAndRefusesDuplicates(t *testing.T) {
 	if err != nil || r.Serial != "SBX-0001" || len(code) != 9 {
 		t.Fatalf("Register = %+v, %q, %v", r, code, err)
 	}
-	var fe *devices.FieldError
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	var fe *models.ValidationError
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("duplicate serial: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "sbx_0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "sbx_0001", Label: "Again", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("duplicate serial in another spelling: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "S/1", Label: "Bad", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "serial" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "S/1", Label: "Bad", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "serial" {
 		t.Errorf("malformed serial: %v", err)
 	}
-	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0002", Label: "", EndpointID: 1}); !errors.As(err, &fe) || fe.Field != "label" {
+	if _, _, err := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0002", Label: "", EndpointID: 1}); !errors.As(err, &fe) || fe.Field() != "label" {
 		t.Errorf("no label: %v", err)
 	}
 }
@@ -83,7 +86,7 @@ func TestPairingCodeIsSingleUseAndExpires(t *testing.T) {
 	if _, err := s.Pair(ctx, "SBX-0002", code2); !errors.Is(err, devices.ErrPairing) {
 		t.Errorf("expired code: %v", err)
 	}
-	_, code3, err := s.NewPairingCode(ctx, stored.ID+1, "admin")
+	_, code3, err := s.NewPairingCode(ctx, stored.ID+1, models.Actor{Name: "admin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +102,7 @@ func TestRevokedOrDisabledReaderIsRefused(t *testing.T) {
 	cred, _ := s.Pair(ctx, "SBX-0001", code)
 	closed := make(chan string, 1)
 	s.Link.Register("SBX-0001", func(any) error { return nil }, func(reason string) { closed <- reason })
-	if _, err := s.SetEnabled(ctx, r.ID, false, "admin"); err != nil {
+	if _, err := s.SetEnabled(ctx, r.ID, false, models.Actor{Name: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, cred); !errors.Is(err, devices.ErrDisabled) {
@@ -114,8 +117,8 @@ func TestRevokedOrDisabledReaderIsRefused(t *testing.T) {
 	if pr.Enabled {
 		t.Error("a disabled reader is offered for payments")
 	}
-	s.SetEnabled(ctx, r.ID, true, "admin")
-	if _, err := s.Unpair(ctx, r.ID, "admin"); err != nil {
+	s.SetEnabled(ctx, r.ID, true, models.Actor{Name: "admin"})
+	if _, err := s.Unpair(ctx, r.ID, models.Actor{Name: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, cred); !errors.Is(err, devices.ErrUnauthorized) {
@@ -158,7 +161,7 @@ func TestReplaceKeepsHistory(t *testing.T) {
 	s, _ := newReaders(t)
 	ctx := context.Background()
 	old, _, _ := s.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Counter 1", Location: "Riga", EndpointID: 1})
-	succ, code, err := s.Replace(ctx, old.ID, "SBX-0009", "admin")
+	succ, code, err := s.Replace(ctx, old.ID, "SBX-0009", models.Actor{Name: "admin"})
 	if err != nil || succ.Label != "Counter 1" || succ.Location != "Riga" || code == "" {
 		t.Fatalf("Replace = %+v, %v", succ, err)
 	}

@@ -107,3 +107,11 @@ func (f *Fanout) Receive(payload []byte) {
 	}
 	f.Local.Changed(c)
 }
+
+// Nowhere is the Notifier of a service whose changes no screen shows: the command-line
+// tools, and tests of a service on its own.
+var Nowhere Notifier = nowhere{}
+
+type nowhere struct{}
+
+func (nowhere) Changed(Change) {}

@@ -21,6 +21,28 @@ type AuditEvent struct {
 	RemoteIP  string    `gorm:"size:64"`
 }
 
+// Actor is who did something, as the audit log names them: a person (their user id and
+// username, and the address their request came from) or the portal itself, by name and
+// without an id (ActorSystem, ActorSchedule, "gateway"). The domain takes the actor with the
+// action and writes the audit entry itself, so an action is audited whoever does it: a person
+// on a page, a job, a schedule.
+type Actor struct {
+	ID   uint
+	Name string
+	IP   string // where a person's request came from; "" for the portal's own jobs
+}
+
+// The portal's own actors.
+var (
+	ActorSystem   = Actor{Name: "system"}   // a rule applied by a job (a stale preauth released)
+	ActorSchedule = Actor{Name: "schedule"} // something the store scheduled (a daily close, a backup)
+)
+
+// Event is the audit event of a's doing action on subject.
+func (a Actor) Event(action, subject, detail string) AuditEvent {
+	return AuditEvent{ActorID: a.ID, ActorName: a.Name, RemoteIP: a.IP, Action: action, Subject: subject, Detail: detail}
+}
+
 // Audit holds the audit log.
 type Audit struct {
 	DB  *gorm.DB
@@ -29,16 +51,22 @@ type Audit struct {
 
 // Record appends an event.
 func (a *Audit) Record(ctx context.Context, e AuditEvent) error {
+	at := time.Now()
 	if a.Now != nil {
-		e.At = a.Now().UTC()
-	} else {
-		e.At = time.Now().UTC()
+		at = a.Now()
 	}
+	return recordIn(a.DB.WithContext(ctx), e, at)
+}
+
+// recordIn appends e to the audit log through db. A store passes the transaction of the
+// change e records, so that the change and its entry are committed together or not at all.
+func recordIn(db *gorm.DB, e AuditEvent, at time.Time) error {
+	e.At = at.UTC()
 	// Names and details can come from what a visitor typed (a username at sign-in): each is cut
 	// to its column's size.
 	e.ActorName, e.Action, e.Subject = clip(e.ActorName, 64), clip(e.Action, 64), clip(e.Subject, 128)
 	e.Detail, e.RemoteIP = clip(e.Detail, 1024), clip(e.RemoteIP, 64)
-	if err := a.DB.WithContext(ctx).Create(&e).Error; err != nil {
+	if err := db.Create(&e).Error; err != nil {
 		return fmt.Errorf("models: audit %s: %w", e.Action, err)
 	}
 	return nil

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,16 +12,6 @@ import (
 	"github.com/example/mposportal/money"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
-)
-
-// Close-day states.
-const (
-	ClosePending  = "pending"  // created, not sent yet
-	CloseSending  = "sending"  // request in flight
-	CloseUnknown  = "unknown"  // timeout or 5xx: the same request id is sent again
-	CloseFinished = "finished" // the gateway closed the day and the gate is open
-	CloseLocked   = "locked"   // closed, but the gateway says the gate is still locked
-	CloseFailed   = "failed"   // the gateway refused the close
 )
 
 // CloseDay is one Close Day on an endpoint: our totals, the gateway's answer in full, and the
@@ -38,11 +30,16 @@ type CloseDay struct {
 	DaysFrom    string     `gorm:"size:10"`
 	DaysTo      string     `gorm:"size:10"`
 	SentAt      *time.Time // when our totals were taken and the request first went out
-	State       string     `gorm:"size:16;index;not null"`
+	State       CloseState `gorm:"size:16;index;not null"` // written only through CloseDays.Move (closestate.go)
 	Attempts    int
 	NextCheckAt *time.Time `gorm:"index"` // retry (unknown) or watchdog (locked)
 	FinishedAt  *time.Time
 	Error       string `gorm:"size:255"`
+	// The lease: whoever works on a close (its trigger, or the watcher of one instance) holds
+	// it until LeaseUntil, and writes the close only while LeaseToken is still its own (Move
+	// compares it), so two instances never work on the same close at once.
+	LeaseUntil *time.Time
+	LeaseToken string `gorm:"size:32;not null;default:''"`
 
 	Currency      string `gorm:"size:3;not null;default:''"` // the endpoint's, when the close was sent
 	SaleCount     int
@@ -97,8 +94,9 @@ type CloseAdjustment struct {
 	Reason        string `gorm:"size:255"`
 }
 
-// Unsettled close states: while a close is in one of them, the gate is closed to new payments.
-var closeUnsettled = []string{ClosePending, CloseSending, CloseUnknown}
+// Unsettled close states: while a close is in one of them, the gate is closed to new payments
+// (CloseState.Running).
+var closeUnsettled = []CloseState{ClosePending, CloseSending, CloseUnknown}
 
 // Amount writes minor units of the close's currency plainly with the code, for audit
 // entries: "31.26 EUR".
@@ -107,7 +105,7 @@ func (c CloseDay) Amount(minor int64) string {
 }
 
 // Settled reports whether the close will not change any more.
-func (c CloseDay) Settled() bool { return c.State == CloseFinished || c.State == CloseFailed }
+func (c CloseDay) Settled() bool { return c.State.Settled() }
 
 // CloseDays holds close-day queries.
 type CloseDays struct {
@@ -194,8 +192,9 @@ const CloseJoinWindow = 10 * time.Second
 // day triggers per endpoint (the second key is the endpoint row id).
 const closeDayLockSpace = 7001
 
-// Start creates a close and assigns it the approved sales it covers, atomically. At most one
-// unsettled close exists per endpoint; a scheduled close exists at most once per business day.
+// Start creates a pending close. At most one unsettled close exists per endpoint; a scheduled
+// close exists at most once per business day. The caller holds the new close's lease until
+// c.LeaseUntil (none when nil): c.LeaseToken is its own.
 func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		// Serialise triggers per endpoint: on PostgreSQL with a transaction-scoped advisory
@@ -236,7 +235,8 @@ func (s *CloseDays) Start(ctx context.Context, c *CloseDay) error {
 				return ErrConflict
 			}
 		}
-		c.State = ClosePending
+		c.State, c.LeaseToken = ClosePending, newLeaseToken()
+		c.utc()
 		if err := tx.Create(c).Error; err != nil {
 			return fmt.Errorf("models: start close day: %w", translate(err))
 		}
@@ -256,17 +256,11 @@ func (s *CloseDays) Closing(ctx context.Context, endpointID uint) (bool, error) 
 // members, in one transaction; the close is then sending. A close that is past pending is
 // left as it is (a retry sends the totals taken the first time).
 func (s *CloseDays) Snapshot(ctx context.Context, c *CloseDay) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		q := tx
-		if tx.Dialector.Name() != "sqlite" {
-			q = tx.Clauses(clause.Locking{Strength: "UPDATE"})
-		}
-		if err := q.First(c, c.ID).Error; err != nil {
-			return fmt.Errorf("models: close day %d: %w", c.ID, translate(err))
-		}
-		if c.State != ClosePending {
-			return nil
-		}
+	if c.State != ClosePending {
+		return nil
+	}
+	next := *c
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var row struct {
 			N   int
 			Sum int64
@@ -275,31 +269,43 @@ func (s *CloseDays) Snapshot(ctx context.Context, c *CloseDay) error {
 			return err
 		}
 		now := s.now()
-		c.SaleCount, c.SaleSumMinor, c.State, c.SentAt = row.N, row.Sum, CloseSending, &now
+		next.SaleCount, next.SaleSumMinor, next.SentAt = row.N, row.Sum, &now
 		if err := s.openReversals(tx, c.EndpointID).Select("COUNT(*) AS n, COALESCE(SUM(amount_minor), 0) AS sum").Scan(&row).Error; err != nil {
 			return err
 		}
-		c.ReversalCount, c.ReversalMinor = row.N, row.Sum
+		next.ReversalCount, next.ReversalMinor = row.N, row.Sum
+		// The move first: on PostgreSQL it locks the close's row, so a second snapshot of
+		// the same close waits, then finds it sending and assigns nothing.
+		if err := s.move(tx, &next, CloseSending); err != nil {
+			return err
+		}
 		if err := s.openSales(tx, c.EndpointID).Update("close_day_id", c.ID).Error; err != nil {
 			return err
 		}
-		if err := s.openReversals(tx, c.EndpointID).Update("close_day_id", c.ID).Error; err != nil {
-			return err
-		}
-		return tx.Save(c).Error
+		return s.openReversals(tx, c.EndpointID).Update("close_day_id", c.ID).Error
 	})
+	if err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }
 
 // Fail records a close the gateway refused (or that never got an answer) and releases its
 // payments in the same transaction, so the next close counts them.
 func (s *CloseDays) Fail(ctx context.Context, c *CloseDay) error {
-	c.State = CloseFailed
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&Transaction{}).Where("close_day_id = ?", c.ID).Update("close_day_id", nil).Error; err != nil {
+	next := *c
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.move(tx, &next, CloseFailed); err != nil {
 			return err
 		}
-		return tx.Save(c).Error
+		return tx.Model(&Transaction{}).Where("close_day_id = ?", c.ID).Update("close_day_id", nil).Error
 	})
+	if err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }
 
 // ByID loads a close.
@@ -311,9 +317,38 @@ func (s *CloseDays) ByID(ctx context.Context, id uint) (CloseDay, error) {
 	return c, nil
 }
 
-// Save stores a close's progress.
-func (s *CloseDays) Save(ctx context.Context, c *CloseDay) error {
-	return s.DB.WithContext(ctx).Save(c).Error
+// Move writes close c in state to, with the rest of c's fields: the one way a close changes
+// (Snapshot, Fail and Explain write through it too, inside their transactions). It is a
+// compare-and-set on what the caller read: the close must still be in c.State and under the
+// lease c.LeaseToken names. An illegal transition (CloseState.CanMoveTo) or a close that
+// changed meanwhile is refused with a *CloseMoveError (ErrIllegalTransition or ErrConflict)
+// and nothing is written. On success c is in state to.
+func (s *CloseDays) Move(ctx context.Context, c *CloseDay, to CloseState) error {
+	return s.move(s.DB.WithContext(ctx), c, to)
+}
+
+func (s *CloseDays) move(db *gorm.DB, c *CloseDay, to CloseState) error {
+	from := c.State
+	if !from.CanMoveTo(to) {
+		return &CloseMoveError{ID: c.ID, From: from, To: to, Reason: ErrIllegalTransition}
+	}
+	next := *c
+	next.State = to
+	next.utc()
+	// Every column but the row's identity and its lease token: a close is written whole by
+	// whoever holds it (LeaseUntil included, so the holder can extend its lease as it goes).
+	res := db.Model(&next).Where("state = ? AND lease_token = ?", from, c.LeaseToken).
+		Select("*").Omit("id", "created_at", "lease_token").Updates(&next)
+	if res.Error != nil {
+		return fmt.Errorf("models: close day %d: %s → %s: %w", c.ID, from, to, translate(res.Error))
+	}
+	if res.RowsAffected == 0 {
+		var now CloseDay
+		db.Select("id", "state").Where("id = ?", c.ID).Limit(1).Find(&now)
+		return &CloseMoveError{ID: c.ID, From: from, To: to, Found: now.State, Reason: ErrConflict}
+	}
+	*c = next
+	return nil
 }
 
 // CloseFilter narrows the history.
@@ -360,13 +395,6 @@ func (s *CloseDays) filtered(ctx context.Context, f CloseFilter) *gorm.DB {
 		q = q.Where("created_at < ?", f.To.UTC())
 	}
 	return q
-}
-
-// Due returns closes whose retry or watchdog check is due.
-func (s *CloseDays) Due(ctx context.Context, now time.Time) ([]CloseDay, error) {
-	var cs []CloseDay
-	err := s.DB.WithContext(ctx).Where("next_check_at IS NOT NULL AND next_check_at <= ?", now.UTC()).Order("next_check_at").Limit(50).Find(&cs).Error
-	return cs, err
 }
 
 // Covered returns the payments a close covers.
@@ -428,7 +456,7 @@ func (s *CloseDays) Unsent(ctx context.Context, endpointID uint) (int, error) {
 // are not explained yet, oldest first.
 func (s *CloseDays) Unexplained(ctx context.Context, endpointID uint) ([]CloseDay, error) {
 	var cs []CloseDay
-	q := s.DB.WithContext(ctx).Where("mismatch = ? AND explained = ? AND state IN ?", true, false, []string{CloseFinished, CloseLocked})
+	q := s.DB.WithContext(ctx).Where("mismatch = ? AND explained = ? AND state IN ?", true, false, []CloseState{CloseFinished, CloseLocked})
 	if endpointID != 0 {
 		q = q.Where("endpoint_id = ?", endpointID)
 	}
@@ -442,7 +470,7 @@ func (s *CloseDays) Problems(ctx context.Context, since time.Time) ([]CloseDay, 
 	var cs []CloseDay
 	err := s.DB.WithContext(ctx).
 		Where("(state = ? AND created_at >= ?) OR state = ? OR (mismatch = ? AND explained = ? AND state IN ?)",
-			CloseFailed, since.UTC(), CloseUnknown, true, false, []string{CloseFinished, CloseLocked}).
+			CloseFailed, since.UTC(), CloseUnknown, true, false, []CloseState{CloseFinished, CloseLocked}).
 		Order("id DESC").Limit(20).Find(&cs).Error
 	return cs, err
 }
@@ -475,7 +503,8 @@ func (s *CloseDays) ReconcileCandidates(ctx context.Context, c CloseDay) (adds, 
 // its timeline, in one transaction.
 func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Transaction) error {
 	now := s.now()
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	next := *c
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var n int
 		var net int64
 		line := func(t Transaction, kind, reason string) error {
@@ -512,9 +541,14 @@ func (s *CloseDays) Explain(ctx context.Context, c *CloseDay, adds, removes []Tr
 				return err
 			}
 		}
-		c.Explained, c.AdjustCount, c.AdjustMinor, c.NextCheckAt = true, n, net, nil
-		return tx.Save(c).Error
+		next.Explained, next.AdjustCount, next.AdjustMinor, next.NextCheckAt = true, n, net, nil
+		return s.move(tx, &next, next.State)
 	})
+	if err != nil {
+		return err
+	}
+	*c = next
+	return nil
 }
 
 // Adjustments lists the adjustment lines of a close.
@@ -534,12 +568,91 @@ func (s *CloseDays) Previous(ctx context.Context, c CloseDay) (*CloseDay, error)
 	return &prev, err
 }
 
-// Lease moves a due close's next check ahead, so that only one instance works on it; it
-// reports whether this caller got it.
-func (s *CloseDays) Lease(ctx context.Context, id uint, now, until time.Time) (bool, error) {
-	res := s.DB.WithContext(ctx).Model(&CloseDay{}).Where("id = ? AND next_check_at IS NOT NULL AND next_check_at <= ?", id, now.UTC()).
-		Update("next_check_at", until.UTC())
-	return res.RowsAffected == 1, res.Error
+// utc puts the times the due and lease queries compare in UTC: SQLite compares them as text.
+func (c *CloseDay) utc() {
+	for _, t := range []**time.Time{&c.NextCheckAt, &c.LeaseUntil} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+}
+
+// newLeaseToken names one lease: whoever holds it, and since when.
+func newLeaseToken() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// leaseFree is the condition that no one holds a close's lease at ?.
+const leaseFree = "(lease_until IS NULL OR lease_until <= ?)"
+
+// LeaseDue takes up to limit closes whose retry or watchdog check is due at now and that no
+// one holds, earliest first, and leases them until until, as the payment poller leases its
+// due checks (Transactions.LeaseDueChecks): another instance neither gets them nor can write
+// them (Move) until the lease runs out or is released. The closes come back as leased, with
+// their new token.
+func (s *CloseDays) LeaseDue(ctx context.Context, now, until time.Time, limit int) ([]CloseDay, error) {
+	var cs []CloseDay
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&CloseDay{}).Where("next_check_at IS NOT NULL AND next_check_at <= ? AND "+leaseFree, now.UTC(), now.UTC()).
+			Order("next_check_at, id").Limit(limit)
+		if isPostgres(tx) {
+			// Closes another instance is leasing in its own open transaction are skipped, not
+			// waited for.
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		var ids []uint
+		if err := q.Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		token := newLeaseToken()
+		// The compare-and-set again: what decides is the row as this UPDATE finds it.
+		if err := tx.Model(&CloseDay{}).Where("id IN ? AND "+leaseFree, ids, now.UTC()).
+			Updates(map[string]any{"lease_until": until.UTC(), "lease_token": token}).Error; err != nil {
+			return err
+		}
+		return tx.Where("id IN ? AND lease_token = ?", ids, token).Order("next_check_at, id").Find(&cs).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: lease due closes: %w", err)
+	}
+	return cs, nil
+}
+
+// Lease takes close id's lease until until if no one holds it at now, due or not (a close
+// looks into an earlier close's difference with the gateway). It reports whether this caller
+// got it, and returns the close as leased.
+func (s *CloseDays) Lease(ctx context.Context, id uint, now, until time.Time) (CloseDay, bool, error) {
+	var c CloseDay
+	token := newLeaseToken()
+	db := s.DB.WithContext(ctx)
+	res := db.Model(&CloseDay{}).Where("id = ? AND "+leaseFree, id, now.UTC()).
+		Updates(map[string]any{"lease_until": until.UTC(), "lease_token": token})
+	if res.Error != nil || res.RowsAffected == 0 {
+		return c, false, res.Error
+	}
+	if err := db.Where("id = ? AND lease_token = ?", id, token).First(&c).Error; err != nil {
+		return c, false, fmt.Errorf("models: close day %d: %w", id, translate(err))
+	}
+	return c, true, nil
+}
+
+// Release gives back the lease on c, if c's holder still has it: the close is due again at its
+// next check.
+func (s *CloseDays) Release(ctx context.Context, c CloseDay) error {
+	err := s.DB.WithContext(ctx).Model(&CloseDay{}).Where("id = ? AND lease_token = ?", c.ID, c.LeaseToken).
+		Update("lease_until", nil).Error
+	if err != nil {
+		return fmt.Errorf("models: release close day %d: %w", c.ID, err)
+	}
+	return nil
 }
 
 // Dash stands in for a blank value in text a person reads.

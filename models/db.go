@@ -26,33 +26,6 @@ var ErrNotFound = errors.New("not found")
 // ErrConflict means a unique value is already taken.
 var ErrConflict = errors.New("conflict")
 
-// ValidationError carries a message per invalid field.
-type ValidationError struct{ Fields map[string]string }
-
-// Add records a field's problem.
-func (v *ValidationError) Add(field, msg string) {
-	if v.Fields == nil {
-		v.Fields = map[string]string{}
-	}
-	v.Fields[field] = msg
-}
-
-// OrNil returns v when it holds a problem, nil otherwise.
-func (v *ValidationError) OrNil() *ValidationError {
-	if v == nil || len(v.Fields) == 0 {
-		return nil
-	}
-	return v
-}
-
-func (v *ValidationError) Error() string {
-	var parts []string
-	for f, m := range v.Fields {
-		parts = append(parts, f+": "+m)
-	}
-	return "invalid " + strings.Join(parts, "; ")
-}
-
 // translate maps GORM's errors onto ours at the models boundary.
 func translate(err error) error {
 	switch {

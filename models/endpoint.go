@@ -243,6 +243,35 @@ func (s *Endpoints) Update(ctx context.Context, e *Endpoint) error {
 	return nil
 }
 
+// Save stores the endpoint an administrator created or edited (a new one when e.ID is 0) and
+// audits it in the same transaction: endpoint.create or endpoint.update, with what identifies
+// the endpoint and, never the key itself, whether its control key changed. ErrConflict when
+// its ENDPOINTID is configured already.
+func (s *Endpoints) Save(ctx context.Context, e *Endpoint, by Actor) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		action, keyChanged := "endpoint.create", e.ControlKey != ""
+		if e.ID == 0 {
+			if err := (&Endpoints{DB: tx}).Create(ctx, e); err != nil {
+				return err
+			}
+		} else {
+			old, err := (&Endpoints{DB: tx}).ByID(ctx, e.ID)
+			if err != nil {
+				return err
+			}
+			action, keyChanged = "endpoint.update", old.ControlKey != e.ControlKey
+			if err := (&Endpoints{DB: tx}).Update(ctx, e); err != nil {
+				return err
+			}
+		}
+		detail := fmt.Sprintf("endpoint %s login %s currency %s url %s enabled %v", e.EndpointID, e.Login, e.Currency, e.BaseURL, e.Enabled)
+		if keyChanged {
+			detail += "; control key changed"
+		}
+		return recordIn(tx, by.Event(action, e.Name, detail), time.Now())
+	})
+}
+
 // EnsureDefault stores e when no endpoint exists yet (the embedded sandbox on first run).
 func (s *Endpoints) EnsureDefault(ctx context.Context, e Endpoint) (bool, error) {
 	created := false

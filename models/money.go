@@ -57,17 +57,11 @@ func BalanceOf(parent Transaction, ops []Transaction) Balance {
 	return b
 }
 
-// OperationError is an operation the payment's balance does not allow, in words for the
-// person who asked.
-type OperationError struct{ Message string }
-
-func (e *OperationError) Error() string { return e.Message }
-
 // CheckOperation decides whether kind for amount may be asked of the gateway on parent, given
-// its operations so far.
+// its operations so far; a refusal is a *ValidationError in words for the person who asked.
 func CheckOperation(parent Transaction, ops []Transaction, kind TxKind, amount int64, loc money.Locale) error {
 	b := BalanceOf(parent, ops)
-	refuse := func(format string, args ...any) error { return &OperationError{fmt.Sprintf(format, args...)} }
+	refuse := func(format string, args ...any) error { return Invalidf("", format, args...) }
 	amt := func(minor int64) string { return loc.Format(minor, parent.Currency) }
 	switch {
 	case parent.Kind.Operation():

@@ -53,11 +53,11 @@ func TestCheckOperation(t *testing.T) {
 	}
 	for _, c := range cases {
 		err := models.CheckOperation(c.parent, c.ops, c.kind, c.amount, money.English)
-		var oerr *models.OperationError
+		var oerr *models.ValidationError
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: refused: %v", c.name, err)
-		case c.want != "" && (!errors.As(err, &oerr) || !strings.Contains(oerr.Message, c.want)):
+		case c.want != "" && (!errors.As(err, &oerr) || !strings.Contains(oerr.Message(), c.want)):
 			t.Errorf("%s: %v, want a refusal with %q", c.name, err, c.want)
 		}
 	}

@@ -53,13 +53,16 @@ func (s *ReceiptMails) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Queue stores a receipt to send; ErrConflict when its one-time key was used already.
-func (s *ReceiptMails) Queue(ctx context.Context, m *ReceiptMail) error {
+// Queue stores a receipt to send, asked for by by, and audits the request (receipt.email) in
+// the same transaction; ErrConflict when its one-time key was used already.
+func (s *ReceiptMails) Queue(ctx context.Context, m *ReceiptMail, by Actor) error {
 	m.State, m.Error = MailQueued, ""
-	if err := s.DB.WithContext(ctx).Create(m).Error; err != nil {
-		return fmt.Errorf("models: queue receipt mail for payment %d: %w", m.TransactionID, translate(err))
-	}
-	return nil
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(m).Error; err != nil {
+			return fmt.Errorf("models: queue receipt mail for payment %d: %w", m.TransactionID, translate(err))
+		}
+		return recordIn(tx, by.Event("receipt.email", m.OrderID, "to "+m.Recipient), s.now())
+	})
 }
 
 // Waiting lists the queued receipts, oldest first.
@@ -111,4 +114,25 @@ func (s *ReceiptMails) ForTransaction(ctx context.Context, txID uint) ([]Receipt
 		return nil, fmt.Errorf("models: receipt mails of payment %d: %w", txID, err)
 	}
 	return ms, nil
+}
+
+// DefaultReceiptMailRetention is how long e-mailed receipts (a customer's address and the
+// message sent) are kept once they are settled, sent or failed.
+const DefaultReceiptMailRetention = 90 * 24 * time.Hour
+
+// Prune deletes settled receipts (sent or failed) asked for before the given time, in
+// batches, and returns how many. Receipts still queued or being sent are kept.
+func (s *ReceiptMails) Prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for {
+		res := s.DB.WithContext(ctx).Where("id IN (?)", s.DB.Model(&ReceiptMail{}).Select("id").
+			Where("created_at < ? AND state IN ?", before.UTC(), []string{MailSent, MailFailed}).Limit(5000)).Delete(&ReceiptMail{})
+		if res.Error != nil {
+			return total, fmt.Errorf("models: prune receipt mails: %w", res.Error)
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < 5000 {
+			return total, nil
+		}
+	}
 }

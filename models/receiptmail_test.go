@@ -3,6 +3,7 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -15,18 +16,21 @@ func TestReceiptMails(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	s := &models.ReceiptMails{DB: openDB(t), Now: func() time.Time { return now }}
-	m := models.ReceiptMail{SendKey: "k1", TransactionID: 7, Recipient: "anna@example.com", Subject: "Receipt", Body: "VISA •••• 1111"}
-	if err := s.Queue(ctx, &m); err != nil {
+	sam := models.Actor{ID: 4, Name: "sam", IP: "192.0.2.9"}
+	m := models.ReceiptMail{SendKey: "k1", TransactionID: 7, OrderID: "P0007", Recipient: "anna@example.com", Subject: "Receipt", Body: "VISA •••• 1111"}
+	if err := s.Queue(ctx, &m, sam); err != nil {
 		t.Fatal(err)
 	}
 	again := models.ReceiptMail{SendKey: "k1", TransactionID: 7, Recipient: "anna@example.com", Subject: "Receipt", Body: "x"}
-	if err := s.Queue(ctx, &again); !errors.Is(err, models.ErrConflict) {
+	if err := s.Queue(ctx, &again, sam); !errors.Is(err, models.ErrConflict) {
 		t.Fatalf("the same key again: %v, want ErrConflict", err)
 	}
 	other := models.ReceiptMail{SendKey: "k2", TransactionID: 7, Recipient: "ben@example.com", Subject: "Receipt", Body: "y"}
-	if err := s.Queue(ctx, &other); err != nil {
+	if err := s.Queue(ctx, &other, sam); err != nil {
 		t.Fatal(err)
 	}
+	// Each request is audited with its queueing, the refused double tap not at all.
+	checkTrail(t, s.DB, "sam@192.0.2.9 receipt.email P0007: to anna@example.com", "sam@192.0.2.9 receipt.email : to ben@example.com")
 	waiting, err := s.Waiting(ctx, 10)
 	if err != nil || len(waiting) != 2 || waiting[0].ID != m.ID {
 		t.Fatalf("Waiting = %+v, %v", waiting, err)
@@ -58,5 +62,42 @@ func TestReceiptMails(t *testing.T) {
 	}
 	if list[1].State != models.MailSent || list[1].SentAt == nil || list[1].Body != "" {
 		t.Errorf("the sent receipt: state %s sent at %v body %q", list[1].State, list[1].SentAt, list[1].Body)
+	}
+}
+
+// Settled receipts (a customer's address and the message) are deleted after the retention;
+// one still queued or being sent is kept whatever its age.
+func TestReceiptMailsArePruned(t *testing.T) {
+	ctx := context.Background()
+	s := &models.ReceiptMails{DB: openDB(t)}
+	sam := models.Actor{ID: 4, Name: "sam"}
+	var ids []uint
+	for i, to := range []string{"sent@example.com", "failed@example.com", "queued@example.com", "sending@example.com"} {
+		m := models.ReceiptMail{SendKey: fmt.Sprint("k", i), TransactionID: 7, Recipient: to, Subject: "Receipt", Body: "b"}
+		if err := s.Queue(ctx, &m, sam); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	for i, failure := range []string{"", "mailbox full"} {
+		if ok, err := s.Claim(ctx, ids[i]); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if err := s.Finish(ctx, ids[i], failure); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := s.Claim(ctx, ids[3]); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(-time.Hour)); n != 0 || err != nil {
+		t.Fatalf("Prune of receipts older than an hour = %d, %v; want none", n, err)
+	}
+	if n, err := s.Prune(ctx, time.Now().Add(time.Hour)); n != 2 || err != nil {
+		t.Fatalf("Prune = %d, %v; want the sent and the failed one", n, err)
+	}
+	left, err := s.ForTransaction(ctx, 7)
+	if err != nil || len(left) != 2 || left[0].Recipient != "sending@example.com" || left[1].Recipient != "queued@example.com" {
+		t.Fatalf("left %+v, %v; want the queued and the sending receipt", left, err)
 	}
 }

@@ -187,10 +187,11 @@ func (s *SecondFactors) RecoveryLeft(ctx context.Context, userID uint) (int64, e
 }
 
 // Reset removes the user's second factor and recovery codes and ends every session of the
-// user; with a role that needs one, the next sign-in sets a new one up.
-func (s *SecondFactors) Reset(ctx context.Context, userID uint) error {
+// user; with a role that needs one, the next sign-in sets a new one up. It is audited
+// (user.second_factor_reset) with by, in the same transaction.
+func (s *SecondFactors) Reset(ctx context.Context, u User, by Actor) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&User{}).Where("id = ?", userID).Updates(map[string]any{
+		res := tx.Model(&User{}).Where("id = ?", u.ID).Updates(map[string]any{
 			"totp_secret": "", "totp_enabled_at": nil, "totp_last_step": 0,
 			"session_epoch": gorm.Expr("session_epoch + 1")})
 		if res.Error != nil {
@@ -199,7 +200,10 @@ func (s *SecondFactors) Reset(ctx context.Context, userID uint) error {
 		if res.RowsAffected != 1 {
 			return ErrNotFound
 		}
-		return tx.Where("user_id = ?", userID).Delete(&RecoveryCode{}).Error
+		if err := tx.Where("user_id = ?", u.ID).Delete(&RecoveryCode{}).Error; err != nil {
+			return err
+		}
+		return recordIn(tx, by.Event("user.second_factor_reset", u.Username, "authenticator and recovery codes removed, sessions ended"), time.Now())
 	})
 }
 

@@ -118,7 +118,7 @@ func TestSecondFactorsEnrolVerifyReset(t *testing.T) {
 	}
 	// Reset removes the factor and the codes and ends the sessions.
 	epoch := u.SessionEpoch
-	if err := f.Reset(ctx, u.ID); err != nil {
+	if err := f.Reset(ctx, u, models.Actor{ID: 9, Name: "root"}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := users.ByID(ctx, u.ID)
@@ -131,7 +131,7 @@ func TestSecondFactorsEnrolVerifyReset(t *testing.T) {
 	if n, _ := f.RecoveryLeft(ctx, other.ID); n != models.RecoveryCodeCount {
 		t.Errorf("the other user's codes: %d", n)
 	}
-	if err := f.Reset(ctx, 999); !errors.Is(err, models.ErrNotFound) {
+	if err := f.Reset(ctx, models.User{ID: 999}, models.Actor{ID: 9, Name: "root"}); !errors.Is(err, models.ErrNotFound) {
 		t.Errorf("reset of no one: %v", err)
 	}
 }

@@ -50,15 +50,27 @@ func (s *Shifts) ByID(ctx context.Context, id uint) (Shift, error) {
 }
 
 // Start opens a shift for the user at the given time, or returns the one already open (a
-// second tap, a second tablet, the first payment racing the start button).
-func (s *Shifts) Start(ctx context.Context, u User, at time.Time, how string) (Shift, error) {
+// second tap, a second tablet, the first payment racing the start button). firstPayment is
+// the order id of the payment that starts it, "" when the cashier starts it by hand. A shift
+// it opens is audited (shift.start) with by, the cashier, in the same transaction.
+func (s *Shifts) Start(ctx context.Context, u User, at time.Time, firstPayment string, by Actor) (Shift, error) {
 	if sh, err := s.Current(ctx, u.ID); err == nil {
 		return sh, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return sh, err
 	}
-	sh := Shift{UserID: u.ID, UserName: u.Name, StartedAt: at.UTC(), StartedBy: how}
-	if err := s.DB.WithContext(ctx).Create(&sh).Error; err != nil {
+	sh := Shift{UserID: u.ID, UserName: u.Name, StartedAt: at.UTC(), StartedBy: "cashier"}
+	detail := "started by " + u.Username
+	if firstPayment != "" {
+		sh.StartedBy, detail = "first payment", detail+"'s first payment "+firstPayment
+	}
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&sh).Error; err != nil {
+			return err
+		}
+		return recordIn(tx, by.Event("shift.start", fmt.Sprintf("shift %d", sh.ID), detail), time.Now())
+	})
+	if err != nil {
 		if errors.Is(translate(err), ErrConflict) {
 			return s.Current(ctx, u.ID)
 		}
@@ -67,18 +79,27 @@ func (s *Shifts) Start(ctx context.Context, u User, at time.Time, how string) (S
 	return sh, nil
 }
 
-// End closes the user's open shift at the given time and returns it.
-func (s *Shifts) End(ctx context.Context, userID uint, at time.Time) (Shift, error) {
+// End closes the user's open shift at the given time and returns it; the end is audited
+// (shift.end) with by, in the same transaction.
+func (s *Shifts) End(ctx context.Context, userID uint, at time.Time, by Actor) (Shift, error) {
 	sh, err := s.Current(ctx, userID)
 	if err != nil {
 		return sh, err
 	}
 	at = at.UTC()
-	res := s.DB.WithContext(ctx).Model(&Shift{}).Where("id = ? AND ended_at IS NULL", sh.ID).Update("ended_at", at)
-	if res.Error != nil {
-		return sh, fmt.Errorf("models: end shift %d: %w", sh.ID, res.Error)
+	ended := false
+	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Shift{}).Where("id = ? AND ended_at IS NULL", sh.ID).Update("ended_at", at)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		ended = true
+		return recordIn(tx, by.Event("shift.end", fmt.Sprintf("shift %d", sh.ID), "ended by "+by.Name), time.Now())
+	})
+	if err != nil {
+		return sh, fmt.Errorf("models: end shift %d: %w", sh.ID, err)
 	}
-	if res.RowsAffected == 0 {
+	if !ended {
 		return s.ByID(ctx, sh.ID) // ended meanwhile (another tablet): that end stands
 	}
 	sh.EndedAt = &at

@@ -211,10 +211,64 @@ func (s *Users) ListPage(ctx context.Context, p Page) ([]User, Paged, error) {
 // session epoch. The second factor and the sign-in bookkeeping have their own writes, which a
 // copy loaded earlier must not undo.
 func (s *Users) Update(ctx context.Context, u *User) error {
-	if err := s.DB.WithContext(ctx).Select("name", "role", "disabled", "password_hash", "session_epoch", "updated_at").Save(u).Error; err != nil {
+	return s.update(s.DB.WithContext(ctx), u)
+}
+
+func (s *Users) update(db *gorm.DB, u *User) error {
+	if err := db.Select("name", "role", "disabled", "password_hash", "session_epoch", "updated_at").Save(u).Error; err != nil {
 		return fmt.Errorf("models: update user %q: %w", u.Username, translate(err))
 	}
 	return nil
+}
+
+// An administrator's changes to users are audited by the methods below, each in the
+// transaction of the change: Add, Edit, SetDisabled, ResetPassword (and SecondFactors.Reset).
+
+// Add stores a user an administrator creates (user.create); ErrConflict when the username is
+// taken. Create stores one without an audit entry (the portal's setup, seeding).
+func (s *Users) Add(ctx context.Context, u *User, by Actor) error {
+	u.Username = strings.ToLower(u.Username)
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(u).Error; err != nil {
+			return fmt.Errorf("models: create user %q: %w", u.Username, translate(err))
+		}
+		return recordIn(tx, by.Event("user.create", u.Username, "role "+string(u.Role)), time.Now())
+	})
+}
+
+// Edit changes a user's name and role (user.update).
+func (s *Users) Edit(ctx context.Context, u *User, name string, role Role, by Actor) error {
+	before := u.Role
+	u.Name, u.Role = name, role
+	return s.audited(ctx, u, by.Event("user.update", u.Username, fmt.Sprintf("role %s → %s", before, role)))
+}
+
+// SetDisabled takes a user's access away, or gives it back (user.disable, user.enable).
+func (s *Users) SetDisabled(ctx context.Context, u *User, disabled bool, by Actor) error {
+	u.Disabled = disabled
+	action := "user.enable"
+	if disabled {
+		action = "user.disable"
+	}
+	return s.audited(ctx, u, by.Event(action, u.Username, ""))
+}
+
+// ResetPassword gives a user a new password (its hash) and ends every session of theirs
+// (user.password_reset).
+func (s *Users) ResetPassword(ctx context.Context, u *User, hash string, by Actor) error {
+	u.PasswordHash = hash
+	u.SessionEpoch++ // the old password's sessions end
+	return s.audited(ctx, u, by.Event("user.password_reset", u.Username, "every session of the user was ended"))
+}
+
+// audited saves u as Update does and records e with it.
+func (s *Users) audited(ctx context.Context, u *User, e AuditEvent) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.update(tx, u); err != nil {
+			return err
+		}
+		return recordIn(tx, e, time.Now())
+	})
 }
 
 // SignedIn records a sign-in's time, and only that: a whole-row save from a copy loaded

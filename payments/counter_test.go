@@ -43,8 +43,9 @@ func countPayments(t *testing.T, e *paymentstest.Env) int64 {
 func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	e := paymentstest.New(t, "")
 	// A second instance's service on the same database.
-	other := &payments.Service{Tx: &models.Transactions{DB: e.DB}, Readers: e.Pay.Readers, Link: e.Pay.Link, Gateways: e.Pay.Gateways,
-		Gate: e.Pay.Gate, Log: e.Pay.Log, Now: e.Pay.Now}
+	d := e.Pay.Deps
+	d.Tx = &models.Transactions{DB: e.DB}
+	other := payments.New(d)
 	services := []*payments.Service{e.Pay, other}
 	var wg sync.WaitGroup
 	type result struct {
@@ -69,14 +70,14 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	started, busy, same := 0, 0, 0
 	var winner models.Transaction
 	for r := range results {
-		var se *payments.StartError
+		var se *models.ValidationError
 		switch {
 		case r.err == nil:
 			started++
 			winner = r.tx
 		case errors.Is(r.err, payments.ErrAlreadyStarted):
 			same++
-		case errors.As(r.err, &se) && strings.Contains(se.Message, "busy with"):
+		case errors.As(r.err, &se) && strings.Contains(se.Message(), "busy with"):
 			busy++
 		default:
 			t.Errorf("start: %v", r.err)
@@ -91,8 +92,8 @@ func TestConcurrentStartsOnOneReaderMakeOnePayment(t *testing.T) {
 	// The busy answer names the reader and the payment it is busy with.
 	_, err := e.Pay.Start(context.Background(), payments.StartInput{StartKey: "form-screen-c", ReaderID: e.ReaderID, Kind: models.KindSale,
 		AmountMinor: 500, Actor: payments.Actor{ID: 3, Name: "kim"}})
-	var se *payments.StartError
-	if !errors.As(err, &se) || se.Message != "Counter 1 is busy with "+winner.Amount()+"\u00a0EUR: cancel that payment or choose another reader." {
+	var se *models.ValidationError
+	if !errors.As(err, &se) || se.Message() != "Counter 1 is busy with "+winner.Amount()+"\u00a0EUR: cancel that payment or choose another reader." {
 		t.Errorf("busy answer: %v", err)
 	}
 	// Once the payment is cancelled the reader is free again.
@@ -135,7 +136,7 @@ func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
 		want string
 	}{
 		{"disable", func() error {
-			_, err := readers.SetEnabled(context.Background(), e.ReaderID, false, "admin")
+			_, err := readers.SetEnabled(context.Background(), e.ReaderID, false, models.Actor{Name: "admin"})
 			return err
 		},
 			"Counter 1 was disabled before a card was read: nothing was charged"},
@@ -144,12 +145,15 @@ func TestReaderChangesEndTheWaitingPayment(t *testing.T) {
 			readers.Disconnected(context.Background(), r, "connection lost")
 			return err
 		}, "Counter 1 went offline before a card was read: nothing was charged"},
-		{"unpair", func() error { _, err := readers.Unpair(context.Background(), e.ReaderID, "admin"); return err },
+		{"unpair", func() error {
+			_, err := readers.Unpair(context.Background(), e.ReaderID, models.Actor{Name: "admin"})
+			return err
+		},
 			"Counter 1 was unpaired before a card was read: nothing was charged"},
 	} {
 		t.Run(tc.what, func(t *testing.T) {
 			// Make the reader usable again for this case.
-			if _, err := readers.SetEnabled(context.Background(), e.ReaderID, true, "admin"); err != nil {
+			if _, err := readers.SetEnabled(context.Background(), e.ReaderID, true, models.Actor{Name: "admin"}); err != nil {
 				t.Fatal(err)
 			}
 			r, _ := readers.Store.ByID(context.Background(), e.ReaderID)

@@ -33,8 +33,8 @@ func TestAmountsTypedTheWayTheStoreWritesThem(t *testing.T) {
 			e.Gateways.Money = money.MustLocale(tt.locale)
 			ctx := context.Background()
 			_, err := e.Pay.Start(ctx, payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, Amount: tt.bad, Actor: manager})
-			var se *payments.StartError
-			if !errors.As(err, &se) || se.Field != "amount" || !strings.Contains(se.Message, tt.badMsg) {
+			var se *models.ValidationError
+			if !errors.As(err, &se) || se.Field() != "amount" || !strings.Contains(se.Message(), tt.badMsg) {
 				t.Fatalf("%q in a %s store: %v, want the amount refused with %q", tt.bad, tt.locale, err, tt.badMsg)
 			}
 			tx, err := e.Pay.Start(ctx, payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, Amount: tt.typed, Actor: manager})
@@ -71,8 +71,8 @@ func TestDisabledEndpointRefusesNewWorkButFinishesTheOld(t *testing.T) {
 	pending := e.Start(1042, models.KindSale, "visa")
 	e.Gateways.Disabled.Store(true)
 	_, err := e.Pay.Start(ctx, payments.StartInput{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 500, Actor: manager})
-	var se *payments.StartError
-	if !errors.As(err, &se) || !errors.Is(err, payments.ErrEndpointDisabled) || !strings.Contains(se.Message, "switched off") {
+	var se *models.ValidationError
+	if !errors.As(err, &se) || !errors.Is(err, payments.ErrEndpointDisabled) || !strings.Contains(se.Message(), "switched off") {
 		t.Errorf("a payment on a disabled endpoint: %v", err)
 	}
 	_, err = e.Pay.Operate(ctx, payments.OperationInput{Key: "refund-off", ParentID: sale.ID, Kind: models.KindRefund, AmountMinor: 100, Reason: "x", Actor: manager})

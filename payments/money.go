@@ -44,19 +44,39 @@ var ErrAlreadyDone = errors.New("this form already started an operation")
 
 // Operate starts a capture, release or refund: checks it against what the payment's
 // settled operations leave, records it, and sends it to the gateway in the background (the
-// page follows it live).
+// page follows it live). The audit log gets payment.<kind>, or payment.refund_requested for a
+// refund that waits for a second person's approval.
 func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
+	op, err := p.operate(ctx, in)
+	if err != nil {
+		return op, err
+	}
+	detail := fmt.Sprintf("%s %s %s of %s", op.Kind, op.Amount(), op.Currency, op.ParentOrderID)
+	if op.Description != "" {
+		detail += ": " + op.Description
+	}
+	if op.State == models.TxAwaitingApproval {
+		p.audit(ctx, in.Actor, "payment.refund_requested", op.ClientOrderID, detail+"; waits for a second person's approval")
+	} else {
+		p.audit(ctx, in.Actor, "payment."+string(op.Kind), op.ClientOrderID, detail)
+	}
+	return op, nil
+}
+
+// operate is Operate without its audit entry, for callers that write their own
+// (ReleaseStale's payment.auto_release).
+func (p *Service) operate(ctx context.Context, in OperationInput) (models.Transaction, error) {
 	var op models.Transaction
 	in.Reason = strings.TrimSpace(in.Reason)
 	switch {
 	case in.Key == "" || len(in.Key) > 64:
-		return op, &models.OperationError{Message: "This form is not valid any more: reload the page."}
+		return op, models.Invalid("", "This form is not valid any more: reload the page.")
 	case !in.Kind.Operation():
-		return op, &models.OperationError{Message: "Choose capture, release or refund."}
+		return op, models.Invalid("kind", "Choose capture, release or refund.")
 	case in.Kind == models.KindRefund && in.Reason == "":
-		return op, &models.OperationError{Message: "Give a reason for the refund (the bank shows it)."}
+		return op, models.Invalid("reason", "Give a reason for the refund (the bank shows it).")
 	case len(in.Reason) > MaxCommentLen:
-		return op, &models.OperationError{Message: fmt.Sprintf("Keep the reason to %d characters.", MaxCommentLen)}
+		return op, models.Invalidf("reason", "Keep the reason to %d characters.", MaxCommentLen)
 	}
 	if prev, err := p.Tx.ByStartKey(ctx, in.Key); err == nil {
 		return prev, ErrAlreadyDone
@@ -76,12 +96,12 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 		return op, fmt.Errorf("payments: %s of %s: %w", in.Kind, parent.ClientOrderID, err)
 	}
 	if merchant.Disabled {
-		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
+		return op, models.Invalidf("", "The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)
 	}
 	if in.Amount != "" {
 		var perr *money.ParseError
 		if in.AmountMinor, err = merchant.Money.Parse(in.Amount, parent.Currency); errors.As(err, &perr) {
-			return op, &models.OperationError{Message: perr.Message}
+			return op, models.InvalidAmount("amount", err)
 		}
 	}
 	if err := models.CheckOperation(parent, ops, in.Kind, in.AmountMinor, merchant.Money); err != nil {
@@ -91,14 +111,12 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 		}
 		return op, err
 	}
-	if p.Gate != nil {
-		closing, err := p.Gate.Closing(ctx, parent.EndpointID)
-		if err != nil {
-			return op, err
-		}
-		if closing {
-			return op, &models.OperationError{Message: "The day is being closed with the bank: try again in a moment."}
-		}
+	closing, err := p.Gate.Closing(ctx, parent.EndpointID)
+	if err != nil {
+		return op, err
+	}
+	if closing {
+		return op, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
 	}
 	now := p.now()
 	watchdog := now.Add(SendTimeout + sendGrace)
@@ -132,7 +150,7 @@ func (p *Service) Operate(ctx context.Context, in OperationInput) (models.Transa
 		if prev, kerr := p.Tx.ByStartKey(ctx, in.Key); kerr == nil {
 			return prev, ErrAlreadyDone
 		}
-		return models.Transaction{}, &models.OperationError{Message: "Another operation on this payment was just started: wait for its result."}
+		return models.Transaction{}, models.Invalid("", "Another operation on this payment was just started: wait for its result.")
 	}
 	p.publish(op.ID)
 	p.publish(parent.ID)
@@ -168,9 +186,9 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 	}
 	switch {
 	case op.State != models.TxAwaitingApproval:
-		return op, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return op, models.Invalid("", "This is not waiting for approval (any more).")
 	case op.StartedByID == actor.ID:
-		return op, &models.OperationError{Message: "You asked for this refund: another manager or admin must approve it."}
+		return op, models.Invalid("", "You asked for this refund: another manager or admin must approve it.")
 	}
 	parent, err := p.Tx.ByID(ctx, *op.ParentID)
 	if err != nil {
@@ -191,7 +209,7 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 		return op, fmt.Errorf("payments: approve %s: %w", op.ClientOrderID, err)
 	}
 	if merchant.Disabled {
-		return op, &models.OperationError{Message: fmt.Sprintf("The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)}
+		return op, models.Invalidf("", "The gateway endpoint %s is switched off: an administrator can enable it under Gateway.", merchant.Name)
 	}
 	if err := models.CheckOperation(parent, others, op.Kind, op.AmountMinor, merchant.Money); err != nil {
 		return op, err
@@ -203,17 +221,19 @@ func (p *Service) Approve(ctx context.Context, id uint, actor Actor) (models.Tra
 		return res.Tx, err
 	}
 	if !res.Changed {
-		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
 	p.goSend(ctx, res.Tx)
-	return res.Tx, nil
+	op = res.Tx
+	p.audit(ctx, actor, "payment.refund_approved", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s", op.Amount(), op.Currency, op.StartedByName))
+	return op, nil
 }
 
 // Reject is a second person's no: nothing reaches the bank.
 func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Actor) (models.Transaction, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" || len(reason) > 200 {
-		return models.Transaction{}, &models.OperationError{Message: "Say why the refund is rejected (at most 200 characters)."}
+		return models.Transaction{}, models.Invalid("reason", "Say why the refund is rejected (at most 200 characters).")
 	}
 	op, err := p.Tx.ByID(ctx, id)
 	if err != nil {
@@ -225,9 +245,11 @@ func (p *Service) Reject(ctx context.Context, id uint, reason string, actor Acto
 		return res.Tx, err
 	}
 	if !res.Changed {
-		return res.Tx, &models.OperationError{Message: "This is not waiting for approval (any more)."}
+		return res.Tx, models.Invalid("", "This is not waiting for approval (any more).")
 	}
-	return res.Tx, nil
+	op = res.Tx
+	p.audit(ctx, actor, "payment.refund_rejected", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s: %s", op.Amount(), op.Currency, op.StartedByName, op.ErrorMessage))
+	return op, nil
 }
 
 // lapse ends an approval request nobody answered in time, or reschedules the look at it.
@@ -240,9 +262,9 @@ func (p *Service) lapse(ctx context.Context, op models.Transaction) (models.Tran
 	res, err := p.apply(ctx, op.ID, models.TxUpdate{Source: "system", State: models.TxCancelled, OnlyFrom: []models.TxState{models.TxAwaitingApproval},
 		ClearReview: true, ErrorMessage: "nobody approved it within " + ApprovalExpiry.String() + ": nothing was refunded",
 		Detail: "the approval request expired"})
-	if err == nil && res.Changed && p.Audit != nil {
-		p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "system", Action: "payment.refund_expired", Subject: op.ClientOrderID,
-			Detail: fmt.Sprintf("refund %s %s asked by %s: nobody approved it within %s", op.Amount(), op.Currency, op.StartedByName, ApprovalExpiry)})
+	if err == nil && res.Changed {
+		p.audit(ctx, models.ActorSystem, "payment.refund_expired", op.ClientOrderID,
+			fmt.Sprintf("refund %s %s asked by %s: nobody approved it within %s", op.Amount(), op.Currency, op.StartedByName, ApprovalExpiry))
 	}
 	return res.Tx, err
 }
@@ -536,10 +558,10 @@ func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 	var n int
 	for _, t := range stale {
 		days := int(now.Sub(t.CreatedAt) / (24 * time.Hour))
-		op, err := p.Operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
-			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: Actor{Name: "system"},
+		op, err := p.operate(ctx, OperationInput{Key: "auto-release-" + t.ClientOrderID + "-" + now.UTC().Format("20060102"),
+			ParentID: t.ID, Kind: models.KindRelease, AmountMinor: t.AmountMinor, Actor: models.ActorSystem,
 			Reason: fmt.Sprintf("automatic release after %d days", days)})
-		var oerr *models.OperationError
+		var oerr *models.ValidationError
 		switch {
 		case errors.Is(err, ErrAlreadyDone), errors.As(err, &oerr):
 			continue // tried today already, or no longer releasable
@@ -547,10 +569,8 @@ func (p *Service) ReleaseStale(ctx context.Context) (int, error) {
 			return n, err
 		}
 		n++
-		if p.Audit != nil {
-			p.Audit.Record(ctx, models.AuditEvent{ActorName: "system", Action: "payment.auto_release", Subject: op.ClientOrderID,
-				Detail: fmt.Sprintf("preauth %s %s %s held %d days: released automatically", t.ClientOrderID, t.Amount(), t.Currency, days)})
-		}
+		p.audit(ctx, models.ActorSystem, "payment.auto_release", op.ClientOrderID,
+			fmt.Sprintf("preauth %s %s %s held %d days: released automatically", t.ClientOrderID, t.Amount(), t.Currency, days))
 	}
 	return n, nil
 }

@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -167,11 +168,13 @@ func TestStalePreauthsAreReleased(t *testing.T) {
 	if n, _ := e.Pay.ReleaseStale(context.Background()); n != 0 {
 		t.Errorf("released again: %d", n)
 	}
-	found := false
-	for _, a := range e.Audit.Actions() {
-		found = found || a == "payment.auto_release"
+	// The job's release is audited by the service, once, as the system's.
+	es := e.Audit.Events("payment.auto_release")
+	if len(es) != 1 || es[0].ActorName != "system" || es[0].Subject != ops[0].ClientOrderID ||
+		es[0].Detail != fmt.Sprintf("preauth %s 9.00 EUR held 6 days: released automatically", old.ClientOrderID) {
+		t.Errorf("the automatic release's audit: %+v", es)
 	}
-	if !found {
-		t.Error("the automatic release is not audited")
+	if es := e.Audit.Events("payment.release"); len(es) != 0 {
+		t.Errorf("the automatic release is audited twice: %+v", es)
 	}
 }

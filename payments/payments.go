@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -112,16 +113,6 @@ type Gate interface {
 // already started: the caller shows that payment instead of a new one.
 var ErrAlreadyStarted = errors.New("this form already started a payment")
 
-// StartError is a refusal to start a payment, with a message for the person at the counter.
-type StartError struct {
-	Field, Message string
-	Err            error // the rule behind it, when it is one callers may test for (ErrEndpointDisabled)
-}
-
-func (e *StartError) Error() string { return e.Message }
-
-func (e *StartError) Unwrap() error { return e.Err }
-
 // ErrEndpointDisabled: the gateway endpoint is switched off, so nothing new is sent to it.
 var ErrEndpointDisabled = errors.New("the gateway endpoint is disabled")
 
@@ -131,25 +122,15 @@ type Auditor interface {
 	Record(ctx context.Context, e models.AuditEvent) error
 }
 
-// Actor is who did something, for the timeline and the audit log.
-type Actor struct {
-	ID   uint
-	Name string
-}
+// Actor is who did something, for the timeline and the audit log: a person, or the portal
+// itself (models.ActorSystem for a job).
+type Actor = models.Actor
 
 // Service runs card payments: from "present card" on a reader to a final status, whether that
 // status arrives by callback or by polling, and the money operations after it. Every change
 // goes through models.Transactions.Apply, the one idempotent state machine.
 type Service struct {
-	Tx       *models.Transactions
-	Readers  ReaderLookup
-	Link     ReaderLink
-	Gateways Gateways
-	Live     live.Notifier
-	Gate     Gate    // nil: no close ever holds the counter (tests)
-	Audit    Auditor // nil: not audited; records what the gateway did that a person must know
-	Log      *slog.Logger
-	Now      func() time.Time
+	Deps
 	// UnknownWindow overrides DefaultUnknownWindow (tests).
 	UnknownWindow time.Duration
 
@@ -158,11 +139,47 @@ type Service struct {
 	closed bool
 }
 
-func (p *Service) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
+// Deps is what a Service needs. Every field is required: New refuses to build a Service
+// without one.
+type Deps struct {
+	Tx       *models.Transactions
+	Readers  ReaderLookup
+	Link     ReaderLink
+	Gateways Gateways
+	Live     live.Notifier // told of every change a screen may show
+	Gate     Gate          // a running Close Day holds the counter
+	Audit    Auditor       // records what the service did, whoever asked (a person, a job, the gateway)
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// New builds the payment service. It panics, naming them, when dependencies are missing: a
+// wiring mistake shows at start-up, not at the first payment.
+func New(d Deps) *Service {
+	var missing []string
+	for name, absent := range map[string]bool{"Tx": d.Tx == nil, "Readers": d.Readers == nil, "Link": d.Link == nil,
+		"Gateways": d.Gateways == nil, "Live": d.Live == nil, "Gate": d.Gate == nil, "Audit": d.Audit == nil,
+		"Log": d.Log == nil, "Now": d.Now == nil} {
+		if absent {
+			missing = append(missing, name)
+		}
 	}
-	return time.Now()
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		panic("payments.New: missing " + strings.Join(missing, ", "))
+	}
+	return &Service{Deps: d}
+}
+
+func (p *Service) now() time.Time { return p.Now() }
+
+// audit records what by did in the audit log. The action is done by then, so the entry is
+// written even when the caller's request has gone, and a failure to write it is logged, not
+// returned: it does not undo the action.
+func (p *Service) audit(ctx context.Context, by Actor, action, subject, detail string) {
+	if err := p.Audit.Record(context.WithoutCancel(ctx), by.Event(action, subject, detail)); err != nil {
+		p.Log.Error("audit record failed", "action", action, "subject", subject, "error", err)
+	}
 }
 
 // StartInput is what the counter screen submits.
@@ -188,7 +205,7 @@ type StartInput struct {
 func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction, error) {
 	var t models.Transaction
 	if len(in.StartKey) > 64 {
-		return t, &StartError{Field: "", Message: "This form is not valid any more: reload the page."}
+		return t, models.Invalid("", "This form is not valid any more: reload the page.")
 	}
 	if in.StartKey != "" {
 		if prev, err := p.Tx.ByStartKey(ctx, in.StartKey); err == nil {
@@ -199,54 +216,52 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 	}
 	switch {
 	case in.Kind != models.KindSale && in.Kind != models.KindPreauth:
-		return t, &StartError{Field: "kind", Message: "choose Sale or Preauth"}
+		return t, models.Invalid("kind", "choose Sale or Preauth")
 	case in.Amount == "" && in.AmountMinor <= 0:
-		return t, &StartError{Field: "amount", Message: "Enter the amount to charge."}
+		return t, models.Invalid("amount", "Enter the amount to charge.")
 	case len(in.Description) > 255:
-		return t, &StartError{Field: "description", Message: "the description must be at most 255 characters"}
+		return t, models.Invalid("description", "the description must be at most 255 characters")
 	}
 	r, err := p.Readers.PaymentReader(ctx, in.ReaderID)
 	if errors.Is(err, models.ErrNotFound) {
-		return t, &StartError{Field: "reader", Message: "choose a reader"}
+		return t, models.Invalid("reader", "choose a reader")
 	}
 	if err != nil {
 		return t, err
 	}
 	switch {
 	case !r.Enabled:
-		return t, &StartError{Field: "reader", Message: fmt.Sprintf("%s is disabled: choose another reader.", r.Label)}
+		return t, models.Invalidf("reader", "%s is disabled: choose another reader.", r.Label)
 	case !r.Online:
-		return t, &StartError{Field: "reader", Message: fmt.Sprintf("%s is offline: choose another reader.", r.Label)}
+		return t, models.Invalidf("reader", "%s is offline: choose another reader.", r.Label)
 	}
 	_, merchant, err := p.Gateways.Gateway(ctx, r.EndpointID)
 	if err != nil {
 		return t, fmt.Errorf("payments: payment on reader %s: %w", r.Serial, err)
 	}
 	if merchant.Disabled {
-		return t, &StartError{Field: "reader", Err: ErrEndpointDisabled,
-			Message: fmt.Sprintf("%s takes payments through the gateway endpoint %s, which is switched off: an administrator can enable it under Gateway.", r.Label, merchant.Name)}
+		return t, models.Invalidf("reader", "%s takes payments through the gateway endpoint %s, which is switched off: an administrator can enable it under Gateway.", r.Label, merchant.Name).
+			Because(ErrEndpointDisabled)
 	}
 	if busy := p.busy(ctx, r, merchant.Money); busy != nil {
 		return t, busy
 	}
-	if p.Gate != nil {
-		closing, err := p.Gate.Closing(ctx, r.EndpointID)
-		if err != nil {
-			return t, err
-		}
-		if closing {
-			return t, &StartError{Field: "", Message: "The day is being closed with the bank: try again in a moment."}
-		}
+	closing, err := p.Gate.Closing(ctx, r.EndpointID)
+	if err != nil {
+		return t, err
+	}
+	if closing {
+		return t, models.Invalid("", "The day is being closed with the bank: try again in a moment.")
 	}
 	if in.Amount != "" {
 		var perr *money.ParseError
 		in.AmountMinor, err = merchant.Money.Parse(in.Amount, merchant.Currency)
 		if errors.As(err, &perr) {
-			return t, &StartError{Field: "amount", Message: perr.Message}
+			return t, models.InvalidAmount("amount", err)
 		}
 	}
 	if in.AmountMinor <= 0 || in.AmountMinor > money.MaxPayment {
-		return t, &StartError{Field: "amount", Message: fmt.Sprintf("Enter an amount above zero and at most %s.", merchant.Money.Format(money.MaxPayment, merchant.Currency))}
+		return t, models.Invalidf("amount", "Enter an amount above zero and at most %s.", merchant.Money.Format(money.MaxPayment, merchant.Currency))
 	}
 	if merchant.ConfirmAboveMinor > 0 && in.AmountMinor > merchant.ConfirmAboveMinor {
 		if again, err := merchant.Money.Parse(in.AmountAgain, merchant.Currency); err != nil || again != in.AmountMinor {
@@ -254,7 +269,7 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 			if in.AmountAgain != "" {
 				msg = "The two amounts differ: type the amount again to confirm."
 			}
-			return t, &StartError{Field: "amount_again", Message: msg}
+			return t, models.Invalid("amount_again", msg)
 		}
 	}
 	watchdog := p.now().Add(CardTimeout + cardGrace)
@@ -283,6 +298,7 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 		}
 		return models.Transaction{}, err
 	}
+	p.audit(ctx, in.Actor, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
 	msg := devices.PresentCard{Type: devices.TypePresentCard, Tx: t.ClientOrderID, Kind: string(t.Kind), Amount: t.Amount(),
 		Currency: t.Currency, TimeoutSeconds: int(CardTimeout / time.Second)}
 	if err := p.Link.Send(r.Serial, msg); err != nil {
@@ -299,12 +315,12 @@ func (p *Service) Start(ctx context.Context, in StartInput) (models.Transaction,
 }
 
 // busy refuses a start on a reader that is waiting for a card for another payment.
-func (p *Service) busy(ctx context.Context, r devices.PaymentReader, loc money.Locale) *StartError {
+func (p *Service) busy(ctx context.Context, r devices.PaymentReader, loc money.Locale) *models.ValidationError {
 	w, err := p.Tx.WaitingOn(ctx, r.ID)
 	if err != nil {
 		return nil
 	}
-	return &StartError{Field: "reader", Message: fmt.Sprintf("%s is busy with %s: cancel that payment or choose another reader.", r.Label, loc.Format(w.AmountMinor, w.Currency))}
+	return models.Invalidf("reader", "%s is busy with %s: cancel that payment or choose another reader.", r.Label, loc.Format(w.AmountMinor, w.Currency))
 }
 
 // EndWaiting ends the payment waiting for a card on a reader that can no longer read it,
@@ -342,15 +358,12 @@ func (p *Service) Cancel(ctx context.Context, id uint, actor Actor) (models.Tran
 	if res.Changed {
 		_ = p.Link.Send(res.Tx.ReaderSerial, devices.Cancel{Type: devices.TypeCancel, Tx: res.Tx.ClientOrderID})
 		p.publish(id)
+		p.audit(ctx, actor, "payment.cancel", res.Tx.ClientOrderID, "")
 	}
 	return res.Tx, nil
 }
 
-func (p *Service) publish(id uint) {
-	if p.Live != nil {
-		p.Live.Changed(live.Change{Kind: live.Payment, ID: id})
-	}
-}
+func (p *Service) publish(id uint) { p.Live.Changed(live.Change{Kind: live.Payment, ID: id}) }
 
 // NewClientOrderID returns a fresh order id for the gateway: "P" and 15 characters of
 // Crockford base32, so it is unique, short enough to read out over the phone to support, and

@@ -138,10 +138,8 @@ func (p *Service) applied(res models.TxResult, err error, u models.TxUpdate) (mo
 	}
 	if res.Flagged != "" && res.Flagged != models.ReviewResolution {
 		p.Log.Warn("payment flagged for review", slog.String("order", res.Tx.ClientOrderID), slog.String("reason", res.Flagged))
-		if p.Audit != nil {
-			p.Audit.Record(context.Background(), models.AuditEvent{ActorName: "gateway", Action: "payment." + res.Flagged,
-				Subject: res.Tx.ClientOrderID, Detail: fmt.Sprintf("%s %s %s: %s", res.Tx.Kind, res.Tx.Amount(), res.Tx.Currency, res.Tx.ReviewNote)})
-		}
+		p.audit(context.Background(), models.Actor{Name: "gateway"}, "payment."+res.Flagged, res.Tx.ClientOrderID,
+			fmt.Sprintf("%s %s %s: %s", res.Tx.Kind, res.Tx.Amount(), res.Tx.Currency, res.Tx.ReviewNote))
 	}
 	p.publish(res.Tx.ID)
 	if res.Tx.ParentID != nil {

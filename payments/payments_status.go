@@ -30,10 +30,19 @@ func (p *Service) CheckStatus(ctx context.Context, d models.DueCheck) error {
 }
 
 // Recheck asks the gateway for a payment's status now, whatever its state or schedule (a
-// person's "re-check now", or a close's sweep), and applies the answer: a final status the
-// gateway has changed replaces ours and is flagged for review.
-func (p *Service) Recheck(ctx context.Context, id uint, why string) (models.Transaction, error) {
-	return p.checkStatus(ctx, id, true, why, false, time.Time{})
+// person's "re-check now"), and applies the answer: a final status the gateway has changed
+// replaces ours and is flagged for review. The audit log gets payment.recheck with what the
+// bank said, or that it did not answer (the error comes back with the payment then).
+func (p *Service) Recheck(ctx context.Context, id uint, by Actor) (models.Transaction, error) {
+	t, err := p.checkStatus(ctx, id, true, "re-checked by "+by.Name, false, time.Time{})
+	switch {
+	case err != nil && t.ID == 0: // the payment could not even be loaded: nothing was asked
+	case err != nil:
+		p.audit(ctx, by, "payment.recheck", t.ClientOrderID, "no answer from the bank")
+	default:
+		p.audit(ctx, by, "payment.recheck", t.ClientOrderID, "status now "+string(t.State))
+	}
+	return t, err
 }
 
 // Settle rechecks payments with bounded concurrency (a close's sweep); failures are logged

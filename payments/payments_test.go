@@ -132,7 +132,7 @@ func TestCancelAndCardErrors(t *testing.T) {
 	if got.State != models.TxFailed || got.ErrorMessage != "no card was presented in time" {
 		t.Errorf("card timeout: %+v", got)
 	}
-	var se *payments.StartError
+	var se *models.ValidationError
 	for _, in := range []payments.StartInput{
 		{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: 0},
 		{ReaderID: e.ReaderID, Kind: models.KindSale, AmountMinor: -100},
@@ -140,7 +140,7 @@ func TestCancelAndCardErrors(t *testing.T) {
 		{ReaderID: 999, Kind: models.KindSale, AmountMinor: 100},
 	} {
 		if _, err := e.Pay.Start(ctx, in); !errors.As(err, &se) {
-			t.Errorf("Start(%+v) = %v, want a StartError", in, err)
+			t.Errorf("Start(%+v) = %v, want a refusal", in, err)
 		}
 	}
 }
@@ -273,8 +273,8 @@ func TestLargePaymentNeedsTheAmountTwice(t *testing.T) {
 		return err
 	}
 	for again, want := range map[string]string{"": "type it again", "100.00": "differ", "1000,01": "differ"} {
-		var se *payments.StartError
-		if err := start(again); !errors.As(err, &se) || se.Field != "amount_again" || !strings.Contains(se.Message, want) {
+		var se *models.ValidationError
+		if err := start(again); !errors.As(err, &se) || se.Field() != "amount_again" || !strings.Contains(se.Message(), want) {
 			t.Errorf("typed again %q: %v, want a refusal saying %q", again, err, want)
 		}
 	}

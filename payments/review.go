@@ -18,18 +18,13 @@ import (
 // now waits for a second person's approval.
 var ErrResolutionProposed = errors.New("resolution proposed: a second person must approve it")
 
-// ReviewError refuses a review action, with a message for the person.
-type ReviewError struct{ Message string }
-
-func (e *ReviewError) Error() string { return e.Message }
-
 func reviewReason(reason string) (string, error) {
 	reason = strings.TrimSpace(reason)
 	switch {
 	case len(reason) < 3:
-		return "", &ReviewError{"Give a reason (what you checked, with whom)."}
+		return "", models.Invalid("reason", "Give a reason (what you checked, with whom).")
 	case len(reason) > 200:
-		return "", &ReviewError{"Keep the reason under 200 characters."}
+		return "", models.Invalid("reason", "Keep the reason under 200 characters.")
 	}
 	return reason, nil
 }
@@ -44,12 +39,12 @@ func (p *Service) Resolve(ctx context.Context, id uint, to models.TxState, reaso
 		return models.Transaction{}, err
 	}
 	if to != models.TxApproved && to != models.TxFailed {
-		return models.Transaction{}, &ReviewError{"Choose whether the customer was charged."}
+		return models.Transaction{}, models.Invalid("to", "Choose whether the customer was charged.")
 	}
 	u := models.TxUpdate{Source: "user", State: to, ClearReview: true, OnlyFrom: []models.TxState{models.TxNeedsReview},
 		Check: func(t models.Transaction) error {
 			if t.State != models.TxNeedsReview {
-				return &ReviewError{"This payment no longer needs a resolution: it is " + string(t.State) + "."}
+				return models.Invalid("", "This payment no longer needs a resolution: it is "+string(t.State)+".")
 			}
 			return nil
 		}}
@@ -70,16 +65,21 @@ func (p *Service) Resolve(ctx context.Context, id uint, to models.TxState, reaso
 			if err != nil {
 				return res.Tx, err
 			}
+			p.audit(ctx, actor, "payment.resolve_proposed", res.Tx.ClientOrderID, "charged: "+res.Tx.ResolveReason)
 			return res.Tx, ErrResolutionProposed
 		}
 		if t.ResolveByID == actor.ID {
-			return t, &ReviewError{"You proposed this resolution: another manager or admin must approve it."}
+			return t, models.Invalid("", "You proposed this resolution: another manager or admin must approve it.")
 		}
 		u.Detail = fmt.Sprintf("resolved as approved by %s, proposed by %s (%s): %s", actor.Name, t.ResolveByName, t.ResolveReason, reason)
 	}
 	res, err := p.apply(ctx, id, u)
-	if err == nil && !res.Changed {
-		err = &ReviewError{"This payment no longer needs a resolution."}
+	switch {
+	case err != nil:
+	case !res.Changed:
+		err = models.Invalid("", "This payment no longer needs a resolution.")
+	default:
+		p.audit(ctx, actor, "payment.resolve", res.Tx.ClientOrderID, fmt.Sprintf("resolved as %s: %s", res.Tx.State, reason))
 	}
 	return res.Tx, err
 }
@@ -95,14 +95,17 @@ func (p *Service) Acknowledge(ctx context.Context, id uint, note string, actor A
 		Check: func(t models.Transaction) error {
 			switch {
 			case t.Review == "":
-				return &ReviewError{"This payment is not flagged."}
+				return models.Invalid("", "This payment is not flagged.")
 			case !t.State.Final():
-				return &ReviewError{"Resolve this payment first: its outcome is not known."}
+				return models.Invalid("", "Resolve this payment first: its outcome is not known.")
 			case t.Review == models.ReviewConfirm:
-				return &ReviewError{"The gateway is still being asked about this payment: re-check it first."}
+				return models.Invalid("", "The gateway is still being asked about this payment: re-check it first.")
 			}
 			return nil
 		},
 		Detail: fmt.Sprintf("flag cleared by %s: %s", actor.Name, note)})
+	if err == nil {
+		p.audit(ctx, actor, "payment.acknowledge", res.Tx.ClientOrderID, note)
+	}
 	return res.Tx, err
 }

@@ -58,6 +58,9 @@ func TestLateApprovalAfterFailureIsFlagged(t *testing.T) {
 	if got, _ := e.Tx.ByID(context.Background(), tx.ID); got.Review != "" || got.State != models.TxApproved {
 		t.Errorf("after acknowledging: %s %q", got.State, got.Review)
 	}
+	if es := e.Audit.Events("payment.acknowledge"); len(es) != 1 || es[0].ActorID != 2 || es[0].Detail != "refunded the second payment" {
+		t.Errorf("acknowledge audit: %+v", es)
+	}
 }
 
 // "Needs review" asks once more before flagging; after an outage the first poll asks the
@@ -88,8 +91,11 @@ func TestNeedsReviewAsksFirstAndKeepsAsking(t *testing.T) {
 	}
 	e.WaitGateway(b.ClientOrderID, "approved")
 	e.GW.EndBlackout(b.ClientOrderID)
-	if got, err := e.Pay.Recheck(context.Background(), b.ID, "re-checked by ann"); err != nil || got.State != models.TxApproved {
+	if got, err := e.Pay.Recheck(context.Background(), b.ID, payments.Actor{ID: 2, Name: "ann"}); err != nil || got.State != models.TxApproved {
 		t.Errorf("re-check now: %s %v", got.State, err)
+	}
+	if es := e.Audit.Events("payment.recheck"); len(es) != 1 || es[0].ActorName != "ann" || es[0].Subject != b.ClientOrderID || es[0].Detail != "status now approved" {
+		t.Errorf("re-check audit: %+v", es)
 	}
 }
 
@@ -109,7 +115,7 @@ func TestManualResolutionTakesTwoPeopleForMoney(t *testing.T) {
 	}
 	ann, bob := payments.Actor{ID: 2, Name: "ann"}, payments.Actor{ID: 3, Name: "bob"}
 	x := mk()
-	var re *payments.ReviewError
+	var re *models.ValidationError
 	if _, err := e.Pay.Resolve(ctx, x.ID, models.TxApproved, " ", ann); !errors.As(err, &re) {
 		t.Errorf("no reason: %v", err)
 	}
@@ -132,5 +138,15 @@ func TestManualResolutionTakesTwoPeopleForMoney(t *testing.T) {
 	}
 	if _, err := e.Pay.Resolve(ctx, y.ID, models.TxFailed, "twice", bob); !errors.As(err, &re) {
 		t.Errorf("resolving a settled payment: %v", err)
+	}
+	// The service audits each step itself, refusals not at all.
+	if es := e.Audit.Events("payment.resolve_proposed"); len(es) != 1 || es[0].ActorName != "ann" || es[0].Subject != x.ClientOrderID ||
+		es[0].Detail != "charged: bank statement shows it" {
+		t.Errorf("proposal audit: %+v", es)
+	}
+	es := e.Audit.Events("payment.resolve")
+	if len(es) != 2 || es[0].ActorName != "bob" || es[0].Detail != "resolved as approved: checked the statement too" ||
+		es[1].ActorName != "ann" || es[1].Subject != y.ClientOrderID || es[1].Detail != "resolved as failed: customer paid cash instead" {
+		t.Errorf("resolve audit: %+v", es)
 	}
 }

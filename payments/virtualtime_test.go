@@ -3,11 +3,13 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/example/mposportal/devices"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/mapitest"
 	"github.com/example/mposportal/models"
@@ -52,9 +54,11 @@ type virtualEnv struct {
 
 func newVirtualEnv(t *testing.T) *virtualEnv {
 	e := &virtualEnv{t: t, gw: mapitest.New("EUR"), clock: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	e.tx = &models.Transactions{DB: testdb.Open(t)}
+	db := testdb.Open(t)
+	e.tx = &models.Transactions{DB: db}
 	fleet := &fakeFleet{}
-	e.pay = &payments.Service{Tx: e.tx, Readers: fleet, Link: fleet, Gateways: fakeGateways{e.gw}, Now: e.now}
+	e.pay = payments.New(payments.Deps{Tx: e.tx, Readers: fleet, Link: fleet, Gateways: fakeGateways{e.gw}, Now: e.now,
+		Gate: &models.CloseDays{DB: db}, Audit: &models.Audit{DB: db}, Live: live.Nowhere, Log: slog.New(slog.DiscardHandler)})
 	t.Cleanup(e.pay.Close)
 	return e
 }

@@ -1495,7 +1495,7 @@ func CloseHistoryPage(cs []models.CloseDay, f CloseHistoryFilter, bars []ChartBa
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		for _, s := range []string{models.CloseFinished, models.CloseLocked, models.CloseUnknown, models.CloseFailed} {
+		for _, s := range []string{string(models.CloseFinished), string(models.CloseLocked), string(models.CloseUnknown), string(models.CloseFailed)} {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 124, "<option value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -133,7 +133,7 @@ func closeStateLabel(c models.CloseDay) string {
 		}
 		return "Failed"
 	}
-	return c.State
+	return string(c.State)
 }
 
 // closeTrigger says who or what started a close and the business days it covers.

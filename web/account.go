@@ -137,7 +137,7 @@ func (s *AccountHandlers) accountZone(c *gin.Context) {
 	var verr *models.ValidationError
 	switch {
 	case errors.As(err, &verr):
-		s.renderAccount(c, http.StatusUnprocessableEntity, verr.Fields["time_zone"])
+		s.renderAccount(c, http.StatusUnprocessableEntity, verr.Error())
 	case err != nil:
 		fail(c, err)
 	default:

@@ -159,7 +159,7 @@ func TestErrorPathFormats(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error"`) {
 		t.Errorf("API 404: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
-	req, _ := http.NewRequest(http.MethodGet, a.srv.URL+"/admin/users", nil)
+	req, _ := http.NewRequest(http.MethodGet, a.url+"/admin/users", nil)
 	req.Header.Set("HX-Request", "true")
 	resp, err := b.c.Do(req)
 	if err != nil || resp.StatusCode != http.StatusForbidden {

@@ -203,7 +203,7 @@ func TestPostWithoutValidCSRFTokenIsRefused(t *testing.T) {
 		t.Errorf("another browser's token: %d", resp.StatusCode)
 	}
 	// The right token from another origin is refused too.
-	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/admin/users", strings.NewReader(url.Values{"csrf_token": {b.csrf}, "username": {"carol"}}.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, a.url+"/admin/users", strings.NewReader(url.Values{"csrf_token": {b.csrf}, "username": {"carol"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", "https://evil.example")
 	if resp, err := b.c.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {

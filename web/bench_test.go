@@ -95,7 +95,7 @@ func BenchmarkCallbackIngestion(b *testing.B) {
 	urls := make([]string, b.N)
 	for i, r := range rows {
 		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-		urls[i] = a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+		urls[i] = a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
 	}
 	pg := readPgCPU()
 	load(b, b.N, func(i int) string { return urls[i] })
@@ -127,7 +127,7 @@ func BenchmarkCallbackDuplicate(b *testing.B) {
 	urls := make([]string, b.N)
 	for i, r := range rows {
 		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-		urls[i] = a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+		urls[i] = a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
 	}
 	// The first deliveries, untimed.
 	var next atomic.Int64
@@ -197,12 +197,12 @@ const benchScreens = 1000
 func screens(b *testing.B, a *app, n int, prefix string, re *regexp.Regexp, got chan<- arrival) {
 	b.Helper()
 	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}
+	u, _ := url.Parse(a.url)
+	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.url}}
 	var conns []*websocket.Conn
 	for range n {
 		// Each screen is a transactions list, as the page subscribes.
-		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics=tx-rows,tx-new", h)
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws?topics=tx-rows,tx-new", h)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func BenchmarkLivePush(b *testing.B) {
 	screens(b, a, benchScreens, "<t", regexp.MustCompile(`data-testid="tx-(PL\d+)" data-state="approved"`), got)
 	fanOut(b, got, func(i int) string { return rows[i].ClientOrderID }, func(i int) {
 		cb := mapi.Callback{Status: "approved", OrderID: rows[i].GatewayOrderID, MerchantOrder: rows[i].ClientOrderID, Type: "sale", Amount: "10.42"}
-		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode())
+		resp, err := http.Get(a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode())
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("callback: %v %v", resp, err)
 		}

@@ -126,7 +126,7 @@ func (s *CloseDayHandlers) closeDayTrigger(c *gin.Context) {
 			from = first
 		}
 		// The close audits itself (closeday.start), whoever triggers it.
-		cl, err := s.closeDays.Trigger(ctx, closeday.TriggerInput{EndpointID: ep.ID, Actor: currentUser(c).Username,
+		cl, err := s.closeDays.Trigger(ctx, closeday.TriggerInput{EndpointID: ep.ID, Actor: actor(c),
 			Trigger: models.TriggerManual, DaysFrom: from, DaysTo: today})
 		switch {
 		case errors.Is(err, models.ErrCloseRunning):

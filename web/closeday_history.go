@@ -61,7 +61,7 @@ func (s *CloseDayHandlers) closeDayHistoryCSV(c *gin.Context) {
 	w.Write([]string{"created_at", "endpoint_id", "request_id", "state", "our_sale_count", "our_sale_sum", "gateway_sale_count",
 		"gateway_sale_sum", "code39", "rrn", "gate_close_date", "mismatch", "explained", "adjustments", "adjustments_net", "trigger", "days_from", "days_to", "started_by", "error"})
 	for _, x := range cs {
-		w.Write([]string{x.CreatedAt.In(zone).Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), csvCode(x.RequestID), csvSafe(x.State),
+		w.Write([]string{x.CreatedAt.In(zone).Format(time.RFC3339), strconv.FormatUint(uint64(x.EndpointID), 10), csvCode(x.RequestID), csvSafe(string(x.State)),
 			strconv.Itoa(x.SaleCount), money.Plain(x.SaleSumMinor, x.Currency), strconv.Itoa(x.GwSaleCount), money.Plain(x.GwSaleSumMinor, x.Currency),
 			csvCode(x.Code39), csvCode(x.RRN), csvCode(x.GateCloseDate), strconv.FormatBool(x.Mismatch), strconv.FormatBool(x.Explained), strconv.Itoa(x.AdjustCount),
 			money.Plain(x.AdjustMinor, x.Currency), csvSafe(x.Trigger), x.DaysFrom, x.DaysTo, csvSafe(x.StartedBy), csvSafe(x.Error)})

@@ -28,10 +28,10 @@ type LastReaderStore interface {
 	SetLastReader(ctx context.Context, userID, readerID uint) error
 }
 
-// ShiftOpener opens a cashier's shift with their first payment when none runs.
+// ShiftOpener opens a cashier's shift with their first payment when none runs (and audits it).
 type ShiftOpener interface {
 	Current(ctx context.Context, userID uint) (models.Shift, error)
-	Start(ctx context.Context, u models.User, at time.Time, how string) (models.Shift, error)
+	Start(ctx context.Context, u models.User, at time.Time, firstPayment string, by models.Actor) (models.Shift, error)
 }
 
 // counter handles "GET /counter": the tablet screen to take a payment.
@@ -91,19 +91,18 @@ func (s *PaymentHandlers) counterStart(c *gin.Context) {
 	in := payments.StartInput{StartKey: f.StartKey, ReaderID: f.ReaderID, Kind: models.TxKind(f.Kind), Description: f.Description,
 		Amount: f.Amount, AmountAgain: f.AmountAgain, Actor: actor(c)}
 	t, err := s.payments.Start(c.Request.Context(), in)
-	var se *payments.StartError
+	var ve *models.ValidationError
 	switch {
 	case errors.Is(err, payments.ErrAlreadyStarted):
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID)) // the same form again: its payment
 	case err == nil:
-		s.record(c, "payment.start", t.ClientOrderID, fmt.Sprintf("%s %s %s on %s", t.Kind, t.Amount(), t.Currency, t.ReaderSerial))
 		s.shiftStartsWithPayment(c, t)
 		if err := s.users.SetLastReader(c.Request.Context(), currentUser(c).ID, t.ReaderID); err != nil {
 			s.log.Warn("remember the last reader", "error", err)
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
-	case errors.As(err, &se):
-		f.Errors = templates.FormErrors{se.Field: se.Message}
+	case errors.As(err, &ve):
+		f.Errors = templates.FormErrors(ve.Fields)
 		s.renderCounter(c, http.StatusUnprocessableEntity, f)
 	default:
 		fail(c, err)
@@ -116,9 +115,7 @@ func (s *PaymentHandlers) shiftStartsWithPayment(c *gin.Context, t models.Transa
 	if _, err := s.shifts.Current(c.Request.Context(), u.ID); err == nil {
 		return
 	}
-	if sh, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, "first payment"); err != nil {
+	if _, err := s.shifts.Start(c.Request.Context(), *u, t.CreatedAt, t.ClientOrderID, actor(c)); err != nil {
 		s.log.Warn("start a shift with the first payment", "user", u.Username, "error", err)
-	} else {
-		s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username+"'s first payment "+t.ClientOrderID)
 	}
 }

@@ -17,11 +17,11 @@ import (
 // pairReader issues a pairing code for reader 1 and pairs it over HTTP as a reader app does.
 func (a *app) pairReader(t *testing.T) string {
 	t.Helper()
-	_, code, err := a.readers.NewPairingCode(context.Background(), 1, "test")
+	_, code, err := a.readers.NewPairingCode(context.Background(), 1, models.Actor{Name: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.PostForm(a.srv.URL+"/devices/pair", url.Values{"serial": {"sbx-0001"}, "code": {code}})
+	resp, err := http.PostForm(a.url+"/devices/pair", url.Values{"serial": {"sbx-0001"}, "code": {code}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func (a *app) pairReader(t *testing.T) string {
 }
 
 func (a *app) dialDevice(cred string) (*websocket.Conn, *http.Response, error) {
-	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/devices/ws", http.Header{"Authorization": {"Bearer " + cred}})
+	return websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/devices/ws", http.Header{"Authorization": {"Bearer " + cred}})
 }
 
 func readJSON(t *testing.T, c *websocket.Conn) map[string]any {
@@ -79,7 +79,7 @@ func TestDeviceChannel(t *testing.T) {
 	}
 
 	// Disabling closes the connection and refuses new ones.
-	a.readers.SetEnabled(context.Background(), 1, false, "admin")
+	a.readers.SetEnabled(context.Background(), 1, false, models.Actor{Name: "admin"})
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		if _, _, err := c.ReadMessage(); err != nil {
@@ -89,8 +89,8 @@ func TestDeviceChannel(t *testing.T) {
 	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("disabled reader connects: %v", err)
 	}
-	a.readers.SetEnabled(context.Background(), 1, true, "admin")
-	a.readers.Unpair(context.Background(), 1, "admin")
+	a.readers.SetEnabled(context.Background(), 1, true, models.Actor{Name: "admin"})
+	a.readers.Unpair(context.Background(), 1, models.Actor{Name: "admin"})
 	if _, resp, err := a.dialDevice(cred); err == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("revoked credential connects: %v", err)
 	}
@@ -108,7 +108,7 @@ func TestDeviceChannel(t *testing.T) {
 	}
 	// A page elsewhere cannot open a device socket.
 	h := http.Header{"Authorization": {"Bearer " + cred}, "Origin": {"https://evil.example"}}
-	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/devices/ws", h); err == nil || resp.StatusCode != http.StatusForbidden {
+	if _, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/devices/ws", h); err == nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("device socket with an Origin: %v", err)
 	}
 }
@@ -117,7 +117,7 @@ func TestPairingGuessesAreThrottled(t *testing.T) {
 	a := newApp(t, true)
 	var last int
 	for i := 0; i < 7; i++ {
-		resp, err := http.PostForm(a.srv.URL+"/devices/pair", url.Values{"serial": {"SBX-0001"}, "code": {"GUES-S000"}})
+		resp, err := http.PostForm(a.url+"/devices/pair", url.Values{"serial": {"SBX-0001"}, "code": {"GUES-S000"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,17 +142,17 @@ func cookieHeader(b *browser, u *url.URL) string {
 func TestBrowserSocketNeedsSessionAndOrigin(t *testing.T) {
 	a := newApp(t, true)
 	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	wsURL := "ws" + strings.TrimPrefix(a.srv.URL, "http") + "/ws"
+	u, _ := url.Parse(a.url)
+	wsURL := "ws" + strings.TrimPrefix(a.url, "http") + "/ws"
 	cases := []struct {
 		name string
 		h    http.Header
 		ok   bool
 	}{
-		{"signed in, same origin", http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}, true},
+		{"signed in, same origin", http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.url}}, true},
 		{"signed in, foreign origin", http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {"https://evil.example"}}, false},
-		{"no session", http.Header{"Origin": {a.srv.URL}}, false},
-		{"forged session cookie", http.Header{"Cookie": {"session=" + strings.Repeat("A", 43)}, "Origin": {a.srv.URL}}, false},
+		{"no session", http.Header{"Origin": {a.url}}, false},
+		{"forged session cookie", http.Header{"Cookie": {"session=" + strings.Repeat("A", 43)}, "Origin": {a.url}}, false},
 	}
 	for _, c := range cases {
 		conn, resp, err := websocket.DefaultDialer.Dial(wsURL, c.h)
@@ -174,10 +174,10 @@ func TestBrowserSocketNeedsSessionAndOrigin(t *testing.T) {
 func TestScreensGetOnlyTheirTopics(t *testing.T) {
 	a := newApp(t, true)
 	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}}
+	u, _ := url.Parse(a.url)
+	h := http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.url}}
 	dial := func(query string) *websocket.Conn {
-		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws"+query, h)
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws"+query, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -224,9 +224,9 @@ func TestPaymentPageSocketStartsWithThePresentState(t *testing.T) {
 	a := newApp(t, true)
 	tx := a.addTx(t, "PSNAP", 1042, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805"})...)
 	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics="+live.PaymentTopic(tx.ID).String(),
-		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
+	u, _ := url.Parse(a.url)
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws?topics="+live.PaymentTopic(tx.ID).String(),
+		http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.url}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,17 +247,17 @@ func TestLiveTopicsAreAuthorisedPerRole(t *testing.T) {
 		live.Readers: false, live.ReaderChoices: true, live.PaymentRows: true,
 		live.NewPayments: true, live.Closes: false, live.PaymentTopic(1): true, live.CloseTopic(1): false,
 	}
-	u, _ := url.Parse(a.srv.URL)
+	u, _ := url.Parse(a.url)
 	for _, role := range []struct {
 		user, pw string
 		admin    bool
 	}{{"staff", staffPW, false}, {"admin", adminPW, true}} {
 		b := a.browser().login(role.user, role.pw)
-		h := http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}}
+		h := http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.url}}
 		for topic, staffMay := range kinds {
 			for _, query := range []string{"?topics=" + topic.String(), ""} {
 				before := a.server.Hub().Clients()
-				c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws"+query, h)
+				c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws"+query, h)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -310,10 +310,10 @@ func TestHubCloseSaysServiceRestart(t *testing.T) {
 // so that an update sent next cannot pass it by.
 func (a *app) screen(t *testing.T, b *browser) *websocket.Conn {
 	t.Helper()
-	u, _ := url.Parse(a.srv.URL)
+	u, _ := url.Parse(a.url)
 	before := a.server.Hub().Clients()
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
-		http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}})
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws",
+		http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.url}})
 	if err != nil {
 		t.Fatalf("browser socket: %v", err)
 	}

@@ -17,9 +17,8 @@ import (
 type EndpointStore interface {
 	List(ctx context.Context) ([]models.Endpoint, error)
 	ByID(ctx context.Context, id uint) (models.Endpoint, error)
-	Create(ctx context.Context, e *models.Endpoint) error
-	Update(ctx context.Context, e *models.Endpoint) error
-	ControlKey(ctx context.Context, id uint) (string, error) // a callback's signing key, read lean
+	Save(ctx context.Context, e *models.Endpoint, by models.Actor) error // creates or updates, audited
+	ControlKey(ctx context.Context, id uint) (string, error)             // a callback's signing key, read lean
 }
 
 // The other areas only read endpoints, each what it needs of EndpointStore:
@@ -171,12 +170,7 @@ func (s *EndpointHandlers) endpointSave(c *gin.Context) {
 		s.render(c, http.StatusUnprocessableEntity, "Endpoint", templates.EndpointFormPage(f))
 		return
 	}
-	var err error
-	if e.ID == 0 {
-		err = s.endpoints.Create(ctx, &e)
-	} else {
-		err = s.endpoints.Update(ctx, &e)
-	}
+	err := s.endpoints.Save(ctx, &e, actor(c))
 	if errors.Is(err, models.ErrConflict) {
 		f := endpointForm(e)
 		f.Errors = templates.FormErrors{"endpoint_id": "This ENDPOINTID is already configured."}
@@ -186,15 +180,6 @@ func (s *EndpointHandlers) endpointSave(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	detail := fmt.Sprintf("endpoint %s login %s currency %s url %s enabled %v", e.EndpointID, e.Login, e.Currency, e.BaseURL, e.Enabled)
-	if keyChanged {
-		detail += "; control key changed"
-	}
-	action := "endpoint.update"
-	if before.ID == 0 {
-		action = "endpoint.create"
-	}
-	s.record(c, action, e.Name, detail)
 	s.flash(c, fmt.Sprintf("Endpoint %s saved.", e.Name))
 	redirect(c, "/admin/endpoints")
 }

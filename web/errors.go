@@ -45,12 +45,12 @@ func (p *pages) handleErrors(c *gin.Context) {
 	switch {
 	case errors.As(err, &he):
 		status, msg = he.status, he.msg
+	case errors.As(err, &ve): // the domain refused the input or the request: say why
+		status, msg = http.StatusUnprocessableEntity, ve.Error()
 	case errors.Is(err, models.ErrNotFound):
 		status, msg = errNotFound.(*httpError).status, errNotFound.(*httpError).msg
 	case errors.Is(err, models.ErrConflict):
 		status, msg = http.StatusConflict, "That conflicts with something that already exists."
-	case errors.As(err, &ve):
-		status, msg = http.StatusUnprocessableEntity, ve.Error()
 	}
 	if status >= 500 {
 		p.log.Error("request failed", slog.Any("error", err), slog.String("method", methodLabel(c.Request.Method)), slog.String("path", c.FullPath()))

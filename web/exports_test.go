@@ -52,7 +52,7 @@ func exportFixture(t *testing.T) (*app, *browser) {
 // download fetches an export and checks its type.
 func download(t *testing.T, b *browser, path, contentType string) []byte {
 	t.Helper()
-	resp, err := b.c.Get(b.a.srv.URL + path)
+	resp, err := b.c.Get(b.a.url + path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	portal "github.com/example/mposportal/app"
 	"github.com/example/mposportal/closeday"
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/mapi"
@@ -26,7 +27,7 @@ import (
 	"github.com/example/mposportal/payments"
 	"github.com/example/mposportal/web"
 	"github.com/pquerna/otp/totp"
-	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
 )
 
@@ -53,7 +54,8 @@ type app struct {
 	clock   *testClock
 	secrets sync.Map // username → authenticator secret, for the users who set one up
 	db      *gorm.DB
-	srv     *httptest.Server
+	url     string // where the portal listens
+	portal  *portal.App
 	server  *web.Server
 	logs    *syncBuffer
 	readers *devices.Readers
@@ -93,55 +95,31 @@ func (a *app) totpCode(secret string) string {
 // "admin", a staff user "staff" and one endpoint.
 func newApp(t testing.TB, setup bool, opts ...func(*web.Deps)) *app {
 	t.Helper()
-	db := testdb.Open(t)
+	models.PasswordCost = bcrypt.MinCost // the tests check the password policy, not bcrypt
 	logs := &syncBuffer{}
-	reg := prometheus.NewRegistry()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hub := web.NewHub(log)
-	readerStore := &models.Readers{DB: db}
-	link := devices.NewLink()
-	batch := models.NewGroupCommit(db, 256)
-	t.Cleanup(batch.Close)
-	devices.RegisterMetrics(reg, readerStore)
-	closeMetrics := closeday.NewMetrics(reg)
-	paymentMetrics := payments.NewMetrics(reg)
-	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: paymentMetrics.Final}
-	closeStore := &models.CloseDays{DB: db}
-	screens := web.NewLive(hub, txStore, readerStore, closeStore, &models.Endpoints{DB: db})
-	hub.Snapshot = screens.Snapshot
-	// The renderer stops (and is waited for) before the database closes.
-	liveCtx, stopLive := context.WithCancel(context.Background())
-	rendered := make(chan struct{})
-	go func() { screens.Run(liveCtx); close(rendered) }()
-	t.Cleanup(func() { stopLive(); <-rendered })
-	readers := &devices.Readers{Store: readerStore, Link: link, Live: screens}
 	gw := &fakeGateway{status: map[string]*mapi.StatusResponse{}}
 	clock := &testClock{}
-	pay := &payments.Service{Now: clock.now, Audit: &models.Audit{DB: db}, Tx: txStore, Readers: readers, Link: link, Log: log, Live: screens, Gateways: gw}
-	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeMetrics, Log: log, Live: screens}
-	t.Cleanup(closeDays.Wait)
-	sessionStore := &models.SessionStore{DB: db}
-	factors := &models.SecondFactors{DB: db}
-	d := web.Deps{
-		Now: clock.now, SecondFactors: factors,
-		Users: &models.Users{DB: db}, Audit: &models.Audit{DB: db}, Endpoints: &models.Endpoints{DB: db},
-		Sessions: sessionStore, SessionList: sessionStore, Log: log, Metrics: reg, Gatherer: reg,
-		Hub: hub, Readers: readerStore, ReaderAdmin: readers,
-		Devices:  &web.DeviceHandlers{Readers: readers, Payments: pay, Link: link, Log: log},
-		Payments: pay, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
-		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db},
-	}
+	options := []portal.Option{portal.WithClock(clock.now), portal.WithLogger(log), portal.WithGateways(gw), portal.WithoutBackgroundJobs()}
 	for _, o := range opts {
-		o(&d)
+		options = append(options, portal.WithWeb(o))
 	}
-	s := web.New(d)
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	// As main stops: the screens' and readers' sockets end (and their handlers return) before
-	// the database closes; the server's Close leaves hijacked connections alone.
-	t.Cleanup(hub.Close)
-	t.Cleanup(d.Devices.Close)
-	a := &app{t: t, clock: clock, db: db, srv: srv, server: s, logs: logs, readers: readers, gw: gw, renderer: screens}
+	// The portal as main builds it (package app), on a fresh database, with no sandbox, a fake
+	// gateway and the test's clock; the tests run the scheduled work by hand.
+	p, err := portal.New(portal.Config{Addr: "127.0.0.1:0", SandboxAddr: "off", BackupAt: "off",
+		DatabaseURL: testdb.URL(t, filepath.Join(t.TempDir(), "portal.db"))}, options...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Start()
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	db, readers := p.DB, p.Readers
+	factors := &models.SecondFactors{DB: db}
+	a := &app{t: t, clock: clock, db: db, url: p.URL, server: p.Handler, logs: logs, readers: readers, gw: gw, renderer: p.Live, portal: p}
 	a.secrets.Store("admin", adminTOTP)
 	if setup {
 		ctx := context.Background()
@@ -190,7 +168,7 @@ var reCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 // get fetches a page and remembers the CSRF token it carries.
 func (b *browser) get(path string) (*http.Response, string) {
 	b.a.t.Helper()
-	resp, err := b.c.Get(b.a.srv.URL + path)
+	resp, err := b.c.Get(b.a.url + path)
 	if err != nil {
 		b.a.t.Fatal(err)
 	}
@@ -212,9 +190,9 @@ func (b *browser) post(path string, form url.Values) (*http.Response, string) {
 	if !form.Has("csrf_token") {
 		form.Set("csrf_token", b.csrf)
 	}
-	req, _ := http.NewRequest(http.MethodPost, b.a.srv.URL+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, b.a.url+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", b.a.srv.URL)
+	req.Header.Set("Origin", b.a.url)
 	resp, err := b.c.Do(req)
 	if err != nil {
 		b.a.t.Fatal(err)
@@ -267,10 +245,8 @@ func (b *browser) enrol() string {
 	return m[1]
 }
 
-// noGateway answers every close as a gateway that cannot be reached would.
-type noGateway struct{}
-
-func (noGateway) CloseGateway(context.Context, uint) (closeday.Gateway, error) {
+// CloseGateway answers every close as a gateway that cannot be reached would.
+func (*fakeGateway) CloseGateway(context.Context, uint) (closeday.Gateway, error) {
 	return nil, errors.New("no gateway in handler tests")
 }
 

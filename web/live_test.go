@@ -21,10 +21,10 @@ func (a *app) topicScreen(t *testing.T, b *browser, topics ...live.Topic) *webso
 	for i, topic := range topics {
 		names[i] = topic.String()
 	}
-	u, _ := url.Parse(a.srv.URL)
+	u, _ := url.Parse(a.url)
 	before := a.server.Hub().Clients()
-	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws?topics="+strings.Join(names, ","),
-		http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.srv.URL}})
+	c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws?topics="+strings.Join(names, ","),
+		http.Header{"Cookie": {cookieHeader(b, u)}, "Origin": {a.url}})
 	if err != nil {
 		t.Fatalf("browser socket: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestEveryKindOfChangeReachesItsScreens(t *testing.T) {
 	// socket that asks for everything.
 	everything := a.screen(t, staff)
 	a.renderer.Changed(live.Change{Kind: live.Close, ID: c.ID})
-	if _, err := a.readers.SetEnabled(ctx, 1, false, "admin"); err != nil {
+	if _, err := a.readers.SetEnabled(ctx, 1, false, models.Actor{Name: "admin"}); err != nil {
 		t.Fatal(err)
 	}
 	awaitFragment(t, readers, "reader disabled", `id="reader-1"`)

@@ -17,7 +17,7 @@ import (
 // scrape reads /metrics as Prometheus does.
 func (a *app) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(a.srv.URL + "/metrics")
+	resp, err := http.Get(a.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

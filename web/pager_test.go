@@ -212,7 +212,7 @@ func TestCloseHistoryPages(t *testing.T) {
 		}
 	}
 	admin := a.browser().login("admin", adminPW)
-	checkPaging(t, admin, "/admin/closeday/history", url.Values{"state": {models.CloseFinished}},
+	checkPaging(t, admin, "/admin/closeday/history", url.Values{"state": {string(models.CloseFinished)}},
 		regexp.MustCompile(`data-testid="close-row-(\d+)"`), want)
 }
 

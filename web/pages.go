@@ -38,7 +38,10 @@ func newPages(sessions *scs.SessionManager, log *slog.Logger, audit AuditRecorde
 	return &pages{sessions: sessions, log: log, recorder: audit, settings: settings, now: now, secondFactorOptional: secondFactorOptional}
 }
 
-// record writes an audit event for the current request.
+// record writes an audit event for the current request, for what exists only in web: signing
+// in and out, sessions, the second-factor set-up and the portal's first-run setup. What the
+// domain does (payments, readers, closes, users, endpoints, shifts, receipts) it audits itself,
+// with the actor (actor(c)) the handler passes in.
 func (p *pages) record(c *gin.Context, action, subject, detail string) {
 	e := models.AuditEvent{Action: action, Subject: subject, Detail: detail, RemoteIP: c.ClientIP()}
 	if u := currentUser(c); u != nil {

@@ -13,11 +13,12 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// PaymentActions is what the payment pages ask of payments.Service.
+// PaymentActions is what the payment pages ask of payments.Service, which writes the audit
+// entry of each action itself (so a job's are audited too).
 type PaymentActions interface {
 	Start(ctx context.Context, in payments.StartInput) (models.Transaction, error)
 	Cancel(ctx context.Context, id uint, actor payments.Actor) (models.Transaction, error)
-	Recheck(ctx context.Context, id uint, why string) (models.Transaction, error)
+	Recheck(ctx context.Context, id uint, by payments.Actor) (models.Transaction, error)
 	Resolve(ctx context.Context, id uint, to models.TxState, reason string, actor payments.Actor) (models.Transaction, error)
 	Acknowledge(ctx context.Context, id uint, note string, actor payments.Actor) (models.Transaction, error)
 	Operate(ctx context.Context, in payments.OperationInput) (models.Transaction, error)
@@ -51,9 +52,10 @@ func newPaymentHandlers(p *pages, pay PaymentActions, txQ PaymentReads, readerQ 
 	return &PaymentHandlers{pages: p, payments: pay, txQ: txQ, readerQ: readerQ, users: users, shifts: shifts}
 }
 
-func actor(c *gin.Context) payments.Actor {
+// actor is the signed-in person as the domain audits them: who, and from where.
+func actor(c *gin.Context) models.Actor {
 	u := currentUser(c)
-	return payments.Actor{ID: u.ID, Name: u.Username}
+	return models.Actor{ID: u.ID, Name: u.Username, IP: c.ClientIP()}
 }
 
 // amount is a payment's amount the way the store writes it, for messages.
@@ -130,28 +132,22 @@ func (s *PaymentHandlers) txOperate(c *gin.Context) {
 		mf := templates.MoneyForm{Kind: c.PostForm("kind"), Amount: c.PostForm("amount"), Reason: c.PostForm("reason")}
 		op, err := s.payments.Operate(c.Request.Context(), payments.OperationInput{Key: c.PostForm("op_key"), ParentID: id,
 			Kind: models.TxKind(mf.Kind), Amount: mf.Amount, Reason: mf.Reason, Actor: actor(c)})
-		var oerr *models.OperationError
+		var ve *models.ValidationError
 		switch {
 		case errors.Is(err, payments.ErrAlreadyDone):
 			redirect(c, fmt.Sprintf("/transactions/%d", id)) // the same form again: show what it did
 			return
-		case errors.As(err, &oerr):
-			mf.Error = oerr.Message
+		case errors.As(err, &ve):
+			mf.Error = ve.Error()
 			s.renderTxMoney(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{}, mf)
 			return
 		case err != nil:
 			fail(c, err)
 			return
 		}
-		detail := fmt.Sprintf("%s %s %s of %s", op.Kind, op.Amount(), op.Currency, op.ParentOrderID)
-		if op.Description != "" {
-			detail += ": " + op.Description
-		}
 		if op.State == models.TxAwaitingApproval {
-			s.record(c, "payment.refund_requested", op.ClientOrderID, detail+"; waits for a second person's approval")
 			s.flash(c, fmt.Sprintf("The refund of %s is above the limit: it waits for another manager's or admin's approval.", s.amount(c, op)))
 		} else {
-			s.record(c, "payment."+string(op.Kind), op.ClientOrderID, detail)
 			s.flash(c, fmt.Sprintf("%s of %s sent to the bank.", strings.ToUpper(string(op.Kind[:1]))+string(op.Kind[1:]), s.amount(c, op)))
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
@@ -169,7 +165,6 @@ func (s *PaymentHandlers) txCancel(c *gin.Context) {
 			fail(c, err)
 			return
 		}
-		s.record(c, "payment.cancel", t.ClientOrderID, "")
 		redirect(c, fmt.Sprintf("/transactions/%d", t.ID))
 	})
 }
@@ -182,7 +177,6 @@ func (s *PaymentHandlers) txApprove(c *gin.Context) {
 		if s.approvalRefused(c, id, err) {
 			return
 		}
-		s.record(c, "payment.refund_approved", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s", op.Amount(), op.Currency, op.StartedByName))
 		s.flash(c, fmt.Sprintf("Approved: the refund of %s is sent to the bank.", s.amount(c, op)))
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})
@@ -191,11 +185,10 @@ func (s *PaymentHandlers) txApprove(c *gin.Context) {
 // txReject handles "POST /transactions/:id/reject": a second manager's no, with a reason.
 func (s *PaymentHandlers) txReject(c *gin.Context) {
 	withID(c, func(id uint) {
-		op, err := s.payments.Reject(c.Request.Context(), id, c.PostForm("reason"), actor(c))
+		_, err := s.payments.Reject(c.Request.Context(), id, c.PostForm("reason"), actor(c))
 		if s.approvalRefused(c, id, err) {
 			return
 		}
-		s.record(c, "payment.refund_rejected", op.ClientOrderID, fmt.Sprintf("refund %s %s asked by %s: %s", op.Amount(), op.Currency, op.StartedByName, op.ErrorMessage))
 		s.flash(c, "Rejected: nothing was refunded.")
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})
@@ -204,10 +197,10 @@ func (s *PaymentHandlers) txReject(c *gin.Context) {
 // approvalRefused answers an approve or reject the domain refused (422 with the reason) or
 // that failed; it reports whether it answered.
 func (s *PaymentHandlers) approvalRefused(c *gin.Context, id uint, err error) bool {
-	var oerr *models.OperationError
+	var ve *models.ValidationError
 	switch {
-	case errors.As(err, &oerr):
-		s.renderTx(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{Action: "approval", Error: oerr.Message})
+	case errors.As(err, &ve):
+		s.renderTx(c, http.StatusUnprocessableEntity, id, templates.ReviewForm{Action: "approval", Error: ve.Error()})
 		return true
 	case err != nil:
 		fail(c, err)

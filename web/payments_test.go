@@ -39,7 +39,7 @@ var toProcessing = []models.TxUpdate{
 }
 
 func callbackURL(a *app, cb mapi.Callback, key string) string {
-	return a.srv.URL + "/callbacks/mapi/1?" + cb.Query(key).Encode()
+	return a.url + "/callbacks/mapi/1?" + cb.Query(key).Encode()
 }
 
 func TestGatewayCallbackEndpoint(t *testing.T) {
@@ -89,7 +89,7 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 	if code := get(callbackURL(a, unknown, testKey)); code != http.StatusOK {
 		t.Errorf("unknown order: %d, want 200", code)
 	}
-	if code := get(a.srv.URL + "/callbacks/mapi/99?" + good.Query(testKey).Encode()); code != http.StatusNotFound {
+	if code := get(a.url + "/callbacks/mapi/99?" + good.Query(testKey).Encode()); code != http.StatusNotFound {
 		t.Errorf("unknown endpoint: %d, want 404", code)
 	}
 	var outcomes []string
@@ -132,7 +132,7 @@ func TestTransactionsSearchAndCSV(t *testing.T) {
 				t.Errorf("?%s: %s listed = %v", q, id, in)
 			}
 		}
-		resp, err := staff.c.Get(a.srv.URL + "/transactions.csv?" + q)
+		resp, err := staff.c.Get(a.url + "/transactions.csv?" + q)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -173,10 +173,10 @@ func contains(xs []string, x string) bool {
 func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 	a := newApp(t, true)
 	admin := a.browser().login("admin", adminPW)
-	u, _ := url.Parse(a.srv.URL)
+	u, _ := url.Parse(a.url)
 	dial := func() *websocket.Conn {
-		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.srv.URL, "http")+"/ws",
-			http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.srv.URL}})
+		c, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(a.url, "http")+"/ws",
+			http.Header{"Cookie": {cookieHeader(admin, u)}, "Origin": {a.url}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +210,7 @@ func TestHubDropsSlowClientsWithoutBlocking(t *testing.T) {
 	if n := a.server.Hub().Clients(); n > 1 {
 		t.Errorf("%d clients still registered; the one not reading should have been dropped", n)
 	}
-	if _, err := http.Get(a.srv.URL + "/ws"); err != nil {
+	if _, err := http.Get(a.url + "/ws"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -239,7 +239,7 @@ func TestTamperedCallbacksAreAllRefused(t *testing.T) {
 	for name, f := range tamper {
 		q := genuine.Query(testKey)
 		f(q)
-		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + q.Encode())
+		resp, err := http.Get(a.url + "/callbacks/mapi/1?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

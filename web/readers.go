@@ -13,13 +13,13 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// ReaderAdmin is what the reader pages need of the fleet service.
+// ReaderAdmin is what the reader pages need of the fleet service, which audits each action.
 type ReaderAdmin interface {
 	Register(ctx context.Context, in devices.RegisterInput) (models.Reader, string, error)
-	NewPairingCode(ctx context.Context, id uint, actor string) (models.Reader, string, error)
-	SetEnabled(ctx context.Context, id uint, enabled bool, actor string) (models.Reader, error)
-	Unpair(ctx context.Context, id uint, actor string) (models.Reader, error)
-	Replace(ctx context.Context, id uint, newSerial, actor string) (models.Reader, string, error)
+	NewPairingCode(ctx context.Context, id uint, by models.Actor) (models.Reader, string, error)
+	SetEnabled(ctx context.Context, id uint, enabled bool, by models.Actor) (models.Reader, error)
+	Unpair(ctx context.Context, id uint, by models.Actor) (models.Reader, error)
+	Replace(ctx context.Context, id uint, newSerial string, by models.Actor) (models.Reader, string, error)
 }
 
 // ReaderReads reads readers for the reader pages.
@@ -103,17 +103,16 @@ func (s *ReaderHandlers) readerCreate(c *gin.Context) {
 		}
 	}
 	r, code, err := s.readerAdmin.Register(c.Request.Context(), devices.RegisterInput{Serial: f.Serial, Label: f.Label,
-		Location: f.Location, EndpointID: f.EndpointID, Actor: currentUser(c).Username})
-	var fe *devices.FieldError
-	if errors.As(err, &fe) {
-		f.Errors = templates.FormErrors{fe.Field: fe.Message}
+		Location: f.Location, EndpointID: f.EndpointID, Actor: actor(c)})
+	var ve *models.ValidationError
+	if errors.As(err, &ve) {
+		f.Errors = templates.FormErrors(ve.Fields)
 		s.renderReaderForm(c, http.StatusUnprocessableEntity, f)
 		return
 	} else if err != nil {
 		fail(c, err)
 		return
 	}
-	s.record(c, "reader.register", r.Serial, fmt.Sprintf("%s at %s", r.Label, r.Location))
 	s.showPairingCode(c, r, code)
 }
 
@@ -147,8 +146,9 @@ func (s *ReaderHandlers) readerShow(c *gin.Context) {
 	})
 }
 
-// readerAction wraps the lifecycle POSTs: each records an audit event and returns to the page.
-func (s *ReaderHandlers) readerAction(action string, do func(c *gin.Context, id uint, actor string) (models.Reader, error)) gin.HandlerFunc {
+// readerAction wraps the lifecycle POSTs: it asks first where the action is hard to undo, and
+// returns to the reader's page (the fleet service audits the action).
+func (s *ReaderHandlers) readerAction(action string, do func(c *gin.Context, id uint, by models.Actor) (models.Reader, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		withID(c, func(id uint) {
 			if q, ok := readerQuestions[action]; ok {
@@ -162,16 +162,11 @@ func (s *ReaderHandlers) readerAction(action string, do func(c *gin.Context, id 
 					return
 				}
 			}
-			r, err := do(c, id, currentUser(c).Username)
-			var fe *devices.FieldError
-			if errors.As(err, &fe) {
-				fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
-				return
-			} else if err != nil {
-				fail(c, err)
+			r, err := do(c, id, actor(c))
+			if err != nil {
+				fail(c, err) // a refusal is a 422 with its message
 				return
 			}
-			s.record(c, action, r.Serial, "")
 			redirect(c, fmt.Sprintf("/admin/readers/%d", r.ID))
 		})
 	}
@@ -184,33 +179,28 @@ var readerQuestions = map[string][4]string{
 }
 
 // readerEnable does "POST /admin/readers/:id/enable" (through readerAction).
-func (s *ReaderHandlers) readerEnable(c *gin.Context, id uint, actor string) (models.Reader, error) {
-	return s.readerAdmin.SetEnabled(c.Request.Context(), id, true, actor)
+func (s *ReaderHandlers) readerEnable(c *gin.Context, id uint, by models.Actor) (models.Reader, error) {
+	return s.readerAdmin.SetEnabled(c.Request.Context(), id, true, by)
 }
 
 // readerDisable does "POST /admin/readers/:id/disable" (through readerAction).
-func (s *ReaderHandlers) readerDisable(c *gin.Context, id uint, actor string) (models.Reader, error) {
-	return s.readerAdmin.SetEnabled(c.Request.Context(), id, false, actor)
+func (s *ReaderHandlers) readerDisable(c *gin.Context, id uint, by models.Actor) (models.Reader, error) {
+	return s.readerAdmin.SetEnabled(c.Request.Context(), id, false, by)
 }
 
 // readerUnpair does "POST /admin/readers/:id/unpair" (through readerAction).
-func (s *ReaderHandlers) readerUnpair(c *gin.Context, id uint, actor string) (models.Reader, error) {
-	return s.readerAdmin.Unpair(c.Request.Context(), id, actor)
+func (s *ReaderHandlers) readerUnpair(c *gin.Context, id uint, by models.Actor) (models.Reader, error) {
+	return s.readerAdmin.Unpair(c.Request.Context(), id, by)
 }
 
 // readerPairingCode handles "POST /admin/readers/:id/pairing-code".
 func (s *ReaderHandlers) readerPairingCode(c *gin.Context) {
 	withID(c, func(id uint) {
-		r, code, err := s.readerAdmin.NewPairingCode(c.Request.Context(), id, currentUser(c).Username)
-		var fe *devices.FieldError
-		if errors.As(err, &fe) {
-			fail(c, errStatus(http.StatusUnprocessableEntity, fe.Message))
-			return
-		} else if err != nil {
-			fail(c, err)
+		r, code, err := s.readerAdmin.NewPairingCode(c.Request.Context(), id, actor(c))
+		if err != nil {
+			fail(c, err) // a refusal is a 422 with its message
 			return
 		}
-		s.record(c, "reader.pairing_code", r.Serial, "")
 		s.showPairingCode(c, r, code)
 	})
 }
@@ -219,9 +209,9 @@ func (s *ReaderHandlers) readerPairingCode(c *gin.Context) {
 func (s *ReaderHandlers) readerReplace(c *gin.Context) {
 	withID(c, func(id uint) {
 		ctx := c.Request.Context()
-		succ, code, err := s.readerAdmin.Replace(ctx, id, c.PostForm("serial"), currentUser(c).Username)
-		var fe *devices.FieldError
-		if errors.As(err, &fe) {
+		succ, code, err := s.readerAdmin.Replace(ctx, id, c.PostForm("serial"), actor(c))
+		var ve *models.ValidationError
+		if errors.As(err, &ve) {
 			r, err := s.readerQ.ByID(ctx, id)
 			if err != nil {
 				fail(c, err)
@@ -229,13 +219,12 @@ func (s *ReaderHandlers) readerReplace(c *gin.Context) {
 			}
 			evs, _ := s.readerQ.Events(ctx, id, 50)
 			txs, _ := s.txQ.List(ctx, models.TxFilter{ReaderID: id, Limit: 10})
-			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, txs, "", fe.Message))
+			s.render(c, http.StatusUnprocessableEntity, r.Label, templates.ReaderDetailPage(r, evs, txs, "", ve.Error()))
 			return
 		} else if err != nil {
 			fail(c, err)
 			return
 		}
-		s.record(c, "reader.replace", succ.Serial, fmt.Sprintf("replaces reader %d", id))
 		s.showPairingCode(c, succ, code)
 	})
 }

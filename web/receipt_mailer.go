@@ -16,7 +16,7 @@ type MailSender interface {
 
 // ReceiptMailStore keeps the e-mailed receipts (models.ReceiptMails).
 type ReceiptMailStore interface {
-	Queue(ctx context.Context, m *models.ReceiptMail) error
+	Queue(ctx context.Context, m *models.ReceiptMail, by models.Actor) error // audited
 	Waiting(ctx context.Context, limit int) ([]models.ReceiptMail, error)
 	Claim(ctx context.Context, id uint) (bool, error)
 	Finish(ctx context.Context, id uint, failure string) error

@@ -136,7 +136,7 @@ func (s *ReceiptHandlers) txReceiptEmail(c *gin.Context) {
 		}
 		m := models.ReceiptMail{SendKey: f.Key, TransactionID: id, OrderID: t.ClientOrderID, Recipient: to,
 			SenderName: r.Merchant, ReplyTo: e.Email, Subject: r.Subject(), Body: r.Text(), UserID: u.ID, UserName: u.Username}
-		switch err := s.receiptMail.Mails.Queue(ctx, &m); {
+		switch err := s.receiptMail.Mails.Queue(ctx, &m, actor(c)); {
 		case errors.Is(err, models.ErrConflict):
 			// The same form again (a double tap): its receipt is on its way already.
 		case err != nil:
@@ -144,7 +144,6 @@ func (s *ReceiptHandlers) txReceiptEmail(c *gin.Context) {
 			return
 		default:
 			s.throttle.failed(limit) // spends one of the user's sends
-			s.record(c, "receipt.email", t.ClientOrderID, "to "+to)
 			s.receiptMail.Wake()
 		}
 		s.flash(c, "Receipt on its way to "+to+".")

@@ -18,7 +18,7 @@ import (
 // txRecheck handles "POST /transactions/:id/recheck": ask the bank for the status now.
 func (s *PaymentHandlers) txRecheck(c *gin.Context) {
 	withID(c, func(id uint) {
-		t, err := s.payments.Recheck(c.Request.Context(), id, "re-checked by "+currentUser(c).Username)
+		t, err := s.payments.Recheck(c.Request.Context(), id, actor(c))
 		switch {
 		case err != nil && t.ID == 0:
 			// The payment could not even be loaded (gone, or the database failed).
@@ -29,10 +29,8 @@ func (s *PaymentHandlers) txRecheck(c *gin.Context) {
 			// the payment's timeline and the poller keeps asking, so the person only needs
 			// to know it did not work this time.
 			s.log.Warn("re-check failed", "order", t.ClientOrderID, "error", err)
-			s.record(c, "payment.recheck", t.ClientOrderID, "no answer from the bank")
 			s.flash(c, "The bank did not answer the re-check; the payment's timeline has the details. We keep asking.")
 		default:
-			s.record(c, "payment.recheck", t.ClientOrderID, "status now "+string(t.State))
 			s.flash(c, "Re-checked with the bank: "+templates.StateLabel(t.State)+".")
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
@@ -45,20 +43,18 @@ func (s *PaymentHandlers) txResolve(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "resolve", To: c.PostForm("to"), Reason: c.PostForm("reason")}
 		t, err := s.payments.Resolve(c.Request.Context(), id, models.TxState(f.To), f.Reason, actor(c))
-		var re *payments.ReviewError
+		var ve *models.ValidationError
 		switch {
 		case errors.Is(err, payments.ErrResolutionProposed):
-			s.record(c, "payment.resolve_proposed", t.ClientOrderID, "charged: "+t.ResolveReason)
 			s.flash(c, "Recorded: another manager or admin must approve it.")
-		case errors.As(err, &re):
-			f.Error = re.Message
+		case errors.As(err, &ve):
+			f.Error = ve.Error()
 			s.renderTx(c, http.StatusUnprocessableEntity, id, f)
 			return
 		case err != nil:
 			fail(c, err)
 			return
 		default:
-			s.record(c, "payment.resolve", t.ClientOrderID, fmt.Sprintf("resolved as %s: %s", t.State, f.Reason))
 			s.flash(c, "Resolved: the payment is now "+templates.StateLabel(t.State)+".")
 		}
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
@@ -70,18 +66,17 @@ func (s *PaymentHandlers) txResolve(c *gin.Context) {
 func (s *PaymentHandlers) txAcknowledge(c *gin.Context) {
 	withID(c, func(id uint) {
 		f := templates.ReviewForm{Action: "acknowledge", Note: c.PostForm("note")}
-		t, err := s.payments.Acknowledge(c.Request.Context(), id, f.Note, actor(c))
-		var re *payments.ReviewError
+		_, err := s.payments.Acknowledge(c.Request.Context(), id, f.Note, actor(c))
+		var ve *models.ValidationError
 		switch {
-		case errors.As(err, &re):
-			f.Error = re.Message
+		case errors.As(err, &ve):
+			f.Error = ve.Error()
 			s.renderTx(c, http.StatusUnprocessableEntity, id, f)
 			return
 		case err != nil:
 			fail(c, err)
 			return
 		}
-		s.record(c, "payment.acknowledge", t.ClientOrderID, f.Note)
 		s.flash(c, "Marked as dealt with.")
 		redirect(c, fmt.Sprintf("/transactions/%d", id))
 	})

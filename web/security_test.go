@@ -79,7 +79,7 @@ func TestAnonymousOddRequestsAreBounded(t *testing.T) {
 		{"PUT", "/devices/pair", http.StatusMethodNotAllowed},
 		{"DELETE", "/callbacks/mapi/1", http.StatusMethodNotAllowed},
 	} {
-		req, _ := http.NewRequest(tc.method, a.srv.URL+tc.path, nil)
+		req, _ := http.NewRequest(tc.method, a.url+tc.path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -91,7 +91,7 @@ func TestAnonymousOddRequestsAreBounded(t *testing.T) {
 	}
 	for i := range 50 {
 		method := strings.Repeat("X", 2000) + string(rune('A'+i%26)) + strings.Repeat("Y", i)
-		req, _ := http.NewRequest(method, a.srv.URL+"/callbacks/mapi/1", nil)
+		req, _ := http.NewRequest(method, a.url+"/callbacks/mapi/1", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
 		}
@@ -159,7 +159,7 @@ func TestPasswordResetEndsTheUsersSessions(t *testing.T) {
 func TestRequestBodiesAreBounded(t *testing.T) {
 	a := newApp(t, true)
 	// Announce 300 MB and send only the start: the answer must come without the rest.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.srv.URL, "http://"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestForgedCallbacksAreRateLimited(t *testing.T) {
 	for i := range 60 {
 		q := url.Values{"status": {"approved"}, "orderid": {"1"}, "merchant_order": {fmt.Sprint("P", i)}, "control": {"bad"},
 			"amount": {"1.00"}, "type": {"sale"}}
-		resp, err := http.Get(a.srv.URL + "/callbacks/mapi/1?" + q.Encode())
+		resp, err := http.Get(a.url + "/callbacks/mapi/1?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

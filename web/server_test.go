@@ -52,7 +52,7 @@ func TestNewRefusesAMissingDependency(t *testing.T) {
 func TestOptionalDependencies(t *testing.T) {
 	get := func(t *testing.T, a *app, path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get(a.srv.URL + path)
+		resp, err := http.Get(a.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +100,7 @@ func TestRouteLayers(t *testing.T) {
 	for _, r := range a.server.Engine.Routes() {
 		key := r.Method + " " + r.Path
 		path := strings.NewReplacer(":id", "1", "*filepath", "app.css").Replace(r.Path)
-		req, err := http.NewRequest(r.Method, a.srv.URL+path, nil)
+		req, err := http.NewRequest(r.Method, a.url+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,8 +16,8 @@ import (
 type ShiftStore interface {
 	Current(ctx context.Context, userID uint) (models.Shift, error)
 	ByID(ctx context.Context, id uint) (models.Shift, error)
-	Start(ctx context.Context, u models.User, at time.Time, how string) (models.Shift, error)
-	End(ctx context.Context, userID uint, at time.Time) (models.Shift, error)
+	Start(ctx context.Context, u models.User, at time.Time, firstPayment string, by models.Actor) (models.Shift, error)
+	End(ctx context.Context, userID uint, at time.Time, by models.Actor) (models.Shift, error)
 	Recent(ctx context.Context, userID uint, limit int) ([]models.Shift, error)
 }
 
@@ -105,19 +105,17 @@ func (s *ShiftHandlers) renderShift(c *gin.Context, sh *models.Shift, mine bool)
 // already started by a payment, gives the running one).
 func (s *ShiftHandlers) shiftStart(c *gin.Context) {
 	u := currentUser(c)
-	sh, err := s.shifts.Start(c.Request.Context(), *u, s.now(), "cashier")
-	if err != nil {
+	if _, err := s.shifts.Start(c.Request.Context(), *u, s.now(), "", actor(c)); err != nil {
 		fail(c, err)
 		return
 	}
-	s.record(c, "shift.start", fmt.Sprintf("shift %d", sh.ID), "started by "+u.Username)
 	redirect(c, "/shift")
 }
 
 // shiftEnd handles "POST /shift/end": the cashier ends the shift and gets its final report.
 func (s *ShiftHandlers) shiftEnd(c *gin.Context) {
 	u := currentUser(c)
-	sh, err := s.shifts.End(c.Request.Context(), u.ID, s.now())
+	sh, err := s.shifts.End(c.Request.Context(), u.ID, s.now(), actor(c))
 	if errors.Is(err, models.ErrNotFound) {
 		s.flash(c, "No shift is running.")
 		redirect(c, "/shift")
@@ -127,7 +125,6 @@ func (s *ShiftHandlers) shiftEnd(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.record(c, "shift.end", fmt.Sprintf("shift %d", sh.ID), "ended by "+u.Username)
 	s.flash(c, "Your shift has ended: here is its report.")
 	redirect(c, fmt.Sprintf("/shifts/%d", sh.ID))
 }

@@ -16,14 +16,17 @@ import (
 type UserAdmin interface {
 	ListPage(ctx context.Context, p models.Page) ([]models.User, models.Paged, error)
 	ByID(ctx context.Context, id uint) (models.User, error)
-	Create(ctx context.Context, u *models.User) error
-	Update(ctx context.Context, u *models.User) error
 	ActiveAdmins(ctx context.Context) (int64, error)
+	// The changes, each audited by the store with the change.
+	Add(ctx context.Context, u *models.User, by models.Actor) error
+	Edit(ctx context.Context, u *models.User, name string, role models.Role, by models.Actor) error
+	SetDisabled(ctx context.Context, u *models.User, disabled bool, by models.Actor) error
+	ResetPassword(ctx context.Context, u *models.User, hash string, by models.Actor) error
 }
 
-// SecondFactorReset removes a user's authenticator and recovery codes.
+// SecondFactorReset removes a user's authenticator and recovery codes (audited).
 type SecondFactorReset interface {
-	Reset(ctx context.Context, userID uint) error
+	Reset(ctx context.Context, u models.User, by models.Actor) error
 }
 
 // UserHandlers serve the administrators' user pages: create, edit, disable, reset a password
@@ -89,7 +92,7 @@ func (s *UserHandlers) userCreate(c *gin.Context) {
 		return
 	}
 	u := models.User{Username: f.Username, Name: f.Name, Role: f.Role, PasswordHash: hash}
-	if err := s.users.Create(c.Request.Context(), &u); errors.Is(err, models.ErrConflict) {
+	if err := s.users.Add(c.Request.Context(), &u, actor(c)); errors.Is(err, models.ErrConflict) {
 		f.Errors["username"] = "This username is taken."
 		s.renderUsers(c, http.StatusUnprocessableEntity, f)
 		return
@@ -97,7 +100,6 @@ func (s *UserHandlers) userCreate(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	s.record(c, "user.create", u.Username, "role "+string(u.Role))
 	s.flash(c, fmt.Sprintf("User %s created.", u.Username))
 	redirect(c, "/admin/users")
 }
@@ -148,13 +150,10 @@ func (s *UserHandlers) userUpdate(c *gin.Context) {
 			s.render(c, http.StatusUnprocessableEntity, "User "+u.Username, templates.UserEditPage(u, f, ""))
 			return
 		}
-		before := u.Role
-		u.Name, u.Role = f.Name, f.Role
-		if err := s.users.Update(ctx, &u); err != nil {
+		if err := s.users.Edit(ctx, &u, f.Name, f.Role, actor(c)); err != nil {
 			fail(c, err)
 			return
 		}
-		s.record(c, "user.update", u.Username, fmt.Sprintf("role %s → %s", before, u.Role))
 		s.flash(c, "Saved.")
 		redirect(c, "/admin/users")
 	})
@@ -176,16 +175,14 @@ func (s *UserHandlers) userSetDisabled(disabled bool) gin.HandlerFunc {
 				s.render(c, http.StatusUnprocessableEntity, "User "+u.Username, templates.UserEditPage(u, f, ""))
 				return
 			}
-			u.Disabled = disabled
-			if err := s.users.Update(ctx, &u); err != nil {
+			if err := s.users.SetDisabled(ctx, &u, disabled, actor(c)); err != nil {
 				fail(c, err)
 				return
 			}
-			action, word := "user.enable", "enabled"
+			word := "enabled"
 			if disabled {
-				action, word = "user.disable", "disabled"
+				word = "disabled"
 			}
-			s.record(c, action, u.Username, "")
 			s.flash(c, fmt.Sprintf("User %s %s.", u.Username, word))
 			redirect(c, "/admin/users")
 		})
@@ -206,19 +203,18 @@ func (s *UserHandlers) userPassword(c *gin.Context) {
 			s.render(c, http.StatusUnprocessableEntity, "User "+u.Username, templates.UserEditPage(u, templates.UserForm{Name: u.Name, Role: u.Role}, msg))
 			return
 		}
-		if u.PasswordHash, err = models.HashPassword(pw); err != nil {
+		hash, err := models.HashPassword(pw)
+		if err != nil {
 			fail(c, err)
 			return
 		}
-		u.SessionEpoch++ // the old password's sessions end
-		if err := s.users.Update(ctx, &u); err != nil {
+		if err := s.users.ResetPassword(ctx, &u, hash, actor(c)); err != nil { // the old password's sessions end
 			fail(c, err)
 			return
 		}
 		if me := currentUser(c); me != nil && me.ID == u.ID {
 			s.signIn(c, &u) // an admin resetting their own password stays signed in here
 		}
-		s.record(c, "user.password_reset", u.Username, "every session of the user was ended")
 		s.flash(c, fmt.Sprintf("Password of %s reset.", u.Username))
 		redirect(c, "/admin/users")
 	})
@@ -235,11 +231,10 @@ func (s *UserHandlers) userSecondFactorReset(c *gin.Context) {
 			fail(c, err)
 			return
 		}
-		if err := s.secondFactors.Reset(ctx, u.ID); err != nil {
+		if err := s.secondFactors.Reset(ctx, u, actor(c)); err != nil {
 			fail(c, err)
 			return
 		}
-		s.record(c, "user.second_factor_reset", u.Username, "authenticator and recovery codes removed, sessions ended")
 		s.flash(c, fmt.Sprintf("Two-step sign-in reset for %s: they set it up again at their next sign-in.", u.Username))
 		redirect(c, "/admin/users")
 	})

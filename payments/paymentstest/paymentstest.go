@@ -24,6 +24,7 @@ import (
 	"github.com/example/mposportal/devices"
 	"github.com/example/mposportal/devices/virtual"
 	"github.com/example/mposportal/jobs"
+	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/mapi/sandbox"
 	"github.com/example/mposportal/models"
@@ -104,21 +105,36 @@ func (a *AuditRecorder) Actions() []string {
 	return out
 }
 
+// Events lists the recorded events of action, in order.
+func (a *AuditRecorder) Events(action string) []models.AuditEvent {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []models.AuditEvent
+	for _, e := range a.events {
+		if e.Action == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // Gateways is the endpoint's settings as the payments see them (payments.Gateways).
 type Gateways struct {
-	ConfirmAbove int64 // the endpoint's large-payment confirmation amount
-	ep           mapi.Endpoint
-	cb           string
-	cur          string
-	Money        money.Locale // how the store writes amounts
-	Disabled     atomic.Bool  // an administrator switched the endpoint off
-	client       *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
+	ConfirmAbove   int64 // the endpoint's large-payment confirmation amount
+	RefundApproval int64 // refunds above it wait for a second person's approval (0: never)
+	ep             mapi.Endpoint
+	cb             string
+	cur            string
+	Money          money.Locale // how the store writes amounts
+	Disabled       atomic.Bool  // an administrator switched the endpoint off
+	client         *mapi.Client // one client, with its connection pool, as main's gatewayClients keeps
 }
 
 // Gateway returns the endpoint's client and settings.
 func (g *Gateways) Gateway(ctx context.Context, id uint) (payments.Gateway, payments.Merchant, error) {
 	return g.client, payments.Merchant{Name: "Main", Disabled: g.Disabled.Load(), Currency: g.cur, Money: g.Money, ConfirmAboveMinor: g.ConfirmAbove,
-		Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com", CallbackURL: g.cb}, nil
+		RefundApprovalMinor: g.RefundApproval, Address1: "1 Main St", City: "Riga", ZipCode: "LV-1010", Country: "LV", Email: "shop@example.com",
+		CallbackURL: g.cb}, nil
 }
 
 // New starts an Env on the portal database at dbPath ("" for a fresh one).
@@ -153,9 +169,15 @@ func NewWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *Env {
 
 	db := testdb.Open(t, dbPath)
 	c := &Clock{now: time.Now()}
-	e := &Env{T: t, GW: gw, Sent: make(chan any, 16), Key: gw.Merchant().ControlKey, Now: c, DB: db}
+	e := &Env{T: t, GW: gw, Sent: make(chan any, 16), Key: gw.Merchant().ControlKey, Now: c, DB: db, Audit: &AuditRecorder{}}
 	link := devices.NewLink()
-	readers := &devices.Readers{Store: &models.Readers{DB: db}, Link: link}
+	discard := slog.New(slog.DiscardHandler)
+	now := func() time.Time { return c.Now() }
+	// As app wires them: a reader that goes away ends the payment waiting on it.
+	readers := devices.NewReaders(devices.ReadersDeps{Store: &models.Readers{DB: db}, Link: link, Audit: e.Audit, Live: live.Nowhere,
+		Log: discard, Now: now, Waiting: devices.WaitingFunc(func(ctx context.Context, readerID uint, reason string) {
+			e.Pay.EndWaiting(ctx, readerID, reason)
+		})})
 	tr := gw.TestReaders()[0]
 	e.Reader = virtual.New(tr.Serial, "2.1.0", tr.IPEK(), tr.IKSN)
 	r, err := readers.Store.BySerial(context.Background(), tr.Serial)
@@ -174,10 +196,9 @@ func NewWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *Env {
 	g := &Gateways{ep: mapi.Endpoint{BaseURL: srv.URL, EndpointID: m.EndpointID, Login: m.Login, ControlKey: m.ControlKey}, cur: m.Currency}
 	e.Client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
 	g.client = mapi.NewClient(g.ep, nil, mapi.WithTimeouts(2*time.Second, 2*time.Second))
-	e.Audit = &AuditRecorder{}
 	e.Gateways = g
-	e.Pay = &payments.Service{Tx: e.Tx, Readers: readers, Link: link, Gateways: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return c.Now() }, Gate: &models.CloseDays{DB: db}, Audit: e.Audit}
+	e.Pay = payments.New(payments.Deps{Tx: e.Tx, Readers: readers, Link: link, Gateways: g, Log: discard,
+		Now: now, Gate: &models.CloseDays{DB: db}, Audit: e.Audit, Live: live.Nowhere})
 	// The merchant's callback endpoint, as the web handler runs it.
 	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.cbMu.Lock()
@@ -388,8 +409,8 @@ func (e *Env) Settled(parent models.Transaction, kind models.TxKind, amount int6
 // RefusedWith checks that err is an operation refused with a message containing want.
 func RefusedWith(t testing.TB, err error, want string) {
 	t.Helper()
-	var oerr *models.OperationError
-	if !errors.As(err, &oerr) || !strings.Contains(oerr.Message, want) {
+	var oerr *models.ValidationError
+	if !errors.As(err, &oerr) || !strings.Contains(oerr.Message(), want) {
 		t.Errorf("got %v, want a refusal with %q", err, want)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -26,6 +26,9 @@ var demoReaders = []struct{ serial, label string }{
 	{"SBX-0001", "Counter 1"}, {"SBX-0002", "Counter 2"}, {"SBX-0003", "Bar"},
 }
 
+// demoActor is who the audit log says set the demo readers up.
+var demoActor = models.Actor{Name: "demo"}
+
 // startDemoReaders registers the demo readers (once), pairs them afresh and connects their
 // virtual companion apps to the portal over the device channel, exactly as real readers do.
 func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbox, readers *devices.Readers,
@@ -46,7 +49,7 @@ func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbo
 		}
 		r, err := store.BySerial(ctx, d.serial)
 		if errors.Is(err, models.ErrNotFound) {
-			r, _, err = readers.Register(ctx, devices.RegisterInput{Serial: d.serial, Label: d.label, Location: "Demo store", EndpointID: eps[0].ID, Actor: "demo"})
+			r, _, err = readers.Register(ctx, devices.RegisterInput{Serial: d.serial, Label: d.label, Location: "Demo store", EndpointID: eps[0].ID, Actor: demoActor})
 		}
 		if err != nil {
 			return err
@@ -54,7 +57,7 @@ func startDemoReaders(ctx context.Context, wg *sync.WaitGroup, sb *runningSandbo
 		if r.Retired || !r.Enabled {
 			continue // an admin took it out of service
 		}
-		_, code, err := readers.NewPairingCode(ctx, r.ID, "demo")
+		_, code, err := readers.NewPairingCode(ctx, r.ID, demoActor)
 		if err != nil {
 			return err
 		}
