@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,15 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/example/mposportal/closeday"
+	portal "github.com/example/mposportal/app"
 	"github.com/example/mposportal/devices"
-	"github.com/example/mposportal/live"
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/example/mposportal/models/testdb"
-	"github.com/example/mposportal/payments"
-	"github.com/example/mposportal/web"
-	"github.com/prometheus/client_golang/prometheus"
 	"gorm.io/gorm"
 )
 
@@ -107,13 +102,13 @@ func pgInsertCeiling(b *testing.B) (*gorm.DB, func(n int) (float64, time.Duratio
 	}
 }
 
-// Callback ingestion by portal instances sharing one PostgreSQL database, each wired as main
-// wires one on PostgreSQL: its own pool and group commit, and the screens' changes and relayed
-// reader commands carried between instances by NOTIFY (live.Fanout, devices.Link.Relay). The
-// clients spread genuine signed callbacks over the instances in turn. Sub-benchmarks one and
-// two run in the same process, so their req/s give the scale-out ratio; each also reports
-// its share of the insert ceiling measured right after it. Skipped on SQLite, which has one
-// instance by design.
+// Callback ingestion by portal instances sharing one PostgreSQL database, each built as main
+// builds one (package app: its own pool and group commit, the screens' changes and relayed
+// reader commands carried between instances by NOTIFY). The clients spread genuine signed
+// callbacks over the instances in turn. Sub-benchmarks one and two run in the same process:
+// two reports its rate as a multiple of one's (x-one-instance); each reports its share of
+// the insert ceiling measured right after it. Skipped on SQLite, which has one instance by
+// design.
 func BenchmarkCallbackIngestionInstances(b *testing.B) {
 	if os.Getenv("TEST_DATABASE_URL") == "" {
 		b.Skip("TEST_DATABASE_URL not set: several instances need PostgreSQL")
@@ -122,21 +117,19 @@ func BenchmarkCallbackIngestionInstances(b *testing.B) {
 	for _, n := range []int{1, 2} {
 		b.Run(map[int]string{1: "one", 2: "two"}[n], func(b *testing.B) {
 			onPostgres(b)
-			path := filepath.Join(b.TempDir(), "shared.db") // names the schema all instances use
-			// NOTIFY channels belong to the database, not the schema: names of this run's own.
-			suffix := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano())
-			var insts []*instance
+			dsn := testdb.URL(b, filepath.Join(b.TempDir(), "shared.db")) // one schema for all
+			var insts []*portal.App
 			for range n {
-				insts = append(insts, newInstance(b, path, suffix))
+				insts = append(insts, newInstance(b, dsn))
 			}
-			db := insts[0].db
-			awaitListeners(b, db, n, suffix)
+			db := insts[0].DB
+			awaitListeners(b, db, n)
 			ctx := context.Background()
-			if err := (&models.Endpoints{DB: db}).Create(ctx, &models.Endpoint{Name: "Main", EndpointID: "1234", Login: "merchantlogin",
+			if err := insts[0].Endpoints.Create(ctx, &models.Endpoint{Name: "Main", EndpointID: "1234", Login: "merchantlogin",
 				ControlKey: testKey, Currency: "EUR", BaseURL: "https://gate.example.com", Enabled: true}); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := insts[0].readers.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Counter 1", EndpointID: 1}); err != nil {
+			if _, _, err := insts[0].Readers.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Counter 1", EndpointID: 1}); err != nil {
 				b.Fatal(err)
 			}
 			rows := make([]models.Transaction, b.N)
@@ -150,7 +143,7 @@ func BenchmarkCallbackIngestionInstances(b *testing.B) {
 			urls := make([]string, b.N)
 			for i, r := range rows {
 				cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-				urls[i] = insts[i%n].srv.URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+				urls[i] = insts[i%n].URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
 			}
 			pg := readPgCPU()
 			load(b, b.N, func(i int) string { return urls[i] })
@@ -171,71 +164,34 @@ func BenchmarkCallbackIngestionInstances(b *testing.B) {
 	}
 }
 
-// instance is one portal on a shared database, as far as callbacks need.
-type instance struct {
-	db      *gorm.DB
-	srv     *httptest.Server
-	readers *devices.Readers
-}
-
-// newInstance starts a portal on the database path names (testdb.Open), wired as main wires
-// one on PostgreSQL, with NOTIFY channels named with suffix.
-func newInstance(b *testing.B, path, suffix string) *instance {
+// newInstance starts a portal on the database dsn, as main would, with no sandbox and no
+// scheduled work.
+func newInstance(b *testing.B, dsn string) *portal.App {
 	b.Helper()
-	db := testdb.Open(b, path)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	reg := prometheus.NewRegistry()
-	hub := web.NewHub(log)
-	readerStore := &models.Readers{DB: db}
-	link := devices.NewLink()
-	batch := models.NewGroupCommit(db, 256)
-	b.Cleanup(batch.Close)
-	txStore := &models.Transactions{DB: db, Batch: batch, OnFinal: payments.NewMetrics(reg).Final}
-	closeStore := &models.CloseDays{DB: db}
-	endpoints := &models.Endpoints{DB: db}
-	screens := web.NewLive(hub, txStore, readerStore, closeStore, endpoints)
-	hub.Snapshot = screens.Snapshot
-	pgNotify := models.NewNotify(db, testdb.URL(b, path), log)
-	fanout := &live.Fanout{Local: screens, Log: log}
-	fanout.Transport = pgNotify.Channel("portal_changes_"+suffix, fanout.Receive)
-	link.Relay = pgNotify.Channel("portal_readers_"+suffix, link.Deliver)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, run := range []func(context.Context) error{screens.Run, pgNotify.Run} {
-		wg.Go(func() { run(ctx) })
+	p, err := portal.New(portal.Config{Addr: "127.0.0.1:0", SandboxAddr: "off", BackupAt: "off", DatabaseURL: dsn},
+		portal.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		portal.WithGateways(&fakeGateway{status: map[string]*mapi.StatusResponse{}}), portal.WithoutBackgroundJobs())
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Cleanup(func() { cancel(); wg.Wait() })
-	readers := &devices.Readers{Store: readerStore, Link: link, Live: fanout}
-	audit := &models.Audit{DB: db}
-	pay := &payments.Service{Tx: txStore, Readers: readers, Link: link, Live: fanout, Gate: closeStore, Audit: audit,
-		Gateways: &fakeGateway{status: map[string]*mapi.StatusResponse{}}, Log: log}
-	readers.Waiting = pay
-	b.Cleanup(pay.Close)
-	closeDays := &closeday.Service{Store: closeStore, Gateways: noGateway{}, Metrics: closeday.NewMetrics(reg), Log: log, Live: fanout}
-	b.Cleanup(closeDays.Wait)
-	sessions := &models.SessionStore{DB: db}
-	devs := &web.DeviceHandlers{Readers: readers, Payments: pay, Link: link, Log: log}
-	s := web.New(web.Deps{
-		Users: &models.Users{DB: db}, Audit: audit, Endpoints: endpoints, Sessions: sessions, SessionList: sessions,
-		Log: log, Metrics: reg, Gatherer: reg, Hub: hub, Readers: readerStore, ReaderAdmin: readers, Devices: devs,
-		Payments: pay, Transactions: txStore, Callbacks: &models.Callbacks{DB: db, Batch: batch},
-		CloseDays: closeDays, Closes: closeStore, Shifts: &models.Shifts{DB: db}, SecondFactors: &models.SecondFactors{DB: db},
+	p.Start()
+	b.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			b.Error(err)
+		}
 	})
-	srv := httptest.NewServer(s)
-	b.Cleanup(srv.Close)
-	b.Cleanup(hub.Close)
-	b.Cleanup(devs.Close)
-	return &instance{db: db, srv: srv, readers: readers}
+	return p
 }
 
-// awaitListeners waits until n instances listen on the channels named with suffix (each
+// awaitListeners waits until n of this process's connections listen for notices (each
 // instance's listening connection shows its last LISTEN), so that no notice of the run is
 // sent before its receivers are there.
-func awaitListeners(b *testing.B, db *gorm.DB, n int, suffix string) {
+func awaitListeners(b *testing.B, db *gorm.DB, n int) {
 	b.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		var listening int64
-		if err := db.Raw("SELECT count(*) FROM pg_stat_activity WHERE query LIKE ?", "LISTEN %"+suffix+"%").Scan(&listening).Error; err != nil {
+		if err := db.Raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = ? AND query LIKE 'LISTEN %'",
+			pgAppName()).Scan(&listening).Error; err != nil {
 			b.Fatal(err)
 		}
 		if int(listening) >= n {
