@@ -266,9 +266,9 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 	if models.IsPostgres(dsn) {
 		pgNotify = models.NewNotify(db, dsn, logger.With("component", "notify"))
 		fanout := &live.Fanout{Local: a.Live, Log: logger.With("component", "live")}
-		fanout.Transport = pgNotify.Channel("portal_changes", fanout.Receive)
+		fanout.Transport = pgNotify.Channel(models.NotifyChannelName(dsn, "portal_changes"), fanout.Receive)
 		notify = fanout
-		a.Link.Relay = pgNotify.Channel("portal_readers", a.Link.Deliver)
+		a.Link.Relay = pgNotify.Channel(models.NotifyChannelName(dsn, "portal_readers"), a.Link.Deliver)
 	}
 
 	// A reader that goes away ends the payment waiting on it: the fleet is built first, the
