@@ -48,15 +48,22 @@ check-generated:
 
 # Issue 7's measurements at full size, written to docs/benchmarks.txt (about 6 minutes).
 # Every figure comes with its baseline or ceiling from the same run; docs/benchmarks.md reads them.
+# They run on SQLite; with TEST_DATABASE_URL, callback ingestion is measured again on that
+# PostgreSQL, three times, each run beside a 32-client single-row insert ceiling measured
+# right after it, with one instance and two on the one database.
 bench:
 	@mkdir -p docs
 	@{ echo "# make bench, $$(date -u +%Y-%m-%dT%H:%MZ), $$($(GO) version), $$(nproc) cores"; \
-	  $(GO) test -run '^$$' -bench 'CallbackIngestion|CallbackDuplicate|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
-	  $(GO) test -run '^$$' -bench 'LivePush|CeilingHubBroadcast' -benchtime 50x ./web/ ; \
-	  POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./payments/ ; \
-	  BENCH_ROWS=1000000 $(GO) test -run '^$$' -bench TransactionsList -benchtime 200x -timeout 20m ./models/ ; \
-	  $(GO) test -run '^$$' -bench ColdStart -benchtime 3x . ; \
-	  $(GO) test -count=1 -run TestChaosReconciliation -v -timeout 20m . -chaos.sales 1000 ; \
+	  env -u TEST_DATABASE_URL $(GO) test -run '^$$' -bench 'CallbackIngestion$$|CallbackDuplicate|CeilingBareHTTP|CeilingSQLiteCommit' -benchtime 5000x ./web/ ; \
+	  env -u TEST_DATABASE_URL $(GO) test -run '^$$' -bench 'LivePush|CeilingHubBroadcast' -benchtime 50x ./web/ ; \
+	  env -u TEST_DATABASE_URL POLL_ORDERS=10000 POLL_SECONDS=20 $(GO) test -run '^$$' -bench PollerScale -benchtime 1x -timeout 20m ./payments/ ; \
+	  env -u TEST_DATABASE_URL BENCH_ROWS=1000000 $(GO) test -run '^$$' -bench TransactionsList -benchtime 200x -timeout 20m ./models/ ; \
+	  env -u TEST_DATABASE_URL $(GO) test -run '^$$' -bench ColdStart -benchtime 3x . ; \
+	  env -u TEST_DATABASE_URL $(GO) test -count=1 -run TestChaosReconciliation -v -timeout 20m . -chaos.sales 1000 ; \
+	  if [ -n "$$TEST_DATABASE_URL" ]; then \
+	    echo "# PostgreSQL: callback ingestion, one instance and two, beside the insert ceiling"; \
+	    $(GO) test -run '^$$' -bench 'CallbackIngestion|CeilingPostgres' -benchtime 5000x -count 3 ./web/ ; \
+	  else echo "# TEST_DATABASE_URL not set: the PostgreSQL figures are skipped"; fi ; \
 	} 2>&1 | tee docs/benchmarks.txt
 
 # Every benchmark once at a tiny size, so CI keeps them working.

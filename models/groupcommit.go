@@ -142,9 +142,15 @@ func (g *GroupCommit) drain() {
 }
 
 // batchRows collects the rows a batch appends (log lines, timeline lines): they are written
-// at the end of the batch with one multi-row INSERT per table.
+// at the end of the batch with one multi-row INSERT per table. On PostgreSQL it also collects
+// the payments' writes that wait for the end of the batch (writeTx).
 type batchRows struct {
 	rows []any
+	// deferWrites: payments' writes are gathered (only in a batch's first attempt, which a
+	// failure replaces with one unit by unit).
+	deferWrites bool
+	writes      []*txWrite
+	writing     map[uint]bool // payments in writes
 }
 
 type batchRowsKey struct{}
@@ -179,7 +185,7 @@ func (g *GroupCommit) commitFast(batch []*unit) bool {
 			return false
 		}
 	}
-	rows := &batchRows{}
+	rows := &batchRows{deferWrites: len(batch) > 1}
 	ctx := context.WithValue(context.Background(), batchRowsKey{}, rows)
 	err := g.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, u := range batch {
@@ -189,6 +195,9 @@ func (g *GroupCommit) commitFast(batch []*unit) bool {
 				}
 				return errUnitFailed
 			}
+		}
+		if err := rows.flushWrites(tx); err != nil {
+			return errUnitFailed // which unit's write failed is found unit by unit
 		}
 		return insertRows(tx, rows.rows)
 	})

@@ -1,11 +1,13 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
@@ -27,11 +29,27 @@ type Notify struct {
 
 	mu       sync.RWMutex
 	channels map[string]func(payload []byte)
+
+	// Sending: notices forwarded while one statement is on its way are gathered and sent
+	// together by the next (see Forward).
+	sendMu  sync.Mutex
+	pending *notices      // gathering; nil when none is
+	sending chan struct{} // holds a token while a statement is on its way
 }
+
+// notices are sent with one statement, in one transaction: one commit for all of them.
+type notices struct {
+	channels, payloads []string
+	done               chan struct{} // closed when sent; err is then set
+	err                error
+}
+
+// maxNotices bounds the notices one statement carries.
+const maxNotices = 512
 
 // NewNotify returns the transport over db, listening through its own connection to url.
 func NewNotify(db *gorm.DB, url string, log *slog.Logger) *Notify {
-	return &Notify{db: db, url: url, log: log, channels: map[string]func([]byte){}}
+	return &Notify{db: db, url: url, log: log, channels: map[string]func([]byte){}, sending: make(chan struct{}, 1)}
 }
 
 // Channel opens channel name: what is forwarded on it reaches receive on every instance
@@ -49,15 +67,60 @@ type NotifyChannel struct {
 	name string
 }
 
-// Forward sends payload (at most 8000 bytes, PostgreSQL's limit) to every instance. Call it
-// after the change it announces is committed.
+// Forward sends payload (at most 8000 bytes, PostgreSQL's limit) to every instance, and
+// returns once it is sent. Call it after the change it announces is committed.
+//
+// A NOTIFY is a transaction that commits (its own WAL flush), and PostgreSQL lets one such
+// commit happen at a time on the server, across all instances: one statement per notice
+// would bound every instance's callbacks to one or two per flush. So notices forwarded while
+// an instance's previous statement is on its way wait and go together with the next one,
+// from any channel. (PostgreSQL delivers identical notices on one channel sent in one
+// transaction once; both channels carry notices that mean the same when repeated.)
 func (c *NotifyChannel) Forward(payload []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.n.db.WithContext(ctx).Exec("SELECT pg_notify(?, ?)", c.name, string(payload)).Error; err != nil {
-		return fmt.Errorf("models: notify %s: %w", c.name, err)
+	// PostgreSQL refuses a notice that is too long or not text; refused here, it cannot fail
+	// the others sent with it.
+	if len(payload) >= 8000 || !utf8.Valid(payload) || bytes.IndexByte(payload, 0) >= 0 {
+		return fmt.Errorf("models: notify %s: the payload is not text shorter than 8000 bytes", c.name)
+	}
+	n := c.n
+	n.sendMu.Lock()
+	b := n.pending
+	lead := b == nil || len(b.payloads) >= maxNotices
+	if lead {
+		b = &notices{done: make(chan struct{})}
+		n.pending = b
+	}
+	b.channels = append(b.channels, c.name)
+	b.payloads = append(b.payloads, string(payload))
+	n.sendMu.Unlock()
+	if lead {
+		// The first notice of a batch sends it, once the statement before it is done;
+		// meanwhile later notices join it.
+		n.sending <- struct{}{}
+		n.sendMu.Lock()
+		if n.pending == b {
+			n.pending = nil
+		}
+		n.sendMu.Unlock()
+		b.err = n.send(b)
+		<-n.sending
+		close(b.done)
+	}
+	<-b.done
+	if b.err != nil {
+		return fmt.Errorf("models: notify %s: %w", c.name, b.err)
 	}
 	return nil
+}
+
+// sqlNotify sends notices in order: channel $1[i], payload $2[i].
+const sqlNotify = "SELECT pg_notify(c, p) FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS n(c, p, i) ORDER BY i"
+
+func (n *Notify) send(b *notices) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := hotExec(ctx, n.db, sqlNotify, b.channels, b.payloads)
+	return err
 }
 
 // Run listens until ctx ends, reconnecting after failures.

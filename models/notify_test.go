@@ -42,7 +42,8 @@ func (b *inbox) has(s string) bool {
 }
 
 // Two instances on one PostgreSQL database: what one forwards on a channel, both hear on that
-// channel and only there.
+// channel and only there; many forwarded at once (sent together) all arrive, and one that
+// PostgreSQL would refuse is refused alone.
 func TestNotifyReachesEveryInstance(t *testing.T) {
 	base := os.Getenv("TEST_DATABASE_URL")
 	if base == "" {
@@ -56,7 +57,7 @@ func TestNotifyReachesEveryInstance(t *testing.T) {
 	type instance struct {
 		n                *models.Notify
 		changes, readers *inbox
-		send             *models.NotifyChannel
+		send, sendReader *models.NotifyChannel
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -65,7 +66,7 @@ func TestNotifyReachesEveryInstance(t *testing.T) {
 	for range 2 {
 		in := &instance{n: models.NewNotify(db, base, log), changes: newInbox(), readers: newInbox()}
 		in.send = in.n.Channel(changes, in.changes.receive)
-		in.n.Channel(relay, in.readers.receive)
+		in.sendReader = in.n.Channel(relay, in.readers.receive)
 		wg.Add(1)
 		go func() { defer wg.Done(); in.n.Run(ctx) }()
 		insts = append(insts, in)
@@ -83,20 +84,53 @@ func TestNotifyReachesEveryInstance(t *testing.T) {
 	if err := insts[1].send.Forward([]byte("tx:42")); err != nil {
 		t.Fatal(err)
 	}
-	for i, in := range insts {
-		for deadline := time.Now().Add(5 * time.Second); !in.changes.has("tx:42"); {
-			if time.Now().After(deadline) {
-				t.Fatalf("instance %d never heard tx:42", i)
-			}
-			select {
-			case <-in.changes.seen:
-			case <-time.After(100 * time.Millisecond):
+	awaitAll := func(what string, box func(*instance) *inbox, want ...string) {
+		t.Helper()
+		for i, in := range insts {
+			for _, w := range want {
+				for deadline := time.Now().Add(5 * time.Second); !box(in).has(w); {
+					if time.Now().After(deadline) {
+						t.Fatalf("instance %d never heard %s on the %s channel", i, w, what)
+					}
+					select {
+					case <-box(in).seen:
+					case <-time.After(100 * time.Millisecond):
+					}
+				}
 			}
 		}
+	}
+	awaitAll("changes", func(in *instance) *inbox { return in.changes }, "tx:42")
+	for i, in := range insts {
 		in.readers.mu.Lock()
 		if len(in.readers.got) != 0 {
 			t.Errorf("instance %d heard %q on the readers' channel", i, in.readers.got)
 		}
 		in.readers.mu.Unlock()
 	}
+	// Many at once, from both instances, on both channels, with one PostgreSQL would refuse.
+	var sent sync.WaitGroup
+	var changesWant, readersWant []string
+	for i := range 100 {
+		ch, p := insts[i%2].send, fmt.Sprintf("tx:%d", 1000+i)
+		if i%3 == 0 {
+			ch, p = insts[i%2].sendReader, fmt.Sprintf(`{"serial":"R%d"}`, i)
+			readersWant = append(readersWant, p)
+		} else {
+			changesWant = append(changesWant, p)
+		}
+		sent.Go(func() {
+			if err := ch.Forward([]byte(p)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	sent.Go(func() {
+		if err := insts[0].send.Forward(make([]byte, 8000)); err == nil {
+			t.Error("a notice of 8000 bytes was taken")
+		}
+	})
+	sent.Wait()
+	awaitAll("changes", func(in *instance) *inbox { return in.changes }, changesWant...)
+	awaitAll("readers", func(in *instance) *inbox { return in.readers }, readersWant...)
 }

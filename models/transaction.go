@@ -314,12 +314,13 @@ func (s *Transactions) ApplyByOrder(ctx context.Context, clientOrderID string, u
 
 func (s *Transactions) apply(ctx context.Context, l txLookup, u TxUpdate) (TxResult, error) {
 	var read *Transaction
+	var version string // the row version read, on PostgreSQL
 	if u.QuietRepeat {
 		// A repeat is found by one indexed read of the committed row, before any write: if the
 		// update would change nothing there, nothing is written (it is as if it had been applied
 		// at the moment of that read, and the outcome is the same).
 		read = new(Transaction)
-		if err := loadTx(ctx, s.DB, l, read); err != nil {
+		if err := loadTxVersion(ctx, s.DB, l, read, &version); err != nil {
 			return TxResult{}, fmt.Errorf("models: transaction %s: %w", l, err)
 		}
 		p, err := s.plan(*read, u, s.now())
@@ -330,42 +331,62 @@ func (s *Transactions) apply(ctx context.Context, l txLookup, u TxUpdate) (TxRes
 	var res TxResult
 	err := s.Batch.Do(ctx, s.DB, func(db *gorm.DB) error {
 		res = TxResult{}
-		// The unit's statements run on the batch's context: a caller that gives up must not
-		// cancel a statement of the shared transaction.
-		bctx := db.Statement.Context
-		var t Transaction
-		var err error
-		if read != nil {
-			// Read again inside the transaction, but only what can have changed since.
-			t = *read
-			err = reloadTx(bctx, db, &t)
-		} else {
-			err = loadTx(bctx, db, l, &t)
-		}
-		if err != nil {
-			return fmt.Errorf("models: transaction %s: %w", l, err)
-		}
-		p, err := s.plan(t, u, s.now())
-		res = p.res
-		if err != nil {
-			return err
-		}
-		if len(p.cols) > 0 {
-			if err := updateTx(bctx, db, &p.after, p.cols); err != nil {
-				return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translateRaw(db, err))
+		if version != "" {
+			// PostgreSQL: the plan made from the row read is written on the condition that the
+			// row is still the version read (nothing wrote it since), with the batch's other
+			// such writes in one statement. Only when it is not, the row is read again,
+			// locked, and planned anew.
+			p, err := s.plan(*read, u, s.now())
+			if err == nil && len(p.cols) > 0 {
+				res = p.res
+				return writeTx(db, &txWrite{t: &p.after, cols: p.cols, version: version, event: p.event,
+					stale: func(db *gorm.DB) error { return s.applyLocked(db, l, read, u, &res) }})
 			}
 		}
-		if p.event != nil {
-			if err := insertLater(db, p.event); err != nil {
-				return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
-			}
-		}
-		return nil
+		return s.applyLocked(db, l, read, u, &res)
 	})
 	if err == nil && s.OnFinal != nil && res.Changed && !res.From.Final() && res.Tx.State.Final() {
 		s.OnFinal(res.Tx)
 	}
 	return res, err
+}
+
+// applyLocked is apply's unit: it reads the payment in db's transaction, locked on
+// PostgreSQL (only the columns that can have changed since read, when it was read before),
+// plans u on it and writes the plan, setting *res.
+func (s *Transactions) applyLocked(db *gorm.DB, l txLookup, read *Transaction, u TxUpdate, res *TxResult) error {
+	*res = TxResult{}
+	// The unit's statements run on the batch's context: a caller that gives up must not
+	// cancel a statement of the shared transaction.
+	bctx := db.Statement.Context
+	var t Transaction
+	var err error
+	if read != nil {
+		// Read again inside the transaction, but only what can have changed since.
+		t = *read
+		err = reloadTx(bctx, db, &t)
+	} else {
+		err = loadTx(bctx, db, l, &t)
+	}
+	if err != nil {
+		return fmt.Errorf("models: transaction %s: %w", l, err)
+	}
+	p, err := s.plan(t, u, s.now())
+	*res = p.res
+	if err != nil {
+		return err
+	}
+	if len(p.cols) > 0 {
+		if err := updateTx(bctx, db, &p.after, p.cols); err != nil {
+			return fmt.Errorf("models: save transaction %s: %w", t.ClientOrderID, translateRaw(db, err))
+		}
+	}
+	if p.event != nil {
+		if err := insertLater(db, p.event); err != nil {
+			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
+		}
+	}
+	return nil
 }
 
 // txPlan is what an update does to a payment, decided from the row alone: the result, the

@@ -27,6 +27,8 @@ import (
 // BenchmarkCeilingBareHTTP (a 200 handler) and BenchmarkCeilingSQLiteCommit (single-row
 // WAL commits). BenchmarkCallbackDuplicate measures the gateway's retries of callbacks
 // already applied. Run: go test -run '^$' -bench 'Callback|Ceiling' -benchtime 5000x ./web/
+// With TEST_DATABASE_URL the portal runs on PostgreSQL, and BenchmarkCallbackIngestion reports
+// its share of PostgreSQL's insert ceiling too (bench_pg_test.go).
 
 const benchClients = 32
 
@@ -79,6 +81,7 @@ func load(b *testing.B, n int, url func(i int) string) {
 }
 
 func BenchmarkCallbackIngestion(b *testing.B) {
+	onPG := onPostgres(b) // with TEST_DATABASE_URL: also the ratio to PostgreSQL's insert ceiling
 	a := newApp(b, true)
 	// b.N payments waiting for their final status, as after b.N sale responses.
 	rows := make([]models.Transaction, b.N)
@@ -94,11 +97,16 @@ func BenchmarkCallbackIngestion(b *testing.B) {
 		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
 		urls[i] = a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
 	}
+	pg := readPgCPU()
 	load(b, b.N, func(i int) string { return urls[i] })
 	var n int64
 	a.db.Model(&models.Transaction{}).Where("state = ?", models.TxApproved).Count(&n)
 	if int(n) != b.N {
 		b.Fatalf("%d of %d payments approved", n, b.N)
+	}
+	if onPG {
+		reportPgCPU(b, a.db, pg, "pg-cpu-us/req")
+		reportCeiling(b)
 	}
 }
 

@@ -188,13 +188,15 @@ func (h *Hub) BroadcastFirst(choices ...Choice) {
 	}
 }
 
-// Wants reports whether any connected screen shows topic.
-func (h *Hub) Wants(topic live.Topic) bool {
+// Wants reports whether any connected screen shows one of topics.
+func (h *Hub) Wants(topics ...live.Topic) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.clients {
-		if c.wants(topic) {
-			return true
+		for _, t := range topics {
+			if c.wants(t) {
+				return true
+			}
 		}
 	}
 	return false

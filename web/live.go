@@ -73,13 +73,19 @@ func (l *Live) Snapshot(ctx context.Context, topic live.Topic) []templ.Component
 
 // payment pushes a changed payment's list row and its page's panels.
 func (l *Live) payment(ctx context.Context, id uint) {
+	now := time.Now()
+	_, seen := l.announced[id]
+	l.announced[id] = now
+	// No screen here shows payments or readers (an instance that only takes the gateway's
+	// callbacks, or no one signed in): there is nothing to read or render. The payment
+	// counts as announced: a screen that opens a list later reads its row there.
+	if !l.hub.Wants(live.PaymentRows, live.NewPayments, live.PaymentTopic(id), live.Readers, live.ReaderChoices) {
+		return
+	}
 	t, err := l.tx.ByID(ctx, id)
 	if err != nil {
 		return
 	}
-	now := time.Now()
-	_, seen := l.announced[id]
-	l.announced[id] = now
 	// Forgotten after ten minutes; swept once a minute, not on every push (a sweep walks
 	// every payment announced, thousands in a busy hour).
 	if now.Sub(l.swept) > time.Minute {
