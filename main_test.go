@@ -550,6 +550,10 @@ func TestBrowserCloseDay(t *testing.T) {
 	if mismatch != 0 {
 		t.Error("a matching close is flagged as a mismatch")
 	}
+	// The payments the close took its totals from are listed on the open page at once.
+	if err := chromedp.Run(ctx, chromedp.WaitVisible(`[data-testid="close-covered"] tbody tr:nth-child(2)`, chromedp.ByQuery)); err != nil {
+		t.Errorf("the finished close lists fewer than its 2 payments: %v", err)
+	}
 	screenshot(t, ctx, "closeday-result-768")
 	var zSales, zTaken string
 	err = chromedp.Run(ctx,

@@ -65,7 +65,11 @@ func (l *Live) Snapshot(ctx context.Context, topic live.Topic) []templ.Component
 		}
 	case live.Close:
 		if v, err := l.closeView(ctx, s.ID); err == nil {
-			return []templ.Component{templates.CloseStatus(v, true)}
+			out := []templ.Component{templates.CloseStatus(v, true)}
+			if covered, err := l.closes.Covered(ctx, s.ID); err == nil {
+				out = append(out, templates.CloseCovered(s.ID, covered, true))
+			}
+			return out
 		}
 	}
 	return nil
@@ -151,7 +155,8 @@ func (l *Live) reader(ctx context.Context, id uint) {
 	l.hub.BroadcastComponent(live.ReaderChoices, templates.ReaderChoiceStatus(r, busy, true))
 }
 
-// close pushes a close's row and status panel.
+// close pushes a close's row and status panel, and to its own page the payments it covers
+// (they join the close when it takes its totals).
 func (l *Live) close(ctx context.Context, id uint) {
 	v, err := l.closeView(ctx, id)
 	if err != nil {
@@ -160,6 +165,11 @@ func (l *Live) close(ctx context.Context, id uint) {
 	l.hub.BroadcastComponent(live.Closes, templates.CloseRow(v.Close, true))
 	l.hub.BroadcastFirst(Choice{live.CloseTopic(id), templates.CloseStatus(v, true)},
 		Choice{live.Closes, templates.CloseStatus(v, true)})
+	if l.hub.Wants(live.CloseTopic(id)) {
+		if covered, err := l.closes.Covered(ctx, id); err == nil {
+			l.hub.BroadcastComponent(live.CloseTopic(id), templates.CloseCovered(id, covered, true))
+		}
+	}
 }
 
 // closeView loads a close's live panel; a missing endpoint leaves its name blank.
