@@ -132,18 +132,10 @@ func BenchmarkCallbackIngestionInstances(b *testing.B) {
 			if _, _, err := insts[0].Readers.Register(ctx, devices.RegisterInput{Serial: "SBX-0001", Label: "Counter 1", EndpointID: 1}); err != nil {
 				b.Fatal(err)
 			}
-			rows := make([]models.Transaction, b.N)
-			for i := range rows {
-				rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("PI%08d", i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
-					Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(7000000 + i)}
-			}
-			if err := db.CreateInBatches(rows, 500).Error; err != nil {
-				b.Fatal(err)
-			}
+			rows := awaitingCallbacks(b, db, "PI", 7000000)
 			urls := make([]string, b.N)
 			for i, r := range rows {
-				cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-				urls[i] = insts[i%n].URL + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+				urls[i] = approvedCallback(insts[i%n].URL, r)
 			}
 			pg := readPgCPU()
 			load(b, b.N, func(i int) string { return urls[i] })

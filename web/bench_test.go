@@ -20,6 +20,7 @@ import (
 	"github.com/example/mposportal/mapi"
 	"github.com/example/mposportal/models"
 	"github.com/gorilla/websocket"
+	"gorm.io/gorm"
 )
 
 // Callback ingestion: verify control, apply durably, fan out, answer 200 — over real HTTP on
@@ -80,22 +81,34 @@ func load(b *testing.B, n int, url func(i int) string) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-us/req")
 }
 
+// awaitingCallbacks stores b.N sales of 10.42 EUR on reader 1 waiting for their final status,
+// as after b.N sale responses: order ids prefix and a number, gateway order ids from gwBase.
+func awaitingCallbacks(b *testing.B, db *gorm.DB, prefix string, gwBase int) []models.Transaction {
+	b.Helper()
+	rows := make([]models.Transaction, b.N)
+	for i := range rows {
+		rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("%s%08d", prefix, i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
+			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(gwBase + i)}
+	}
+	if err := db.CreateInBatches(rows, 500).Error; err != nil {
+		b.Fatal(err)
+	}
+	return rows
+}
+
+// approvedCallback is the gateway's signed "approved" callback for sale t, at the portal base.
+func approvedCallback(base string, t models.Transaction) string {
+	cb := mapi.Callback{Status: "approved", OrderID: t.GatewayOrderID, MerchantOrder: t.ClientOrderID, Type: "sale", Amount: "10.42"}
+	return base + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+}
+
 func BenchmarkCallbackIngestion(b *testing.B) {
 	onPG := onPostgres(b) // with TEST_DATABASE_URL: also the ratio to PostgreSQL's insert ceiling
 	a := newApp(b, true)
-	// b.N payments waiting for their final status, as after b.N sale responses.
-	rows := make([]models.Transaction, b.N)
-	for i := range rows {
-		rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("PB%08d", i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
-			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(3000000 + i)}
-	}
-	if err := a.db.CreateInBatches(rows, 500).Error; err != nil {
-		b.Fatal(err)
-	}
+	rows := awaitingCallbacks(b, a.db, "PB", 3000000)
 	urls := make([]string, b.N)
 	for i, r := range rows {
-		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-		urls[i] = a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+		urls[i] = approvedCallback(a.url, r)
 	}
 	pg := readPgCPU()
 	load(b, b.N, func(i int) string { return urls[i] })
@@ -116,18 +129,10 @@ func BenchmarkCallbackIngestion(b *testing.B) {
 // BenchmarkCallbackIngestion in the same run).
 func BenchmarkCallbackDuplicate(b *testing.B) {
 	a := newApp(b, true)
-	rows := make([]models.Transaction, b.N)
-	for i := range rows {
-		rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("PD%08d", i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
-			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(5000000 + i)}
-	}
-	if err := a.db.CreateInBatches(rows, 500).Error; err != nil {
-		b.Fatal(err)
-	}
+	rows := awaitingCallbacks(b, a.db, "PD", 5000000)
 	urls := make([]string, b.N)
 	for i, r := range rows {
-		cb := mapi.Callback{Status: "approved", OrderID: r.GatewayOrderID, MerchantOrder: r.ClientOrderID, Type: "sale", Amount: "10.42"}
-		urls[i] = a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode()
+		urls[i] = approvedCallback(a.url, r)
 	}
 	// The first deliveries, untimed.
 	var next atomic.Int64
@@ -270,19 +275,11 @@ func fanOut(b *testing.B, got <-chan arrival, marker func(i int) string, send fu
 
 func BenchmarkLivePush(b *testing.B) {
 	a := newApp(b, true)
-	rows := make([]models.Transaction, b.N)
-	for i := range rows {
-		rows[i] = models.Transaction{ClientOrderID: fmt.Sprintf("PL%08d", i), EndpointID: 1, ReaderID: 1, ReaderSerial: "SBX-0001",
-			Kind: models.KindSale, AmountMinor: 1042, Currency: "EUR", State: models.TxProcessing, GatewayOrderID: fmt.Sprint(4000000 + i)}
-	}
-	if err := a.db.CreateInBatches(rows, 500).Error; err != nil {
-		b.Fatal(err)
-	}
+	rows := awaitingCallbacks(b, a.db, "PL", 4000000)
 	got := make(chan arrival, benchScreens*4)
 	screens(b, a, benchScreens, "<t", regexp.MustCompile(`data-testid="tx-(PL\d+)" data-state="approved"`), got)
 	fanOut(b, got, func(i int) string { return rows[i].ClientOrderID }, func(i int) {
-		cb := mapi.Callback{Status: "approved", OrderID: rows[i].GatewayOrderID, MerchantOrder: rows[i].ClientOrderID, Type: "sale", Amount: "10.42"}
-		resp, err := http.Get(a.url + "/callbacks/mapi/1?" + cb.Query(testKey).Encode())
+		resp, err := http.Get(approvedCallback(a.url, rows[i]))
 		if err != nil || resp.StatusCode != http.StatusOK {
 			b.Fatalf("callback: %v %v", resp, err)
 		}
