@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // E-mailed receipts are off unless a mail server is named; a server needs a sender address,
@@ -23,5 +24,19 @@ func TestSMTPConfiguration(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"portal", "-smtp-password", "x"}, env(nil)); err == nil {
 		t.Error("the SMTP password is accepted as a flag")
+	}
+}
+
+// Retention periods are whole days, at least one; e-mailed receipts default to 90.
+func TestRetentionConfiguration(t *testing.T) {
+	env := func(string) string { return "" }
+	cfg, err := parseConfig([]string{"portal"}, env)
+	if err != nil || cfg.ReceiptMailRetention != 90*24*time.Hour {
+		t.Fatalf("default: %v, %v; want 90 days", cfg.ReceiptMailRetention, err)
+	}
+	for _, bad := range []string{"0", "-3"} {
+		if _, err := parseConfig([]string{"portal", "-receipt-mail-retention-days", bad}, env); err == nil || !strings.Contains(err.Error(), "at least 1") {
+			t.Errorf("-receipt-mail-retention-days %s: %v, want refused", bad, err)
+		}
 	}
 }
