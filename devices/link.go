@@ -26,7 +26,8 @@ type Link struct {
 // Relay broadcasts a relayed reader command to every instance (a models.NotifyChannel does it
 // with PostgreSQL NOTIFY).
 type Relay interface {
-	Forward(payload []byte) error
+	Forward(payload []byte) error // returns once it is sent
+	Post(payload []byte)          // does not wait for it to go
 }
 
 // relayed is what travels between instances: a message for a reader, or an order to close
@@ -83,6 +84,30 @@ func (l *Link) Send(serial string, msg any) error {
 		return err
 	}
 	return l.forward(relayed{Serial: serial, Msg: b})
+}
+
+// Tell is Send for a message nobody waits on (a payment's result shown on the reader): a
+// message relayed to other instances goes without waiting for it to be sent, so that the
+// callback or poll that finished the payment answers at once. One that cannot be delivered
+// is dropped, as it was when Send's error was ignored.
+func (l *Link) Tell(serial string, msg any) {
+	l.mu.Lock()
+	c := l.conns[serial]
+	l.mu.Unlock()
+	if c != nil {
+		c.send(msg)
+		return
+	}
+	if l.Relay == nil {
+		return
+	}
+	m, err := json.Marshal(msg)
+	if err != nil {
+		return
+	}
+	if b, err := json.Marshal(relayed{Serial: serial, Msg: m}); err == nil {
+		l.Relay.Post(b)
+	}
 }
 
 func (l *Link) forward(r relayed) error {

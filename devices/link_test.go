@@ -25,6 +25,8 @@ func (b *bus) Forward(p []byte) error {
 	return nil
 }
 
+func (b *bus) Post(p []byte) { b.Forward(p) }
+
 func TestLinkRelaysToTheInstanceHoldingTheReader(t *testing.T) {
 	b := &bus{}
 	a, c := devices.NewLink(), devices.NewLink()
@@ -48,6 +50,11 @@ func TestLinkRelaysToTheInstanceHoldingTheReader(t *testing.T) {
 	// A relayed message for a reader nobody holds is dropped, not delivered twice or echoed.
 	a.Send("SBX-0002", devices.Cancel{Type: devices.TypeCancel, Tx: "P2"})
 	if len(got) != 1 {
+		t.Fatalf("reader got %q", got)
+	}
+	// Tell relays without waiting, and reaches the reader the same way.
+	a.Tell("SBX-0001", devices.Result{Type: devices.TypeResult, Tx: "P1", Status: "approved"})
+	if len(got) != 2 || got[1] != `{"type":"result","tx":"P1","status":"approved"}` {
 		t.Fatalf("reader got %q", got)
 	}
 	// Disabling on instance a closes the connection on instance c.

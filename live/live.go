@@ -76,27 +76,24 @@ type Notifier interface {
 }
 
 // Transport carries a change to every instance, the sender included (models.NotifyChannel
-// with PostgreSQL NOTIFY).
+// with PostgreSQL NOTIFY). Post does not wait for it to go; if it cannot go, the transport
+// hands it to this instance's own receiver (Fanout.Receive), so that at least this
+// instance's screens are told.
 type Transport interface {
-	Forward(payload []byte) error
+	Post(payload []byte)
 }
 
 // Fanout is the Notifier when several instances share one database: a change goes to every
 // instance through the transport, and each hands what it hears (Receive) to its own screens'
-// notifier. If the transport fails, at least this instance's screens are told.
+// notifier.
 type Fanout struct {
 	Transport Transport
 	Local     Notifier
 	Log       *slog.Logger
 }
 
-// Changed sends c to every instance.
-func (f *Fanout) Changed(c Change) {
-	if err := f.Transport.Forward([]byte(c.String())); err != nil {
-		f.Log.Error("change notification", "error", err, "change", c.String())
-		f.Local.Changed(c)
-	}
-}
+// Changed sends c to every instance, without waiting for it to go.
+func (f *Fanout) Changed(c Change) { f.Transport.Post([]byte(c.String())) }
 
 // Receive takes a change heard from the transport.
 func (f *Fanout) Receive(payload []byte) {

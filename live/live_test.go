@@ -3,7 +3,6 @@ package live_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strings"
@@ -208,20 +207,26 @@ type notifier []live.Change
 
 func (n *notifier) Changed(c live.Change) { *n = append(*n, c) }
 
-// transport delivers what is forwarded to every instance's fanout, as PostgreSQL NOTIFY does.
+// transport delivers what is posted to every instance's fanout, as PostgreSQL NOTIFY does;
+// while the network is down, only to the sender's own (the Transport's promise).
 type transport struct {
-	to   []*live.Fanout
-	fail error
+	net  *network
+	self *live.Fanout
 }
 
-func (tr *transport) Forward(p []byte) error {
-	if tr.fail != nil {
-		return tr.fail
+type network struct {
+	to   []*live.Fanout
+	down bool
+}
+
+func (tr *transport) Post(p []byte) {
+	if tr.net.down {
+		tr.self.Receive(p)
+		return
 	}
-	for _, f := range tr.to {
+	for _, f := range tr.net.to {
 		f.Receive(p)
 	}
-	return nil
 }
 
 // With several instances a change reaches every instance's screens, the sender's too; when the
@@ -229,10 +234,11 @@ func (tr *transport) Forward(p []byte) error {
 func TestFanoutTellsEveryInstance(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	tr := &transport{}
+	net := &network{}
 	var na, nb notifier
-	a, b := &live.Fanout{Transport: tr, Local: &na, Log: log}, &live.Fanout{Transport: tr, Local: &nb, Log: log}
-	tr.to = []*live.Fanout{a, b}
+	a, b := &live.Fanout{Local: &na, Log: log}, &live.Fanout{Local: &nb, Log: log}
+	a.Transport, b.Transport = &transport{net, a}, &transport{net, b}
+	net.to = []*live.Fanout{a, b}
 	c := live.Change{Kind: live.Reader, ID: 4}
 	a.Changed(c)
 	if !slices.Equal(na, []live.Change{c}) || !slices.Equal(nb, []live.Change{c}) {
@@ -242,7 +248,7 @@ func TestFanoutTellsEveryInstance(t *testing.T) {
 	if len(nb) != 1 || !strings.Contains(logs.String(), "change notification ignored") {
 		t.Errorf("junk on the channel: b heard %v; log %q", nb, logs.String())
 	}
-	tr.fail = errors.New("database down")
+	net.down = true
 	c2 := live.Change{Kind: live.Payment, ID: 5}
 	b.Changed(c2)
 	if !slices.Equal(nb, []live.Change{c, c2}) || len(na) != 1 {

@@ -36,21 +36,25 @@ type Callbacks struct {
 
 // Record appends a delivery.
 func (s *Callbacks) Record(ctx context.Context, d CallbackDelivery) error {
+	now := time.Now()
 	if s.Now != nil {
-		d.At = s.Now().UTC()
-	} else {
-		d.At = time.Now().UTC()
+		now = s.Now()
 	}
-	// Anyone can send a callback: every field is cut to its column's size before it is
-	// stored (SQLite would keep it whole), so a forged one cannot grow the database.
-	d.RemoteIP, d.ClientOrderID, d.OrderID = clip(d.RemoteIP, 64), clip(d.ClientOrderID, 128), clip(d.OrderID, 32)
-	d.Status, d.Type, d.Amount = clip(d.Status, 20), clip(d.Type, 16), clip(d.Amount, 16)
-	d.Outcome, d.Detail = clip(d.Outcome, 20), clip(d.Detail, 255)
-	err := s.Batch.Insert(ctx, s.DB, &d)
-	if err != nil {
+	if err := s.Batch.Insert(ctx, s.DB, d.Line(now)); err != nil {
 		return fmt.Errorf("models: callback log: %w", err)
 	}
 	return nil
+}
+
+// Line is the delivery as the log keeps it, received at: anyone can send a callback, so every
+// field is cut to its column's size (SQLite would keep it whole), and a forged one cannot
+// grow the database.
+func (d CallbackDelivery) Line(at time.Time) *CallbackDelivery {
+	d.At = at.UTC()
+	d.RemoteIP, d.ClientOrderID, d.OrderID = clip(d.RemoteIP, 64), clip(d.ClientOrderID, 128), clip(d.OrderID, 32)
+	d.Status, d.Type, d.Amount = clip(d.Status, 20), clip(d.Type, 16), clip(d.Amount, 16)
+	d.Outcome, d.Detail = clip(d.Outcome, 20), clip(d.Detail, 255)
+	return &d
 }
 
 // ListPage returns page p of the deliveries, newest first; outcome "" means all.

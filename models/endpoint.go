@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -193,7 +194,22 @@ func (e *Endpoint) Validate() *ValidationError {
 }
 
 // Endpoints holds the gateway settings.
-type Endpoints struct{ DB *gorm.DB }
+type Endpoints struct {
+	DB   *gorm.DB
+	keys sync.Map // endpoint id → cachedKey, for ControlKey
+}
+
+// keyReuse is how long ControlKey answers from a control key it read: every callback needs
+// its endpoint's key, and at thousands a second a read each costs the database a round trip.
+// A key changed on another instance is therefore seen there up to this much later; a callback
+// signed with the new key meanwhile is verified again with a key read afresh
+// (FreshControlKey), so none is refused for it.
+const keyReuse = 2 * time.Second
+
+type cachedKey struct {
+	key   string
+	until time.Time
+}
 
 // List returns all endpoints by name.
 func (s *Endpoints) List(ctx context.Context) ([]Endpoint, error) {
@@ -213,12 +229,23 @@ func (s *Endpoints) ByID(ctx context.Context, id uint) (Endpoint, error) {
 
 // ControlKey returns the key endpoint id's gateway callbacks are signed with: the one column a
 // callback needs, read with a prepared statement (a callback's hot path, hotsql.go).
+// A key read in the last keyReuse is used again.
 func (s *Endpoints) ControlKey(ctx context.Context, id uint) (string, error) {
+	if c, ok := s.keys.Load(id); ok && time.Now().Before(c.(cachedKey).until) {
+		return c.(cachedKey).key, nil
+	}
+	return s.FreshControlKey(ctx, id)
+}
+
+// FreshControlKey is ControlKey read from the database now.
+func (s *Endpoints) FreshControlKey(ctx context.Context, id uint) (string, error) {
 	var key string
 	rows, err := hotQuery(ctx, s.DB, "SELECT control_key FROM endpoints WHERE id = ?", int64(id))
 	if err := scanOne(rows, err, func(r *sql.Rows) error { return r.Scan(strCol{&key}) }); err != nil {
+		s.keys.Delete(id)
 		return "", fmt.Errorf("models: endpoint %d: %w", id, err)
 	}
+	s.keys.Store(id, cachedKey{key: key, until: time.Now().Add(keyReuse)})
 	return key, nil
 }
 
@@ -240,6 +267,7 @@ func (s *Endpoints) Update(ctx context.Context, e *Endpoint) error {
 	if err := s.DB.WithContext(ctx).Save(e).Error; err != nil {
 		return fmt.Errorf("models: update endpoint %s: %w", e.EndpointID, translate(err))
 	}
+	s.keys.Delete(e.ID)
 	return nil
 }
 
@@ -248,7 +276,7 @@ func (s *Endpoints) Update(ctx context.Context, e *Endpoint) error {
 // the endpoint and, never the key itself, whether its control key changed. ErrConflict when
 // its ENDPOINTID is configured already.
 func (s *Endpoints) Save(ctx context.Context, e *Endpoint, by Actor) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		action, keyChanged := "endpoint.create", e.ControlKey != ""
 		if e.ID == 0 {
 			if err := (&Endpoints{DB: tx}).Create(ctx, e); err != nil {
@@ -270,6 +298,8 @@ func (s *Endpoints) Save(ctx context.Context, e *Endpoint, by Actor) error {
 		}
 		return recordIn(tx, by.Event(action, e.Name, detail), time.Now())
 	})
+	s.keys.Delete(e.ID)
+	return err
 }
 
 // EnsureDefault stores e when no endpoint exists yet (the embedded sandbox on first run).

@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -35,6 +36,8 @@ type Notify struct {
 	sendMu  sync.Mutex
 	pending *notices      // gathering; nil when none is
 	sending chan struct{} // holds a token while a statement is on its way
+	posting sync.WaitGroup
+	stopped bool // Run has ended: Post delivers here only
 }
 
 // notices are sent with one statement, in one transaction: one commit for all of them.
@@ -46,6 +49,12 @@ type notices struct {
 
 // maxNotices bounds the notices one statement carries.
 const maxNotices = 512
+
+// noticeGather is how long the first notice of a statement waits for others to join it.
+// Each statement is a commit that the server lets happen one at a time: under load, sent as
+// soon as the one before it is done, a statement carried three or four notices, and there
+// were more notice commits than callbacks. Screens do not see a few milliseconds.
+const noticeGather = 4 * time.Millisecond
 
 // NewNotify returns the transport over db, listening through its own connection to url.
 func NewNotify(db *gorm.DB, url string, log *slog.Logger) *Notify {
@@ -67,6 +76,87 @@ type NotifyChannel struct {
 	name string
 }
 
+// Post is Forward without waiting: it returns at once and the notice goes out with others,
+// after the statement on its way. A notice that cannot be sent is still heard on this
+// instance (its channel's receive is called with it), and the failure logged.
+func (c *NotifyChannel) Post(payload []byte) {
+	if err := checkPayload(payload); err != nil {
+		c.n.log.Error("notice not sent", "channel", c.name, "error", err)
+		return
+	}
+	n := c.n
+	n.sendMu.Lock()
+	if n.stopped {
+		n.sendMu.Unlock()
+		n.receiveHere(c.name, string(payload))
+		return
+	}
+	b, lead := n.join(c.name, payload)
+	if lead {
+		n.posting.Add(1)
+	}
+	n.sendMu.Unlock()
+	if lead {
+		go func() {
+			defer n.posting.Done()
+			if n.lead(b); b.err != nil {
+				n.log.Error("notices not sent; heard here only", "notices", len(b.payloads), "error", b.err)
+				for i, p := range b.payloads {
+					n.receiveHere(b.channels[i], p)
+				}
+			}
+		}()
+	}
+}
+
+// receiveHere hands a notice to this instance's receiver of channel name.
+func (n *Notify) receiveHere(name, payload string) {
+	n.mu.RLock()
+	receive := n.channels[name]
+	n.mu.RUnlock()
+	if receive != nil {
+		receive([]byte(payload))
+	}
+}
+
+// checkPayload refuses what PostgreSQL would (a notice too long or not text) before it is
+// sent, so that it cannot fail the others sent with it.
+func checkPayload(payload []byte) error {
+	if len(payload) >= 8000 || !utf8.Valid(payload) || bytes.IndexByte(payload, 0) >= 0 {
+		return errors.New("the payload is not text shorter than 8000 bytes")
+	}
+	return nil
+}
+
+// join adds a notice to the statement being gathered; lead reports that it starts it, and
+// its caller must send it (lead). sendMu is held.
+func (n *Notify) join(channel string, payload []byte) (b *notices, lead bool) {
+	b = n.pending
+	lead = b == nil || len(b.payloads) >= maxNotices
+	if lead {
+		b = &notices{done: make(chan struct{})}
+		n.pending = b
+	}
+	b.channels = append(b.channels, channel)
+	b.payloads = append(b.payloads, string(payload))
+	return b, lead
+}
+
+// lead sends b once the statement before it is done and the notices meanwhile have joined
+// it, setting b.err and closing b.done.
+func (n *Notify) lead(b *notices) {
+	n.sending <- struct{}{}
+	time.Sleep(noticeGather)
+	n.sendMu.Lock()
+	if n.pending == b {
+		n.pending = nil
+	}
+	n.sendMu.Unlock()
+	b.err = n.send(b)
+	<-n.sending
+	close(b.done)
+}
+
 // Forward sends payload (at most 8000 bytes, PostgreSQL's limit) to every instance, and
 // returns once it is sent. Call it after the change it announces is committed.
 //
@@ -77,34 +167,17 @@ type NotifyChannel struct {
 // from any channel. (PostgreSQL delivers identical notices on one channel sent in one
 // transaction once; both channels carry notices that mean the same when repeated.)
 func (c *NotifyChannel) Forward(payload []byte) error {
-	// PostgreSQL refuses a notice that is too long or not text; refused here, it cannot fail
-	// the others sent with it.
-	if len(payload) >= 8000 || !utf8.Valid(payload) || bytes.IndexByte(payload, 0) >= 0 {
-		return fmt.Errorf("models: notify %s: the payload is not text shorter than 8000 bytes", c.name)
+	if err := checkPayload(payload); err != nil {
+		return fmt.Errorf("models: notify %s: %w", c.name, err)
 	}
 	n := c.n
 	n.sendMu.Lock()
-	b := n.pending
-	lead := b == nil || len(b.payloads) >= maxNotices
-	if lead {
-		b = &notices{done: make(chan struct{})}
-		n.pending = b
-	}
-	b.channels = append(b.channels, c.name)
-	b.payloads = append(b.payloads, string(payload))
+	b, lead := n.join(c.name, payload)
 	n.sendMu.Unlock()
 	if lead {
 		// The first notice of a batch sends it, once the statement before it is done;
 		// meanwhile later notices join it.
-		n.sending <- struct{}{}
-		n.sendMu.Lock()
-		if n.pending == b {
-			n.pending = nil
-		}
-		n.sendMu.Unlock()
-		b.err = n.send(b)
-		<-n.sending
-		close(b.done)
+		n.lead(b)
 	}
 	<-b.done
 	if b.err != nil {
@@ -123,8 +196,15 @@ func (n *Notify) send(b *notices) error {
 	return err
 }
 
-// Run listens until ctx ends, reconnecting after failures.
+// Run listens until ctx ends, reconnecting after failures. When it returns, the notices
+// posted before are sent, and later ones are heard on this instance only.
 func (n *Notify) Run(ctx context.Context) error {
+	defer func() {
+		n.sendMu.Lock()
+		n.stopped = true
+		n.sendMu.Unlock()
+		n.posting.Wait()
+	}()
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := n.listen(ctx)

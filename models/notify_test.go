@@ -1,11 +1,13 @@
 package models_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -130,7 +132,63 @@ func TestNotifyReachesEveryInstance(t *testing.T) {
 			t.Error("a notice of 8000 bytes was taken")
 		}
 	})
+	// Posted, without waiting, from both instances.
+	for i := range 20 {
+		p := fmt.Sprintf("tx:%d", 2000+i)
+		insts[i%2].send.Post([]byte(p))
+		changesWant = append(changesWant, p)
+	}
 	sent.Wait()
 	awaitAll("changes", func(in *instance) *inbox { return in.changes }, changesWant...)
 	awaitAll("readers", func(in *instance) *inbox { return in.readers }, readersWant...)
+}
+
+// Post does not wait: what is posted reaches every instance like what is forwarded, and a
+// notice that cannot be sent is still heard by the instance that posted it, and logged.
+func TestNotifyPostIsHeardHereWhenItCannotBeSent(t *testing.T) {
+	db := testdb.Open(t)
+	var logs syncBuffer
+	n := models.NewNotify(db, "", slog.New(slog.NewTextHandler(&logs, nil)))
+	box := newInbox()
+	ch := n.Channel("t_post", box.receive)
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.Close() // every statement now fails
+	for i := range 3 {
+		ch.Post([]byte(fmt.Sprintf("tx:%d", i+1)))
+	}
+	for _, w := range []string{"tx:1", "tx:2", "tx:3"} {
+		for deadline := time.Now().Add(5 * time.Second); !box.has(w); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the posting instance never heard %s; log %q", w, logs.String())
+			}
+			select {
+			case <-box.seen:
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "heard here only") {
+		t.Errorf("the failure was not logged: %q", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a logger written from other goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

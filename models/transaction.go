@@ -164,6 +164,11 @@ type TxUpdate struct {
 	// OnlyFrom, when set, makes the update a no-op unless the payment is in one of these
 	// states (e.g. a reader's card error counts only while the payment waits for the card).
 	OnlyFrom []TxState
+	// Also, when set, gives a row to write in the update's own transaction once its result is
+	// known (a gateway callback's delivery, with what it did), so that the change and the row
+	// are durable together; TxResult.Logged then says so. It is not called when the update is
+	// refused, nor for a QuietRepeat answered from a read outside a transaction (SQLite).
+	Also func(TxResult) any
 	// Check, when set, sees the payment before anything is written; an error refuses the
 	// update (nothing changes) and is returned by Apply.
 	Check  func(Transaction) error
@@ -198,6 +203,8 @@ type TxResult struct {
 	Flagged string
 	// Repeat: a QuietRepeat update that changed nothing, so nothing was written.
 	Repeat bool
+	// Logged: the update's Also row was written in its transaction.
+	Logged bool
 }
 
 // Transactions holds the payment queries.
@@ -313,6 +320,9 @@ func (s *Transactions) ApplyByOrder(ctx context.Context, clientOrderID string, u
 }
 
 func (s *Transactions) apply(ctx context.Context, l txLookup, u TxUpdate) (TxResult, error) {
+	if u.QuietRepeat && l.order != "" && s.Batch != nil && isPostgres(s.DB) {
+		return s.applyReadAhead(ctx, l, u)
+	}
 	var read *Transaction
 	var version string // the row version read, on PostgreSQL
 	if u.QuietRepeat {
@@ -340,11 +350,56 @@ func (s *Transactions) apply(ctx context.Context, l txLookup, u TxUpdate) (TxRes
 			if err == nil && len(p.cols) > 0 {
 				res = p.res
 				return writeTx(db, &txWrite{t: &p.after, cols: p.cols, version: version, event: p.event,
-					stale: func(db *gorm.DB) error { return s.applyLocked(db, l, read, u, &res) }})
+					stale:   func(db *gorm.DB) error { return s.applyLocked(db, l, read, u, &res) },
+					written: func(db *gorm.DB) error { return appendAlso(db, u, &res) }})
 			}
 		}
 		return s.applyLocked(db, l, read, u, &res)
 	})
+	if err == nil && s.OnFinal != nil && res.Changed && !res.From.Final() && res.Tx.State.Final() {
+		s.OnFinal(res.Tx)
+	}
+	return res, err
+}
+
+// applyReadAhead is apply for a QuietRepeat update by order id on PostgreSQL with a group
+// commit (a gateway callback): the batch reads its units' payments in one statement
+// (readAhead) instead of a read per callback before it. A repeat writes nothing, as it would
+// after a read of its own; a change is written on the condition that the row is still the
+// version read, else the row is read again, locked, and planned anew.
+func (s *Transactions) applyReadAhead(ctx context.Context, l txLookup, u TxUpdate) (TxResult, error) {
+	var res TxResult
+	var refused error // a refusal decided from the row read: the unit wrote nothing
+	err := s.Batch.doReading(ctx, s.DB, l.order, func(db *gorm.DB) error {
+		res, refused = TxResult{}, nil
+		read, ok := aheadOf(db, l.order)
+		switch {
+		case !ok:
+			return s.applyLocked(db, l, nil, u, &res)
+		case read == nil:
+			refused = fmt.Errorf("models: transaction %s: %w", l, ErrNotFound)
+			return nil
+		}
+		p, err := s.plan(read.t, u, s.now())
+		res = p.res
+		switch {
+		case err != nil:
+			refused = err
+			return nil
+		case p.nothing():
+			return appendAlso(db, u, &res)
+		}
+		t := read.t
+		if len(p.cols) == 0 {
+			return s.applyLocked(db, l, &t, u, &res) // a timeline line alone: from the row locked
+		}
+		return writeTx(db, &txWrite{t: &p.after, cols: p.cols, version: read.version, event: p.event,
+			stale:   func(db *gorm.DB) error { return s.applyLocked(db, l, &t, u, &res) },
+			written: func(db *gorm.DB) error { return appendAlso(db, u, &res) }})
+	})
+	if err == nil {
+		err = refused
+	}
 	if err == nil && s.OnFinal != nil && res.Changed && !res.From.Final() && res.Tx.State.Final() {
 		s.OnFinal(res.Tx)
 	}
@@ -386,6 +441,18 @@ func (s *Transactions) applyLocked(db *gorm.DB, l txLookup, read *Transaction, u
 			return fmt.Errorf("models: transaction %s event: %w", t.ClientOrderID, err)
 		}
 	}
+	return appendAlso(db, u, res)
+}
+
+// appendAlso writes u's Also row for result res in db's transaction, and marks res Logged.
+func appendAlso(db *gorm.DB, u TxUpdate, res *TxResult) error {
+	if u.Also == nil {
+		return nil
+	}
+	if err := insertLater(db, u.Also(*res)); err != nil {
+		return err
+	}
+	res.Logged = true
 	return nil
 }
 

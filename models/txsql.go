@@ -240,6 +240,21 @@ type txWrite struct {
 	// stale runs, in the same transaction, when the row is not that version any more: it
 	// reads the row again, locked, and plans anew.
 	stale func(db *gorm.DB) error
+	// written, when set, runs in the same transaction once the write is made.
+	written func(db *gorm.DB) error
+}
+
+// done runs w.written, if any, and appends w's timeline line, once w is made.
+func (w *txWrite) done(db *gorm.DB) error {
+	if w.event != nil {
+		if err := insertLater(db, w.event); err != nil {
+			return err
+		}
+	}
+	if w.written != nil {
+		return w.written(db)
+	}
+	return nil
 }
 
 // writeTx makes w in db's transaction: with the other payments' writes at the end of the
@@ -267,10 +282,7 @@ func writeTx(db *gorm.DB, w *txWrite) error {
 	if n == 0 {
 		return w.stale(db)
 	}
-	if w.event != nil {
-		return insertLater(db, w.event)
-	}
-	return nil
+	return w.done(db)
 }
 
 // flushWrites makes the gathered writes (writeTx), one statement per set of columns; a write
@@ -287,13 +299,12 @@ func (b *batchRows) flushWrites(db *gorm.DB) error {
 		return fmt.Errorf("models: save %d transactions: %w", len(writes), translateRaw(db, err))
 	}
 	for _, w := range writes {
-		switch {
-		case !written[w.t.ID]:
-			if err := w.stale(db); err != nil {
-				return err
-			}
-		case w.event != nil:
-			b.rows = append(b.rows, w.event)
+		run := w.done
+		if !written[w.t.ID] {
+			run = w.stale
+		}
+		if err := run(db); err != nil {
+			return err
 		}
 	}
 	return nil

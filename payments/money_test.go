@@ -128,7 +128,7 @@ func TestReversalCallbackWithoutARefundChangesNothing(t *testing.T) {
 	sale := e.Approved(1200, models.KindSale)
 	q := (mapi.Callback{Status: mapi.StatusApproved, OrderID: sale.GatewayOrderID, MerchantOrder: sale.ClientOrderID, Type: "reversal",
 		Amount: "12.00", ApprovalCode: "123456"}).Query(e.Key)
-	outcome, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, q)
+	outcome, err := applyCallback(e, q)
 	if err != nil || outcome != payments.CallbackNotWaiting {
 		t.Fatalf("reversal callback: %s %v", outcome, err)
 	}
@@ -141,7 +141,7 @@ func TestReversalCallbackWithoutARefundChangesNothing(t *testing.T) {
 	// A capture callback for a sale is the same.
 	q.Set("type", "capture")
 	q.Set("control", mapi.CallbackControl(string(mapi.StatusApproved), sale.GatewayOrderID, sale.ClientOrderID, e.Key))
-	if outcome, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, q); err != nil || outcome != payments.CallbackNotWaiting {
+	if outcome, err := applyCallback(e, q); err != nil || outcome != payments.CallbackNotWaiting {
 		t.Errorf("capture callback: %s %v", outcome, err)
 	}
 }

@@ -97,6 +97,7 @@ type Gateways interface {
 // ReaderLink sends messages to connected readers over the device channel.
 type ReaderLink interface {
 	Send(serial string, msg any) error // devices.ErrReaderOffline when not connected
+	Tell(serial string, msg any)       // the same without waiting, for what nobody waits on
 }
 
 // ReaderLookup finds the reader a payment is started on.

@@ -158,7 +158,7 @@ func (p *Service) tellReader(t models.Transaction) {
 	} else if t.ApprovalCode != "" {
 		msg += " " + t.ApprovalCode
 	}
-	_ = p.Link.Send(t.ReaderSerial, devices.Result{Type: devices.TypeResult, Tx: t.ClientOrderID, Status: string(t.State), Message: msg})
+	p.Link.Tell(t.ReaderSerial, devices.Result{Type: devices.TypeResult, Tx: t.ClientOrderID, Status: string(t.State), Message: msg})
 }
 
 // CardError records that no card will come for a payment.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -300,16 +301,36 @@ var ErrCallbackMismatch = errors.New("gateway message does not match the payment
 // errOtherEndpoint: the order id is ours, but on another endpoint than the callback's.
 var errOtherEndpoint = errors.New("payment belongs to another endpoint")
 
+// Callback is a gateway callback as it reached us.
+type Callback struct {
+	EndpointID uint       // the endpoint whose callback address it came to
+	Key        string     // that endpoint's control key
+	Query      url.Values // what the gateway sent
+	// Delivery is the callback log's line for it (who sent it, what it said). When the
+	// callback changes or repeats a payment, the line is written with its outcome in the
+	// change's own transaction and CallbackResult.Logged says so; the caller logs the others.
+	Delivery models.CallbackDelivery
+}
+
+// CallbackResult is what a verified callback did.
+type CallbackResult struct {
+	Outcome CallbackOutcome
+	Tx      models.Transaction
+	Logged  bool // the delivery's log line was written with the change (Callback.Delivery)
+}
+
 // ApplyCallback verifies a gateway callback with the endpoint's control key and applies it.
 // It returns only after the change is durable, so the caller may then answer 200.
 // mapi.ErrBadControl (or a malformed query) means forged: answer 403, change nothing.
-func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (CallbackOutcome, models.Transaction, error) {
-	cb, err := mapi.VerifyCallback(q, key)
+func (p *Service) ApplyCallback(ctx context.Context, in Callback) (CallbackResult, error) {
+	cb, err := mapi.VerifyCallback(in.Query, in.Key)
 	if err != nil {
-		return "", models.Transaction{}, err
+		return CallbackResult{}, err
 	}
+	endpointID := in.EndpointID
 	if cb.Type == "capture" || cb.Type == "reversal" {
-		return p.operationCallback(ctx, endpointID, cb)
+		outcome, t, err := p.operationCallback(ctx, endpointID, cb)
+		return CallbackResult{Outcome: outcome, Tx: t}, err
 	}
 	// One lookup, inside the update's transaction: the checks see the row the update changes.
 	u := models.TxUpdate{
@@ -318,7 +339,7 @@ func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string
 		CardBIN: cb.BIN, CardLast4: cb.LastFour, ErrorCode: cb.ErrorCode, ErrorMessage: cb.ErrorMessage,
 		Detail: "the bank's notice: " + models.BankStatus(string(cb.Status)), Gateway: true,
 		// The gateway retries a callback until it gets our 200: a retry of one we applied is
-		// answered from one read, without a write (the callback log records the delivery).
+		// answered from one read, without a write of the payment.
 		QuietRepeat: true,
 		Check: func(t models.Transaction) error {
 			switch {
@@ -333,24 +354,36 @@ func (p *Service) ApplyCallback(ctx context.Context, endpointID uint, key string
 			}
 			return nil
 		},
+		Also: func(res models.TxResult) any {
+			d := in.Delivery
+			d.Outcome, d.HTTPStatus = string(callbackOutcome(res)), http.StatusOK
+			return d.Line(p.now())
+		},
 	}
 	res, err := p.Tx.ApplyByOrder(ctx, cb.MerchantOrder, u)
 	switch {
 	case errors.Is(err, models.ErrNotFound), errors.Is(err, errOtherEndpoint):
-		return CallbackUnknown, models.Transaction{}, nil
+		return CallbackResult{Outcome: CallbackUnknown}, nil
 	case errors.Is(err, ErrCallbackMismatch):
-		return "", res.Tx, err
+		return CallbackResult{Tx: res.Tx}, err
 	case err == nil && res.Repeat:
-		return CallbackDuplicate, res.Tx, nil // nothing changed: nothing to publish
+		// nothing changed: nothing to publish
+		return CallbackResult{Outcome: CallbackDuplicate, Tx: res.Tx, Logged: res.Logged}, nil
 	}
 	res, err = p.applied(res, err, u)
-	switch {
-	case err != nil:
-		return "", res.Tx, err
-	case res.Conflict != nil:
-		return CallbackConflict, res.Tx, nil
-	case res.Changed:
-		return CallbackApplied, res.Tx, nil
+	if err != nil {
+		return CallbackResult{Tx: res.Tx}, err
 	}
-	return CallbackDuplicate, res.Tx, nil
+	return CallbackResult{Outcome: callbackOutcome(res), Tx: res.Tx, Logged: res.Logged}, nil
+}
+
+// callbackOutcome is what a callback's update did to its payment.
+func callbackOutcome(res models.TxResult) CallbackOutcome {
+	switch {
+	case res.Conflict != nil:
+		return CallbackConflict
+	case res.Changed:
+		return CallbackApplied
+	}
+	return CallbackDuplicate
 }

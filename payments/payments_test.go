@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,23 +32,23 @@ func TestPaymentApprovedByCallback(t *testing.T) {
 	}
 	// The gateway's retry of the same callback, a forged one and a mismatched one change nothing.
 	cb := mapi.Callback{Status: "approved", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
-	if out, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, cb.Query(e.Key)); err != nil || out != payments.CallbackDuplicate {
+	if out, err := applyCallback(e, cb.Query(e.Key)); err != nil || out != payments.CallbackDuplicate {
 		t.Errorf("repeated callback: %s, %v", out, err)
 	}
 	forged := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
-	if _, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, forged.Query("guessed-key")); !errors.Is(err, mapi.ErrBadControl) {
+	if _, err := applyCallback(e, forged.Query("guessed-key")); !errors.Is(err, mapi.ErrBadControl) {
 		t.Errorf("forged callback: %v", err)
 	}
 	other := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "99.99"}
-	if _, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, other.Query(e.Key)); !errors.Is(err, payments.ErrCallbackMismatch) {
+	if _, err := applyCallback(e, other.Query(e.Key)); !errors.Is(err, payments.ErrCallbackMismatch) {
 		t.Errorf("amount mismatch: %v", err)
 	}
 	late := mapi.Callback{Status: "declined", OrderID: got.GatewayOrderID, MerchantOrder: got.ClientOrderID, Type: "sale", Amount: "10.42"}
-	if out, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, late.Query(e.Key)); err != nil || out != payments.CallbackConflict {
+	if out, err := applyCallback(e, late.Query(e.Key)); err != nil || out != payments.CallbackConflict {
 		t.Errorf("contradicting callback: %s, %v", out, err)
 	}
 	unknown := mapi.Callback{Status: "approved", OrderID: "1", MerchantOrder: "PNOTOURS", Type: "sale", Amount: "1.00"}
-	if out, _, err := e.Pay.ApplyCallback(context.Background(), 1, e.Key, unknown.Query(e.Key)); err != nil || out != payments.CallbackUnknown {
+	if out, err := applyCallback(e, unknown.Query(e.Key)); err != nil || out != payments.CallbackUnknown {
 		t.Errorf("unknown order: %s, %v", out, err)
 	}
 	final, _ := e.Tx.ByID(context.Background(), tx.ID)
@@ -287,4 +288,10 @@ func TestLargePaymentNeedsTheAmountTwice(t *testing.T) {
 		t.Fatalf("confirmed: %v", err)
 	}
 	e.Expect(devices.TypePresentCard)
+}
+
+// applyCallback applies a callback that came to endpoint 1, returning its outcome.
+func applyCallback(e *paymentstest.Env, q url.Values) (payments.CallbackOutcome, error) {
+	res, err := e.Pay.ApplyCallback(context.Background(), payments.Callback{EndpointID: 1, Key: e.Key, Query: q})
+	return res.Outcome, err
 }

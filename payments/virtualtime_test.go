@@ -34,6 +34,8 @@ func (f *fakeFleet) Send(_ string, msg any) error {
 	return nil
 }
 
+func (f *fakeFleet) Tell(serial string, msg any) { f.Send(serial, msg) }
+
 type fakeGateways struct{ g *mapitest.Gateway }
 
 func (f fakeGateways) Gateway(context.Context, uint) (payments.Gateway, payments.Merchant, error) {

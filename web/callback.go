@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/example/mposportal/mapi"
@@ -22,12 +21,14 @@ type CallbackLog interface {
 
 // CallbackApplier applies a gateway callback to its payment (payments.Service).
 type CallbackApplier interface {
-	ApplyCallback(ctx context.Context, endpointID uint, key string, q url.Values) (payments.CallbackOutcome, models.Transaction, error)
+	ApplyCallback(ctx context.Context, cb payments.Callback) (payments.CallbackResult, error)
 }
 
-// CallbackKeys finds an endpoint's control key, to verify its callbacks.
+// CallbackKeys finds an endpoint's control key, to verify its callbacks: ControlKey may
+// answer with a key read a moment ago, FreshControlKey reads it now.
 type CallbackKeys interface {
 	ControlKey(ctx context.Context, id uint) (string, error)
+	FreshControlKey(ctx context.Context, id uint) (string, error)
 }
 
 // CallbackHandlers serve the gateway's server callback (a machine path: no session, no CSRF)
@@ -58,11 +59,14 @@ func (s *CallbackHandlers) gatewayCallback(c *gin.Context) {
 	if d.ClientOrderID == "" {
 		d.ClientOrderID = q.Get("client_orderid")
 	}
+	logged := false // the delivery was logged with the payment's change
 	answer := func(status int, outcome, detail string) {
 		s.metrics.callbacks.WithLabelValues(outcome).Inc()
 		d.HTTPStatus, d.Outcome, d.Detail = status, outcome, detail
-		if err := s.callbacks.Record(ctx, d); err != nil {
-			s.log.Error("callback log", "error", err)
+		if !logged {
+			if err := s.callbacks.Record(ctx, d); err != nil {
+				s.log.Error("callback log", "error", err)
+			}
 		}
 		// The outcomes are fixed words: the answer needs no encoder.
 		c.Data(status, "application/json; charset=utf-8", []byte(`{"outcome":"`+outcome+`"}`))
@@ -90,7 +94,17 @@ func (s *CallbackHandlers) gatewayCallback(c *gin.Context) {
 		refuse(http.StatusNotFound, "unknown_endpoint", "no such endpoint")
 		return
 	}
-	outcome, _, err := s.payments.ApplyCallback(ctx, uint(id), key, q)
+	in := payments.Callback{EndpointID: uint(id), Key: key, Query: q, Delivery: d}
+	res, err := s.payments.ApplyCallback(ctx, in)
+	if errors.Is(err, mapi.ErrBadControl) {
+		// The key may have changed a moment ago (on another instance): verified once more
+		// with the key as stored now before it is called forged.
+		if fresh, ferr := s.endpoints.FreshControlKey(ctx, uint(id)); ferr == nil && fresh != key {
+			in.Key = fresh
+			res, err = s.payments.ApplyCallback(ctx, in)
+		}
+	}
+	logged, outcome := res.Logged, res.Outcome
 	switch {
 	case errors.Is(err, mapi.ErrBadControl), errors.Is(err, mapi.ErrBadCallback):
 		refuse(http.StatusForbidden, "forged", err.Error())

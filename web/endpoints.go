@@ -19,6 +19,7 @@ type EndpointStore interface {
 	ByID(ctx context.Context, id uint) (models.Endpoint, error)
 	Save(ctx context.Context, e *models.Endpoint, by models.Actor) error // creates or updates, audited
 	ControlKey(ctx context.Context, id uint) (string, error)             // a callback's signing key, read lean
+	FreshControlKey(ctx context.Context, id uint) (string, error)        // the same, read now
 }
 
 // The other areas only read endpoints, each what it needs of EndpointStore:

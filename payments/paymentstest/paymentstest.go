@@ -210,7 +210,7 @@ func NewWith(t testing.TB, dbPath string, tweak func(*sandbox.Config)) *Env {
 			return
 		}
 		e.cbMu.Unlock()
-		if _, _, err := e.Pay.ApplyCallback(r.Context(), 1, e.Key, r.URL.Query()); err != nil {
+		if _, err := e.Pay.ApplyCallback(r.Context(), payments.Callback{EndpointID: 1, Key: e.Key, Query: r.URL.Query()}); err != nil {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
