@@ -25,7 +25,7 @@ type GroupCommit struct {
 	units    chan *unit
 	quit     chan struct{}
 	done     sync.WaitGroup // the committers
-	mu       sync.RWMutex // held for reading while queueing, for writing to close
+	mu       sync.RWMutex   // held for reading while queueing, for writing to close
 	closed   bool
 }
 
