@@ -198,6 +198,19 @@ var migrations = []migration{
 	{"2026-11-27 one open shift per cashier", func(tx *gorm.DB) error {
 		return tx.Exec(`CREATE UNIQUE INDEX IF NOT EXISTS idx_shift_open ON shifts (user_id) WHERE ended_at IS NULL`).Error
 	}},
+	{"2026-11-27 payments keep only the indexes their queries use", func(tx *gorm.DB) error {
+		// Each state change writes an entry in every index of transactions. These were
+		// covered by a composite index that starts with the same column (reader, business
+		// day), used by no query (reader serial), or replaced by partial indexes of the rows
+		// where the column is set (AutoMigrate made those: idx_tx_next_check, idx_tx_close_day,
+		// idx_tx_review, idx_tx_parent).
+		for _, ix := range []string{"reader_id", "business_day", "reader_serial", "next_check_at", "close_day_id", "review", "parent_id"} {
+			if err := tx.Exec("DROP INDEX IF EXISTS idx_transactions_" + ix).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
 }
 
 // All is every model the portal stores, for AutoMigrate.

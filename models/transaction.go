@@ -46,14 +46,19 @@ func (k TxKind) Sign() int64 {
 
 // Transaction is one card payment started at the counter. The clear card number never reaches
 // the portal; the only card data kept is what a receipt may show.
+//
+// Every change of state rewrites an entry in each of the table's indexes (the row moves), so
+// the indexes are the ones queries use: a column that is mostly empty (the poller's schedule,
+// the close, the parent, the review reason) is indexed only where it is set, and a column that
+// leads a composite index has no index of its own.
 type Transaction struct {
 	ID             uint      `gorm:"primaryKey"`
 	CreatedAt      time.Time `gorm:"index;index:idx_tx_reader_created,priority:2"`
 	UpdatedAt      time.Time
 	ClientOrderID  string     `gorm:"size:64;uniqueIndex;not null"` // ours, sent as client_orderid
 	EndpointID     uint       `gorm:"index;not null"`               // Endpoint row (gateway settings)
-	ReaderID       uint       `gorm:"index;index:idx_tx_reader_created,priority:1;not null"`
-	ReaderSerial   string     `gorm:"size:32;index;not null"`
+	ReaderID       uint       `gorm:"index:idx_tx_reader_created,priority:1;not null"`
+	ReaderSerial   string     `gorm:"size:32;not null"`
 	Kind           TxKind     `gorm:"size:16;not null"`
 	AmountMinor    int64      `gorm:"not null"`
 	Currency       string     `gorm:"size:3;not null"`
@@ -76,17 +81,17 @@ type Transaction struct {
 	StartedByName  string     `gorm:"size:64"`
 	SentAt         *time.Time // when the gateway accepted the order (or our request went out); polling deadline counts from here
 	FinalAt        *time.Time
-	NextCheckAt    *time.Time `gorm:"index"` // when the status poller next asks the gateway; nil = nothing to do
+	NextCheckAt    *time.Time `gorm:"index:idx_tx_next_check,where:next_check_at IS NOT NULL"` // when the status poller next asks the gateway; nil = nothing to do
 	Checks         int        // status requests made so far
-	CloseDayID     *uint      `gorm:"index"`                                                                             // the close that covered this payment
-	BusinessDay    string     `gorm:"size:10;index;index:idx_tx_day_state,priority:1;index:idx_tx_day_staff,priority:1"` // the store's date (endpoint time zone) the payment was started on
-	ReaderLabel    string     `gorm:"size:64"`                                                                           // the reader's label when the payment was taken ("Counter 2")
+	CloseDayID     *uint      `gorm:"index:idx_tx_close_day,where:close_day_id IS NOT NULL"`                       // the close that covered this payment
+	BusinessDay    string     `gorm:"size:10;index:idx_tx_day_state,priority:1;index:idx_tx_day_staff,priority:1"` // the store's date (endpoint time zone) the payment was started on
+	ReaderLabel    string     `gorm:"size:64"`                                                                     // the reader's label when the payment was taken ("Counter 2")
 	// StartKey is the counter form's one-time key: a repeated or concurrent submit of the same
 	// form finds this payment instead of starting another.
 	StartKey *string `gorm:"size:64;uniqueIndex"`
 	NotFound int     // "order not found" answers while the outcome was unknown
 	// Review, when set, puts a final payment on the "needs attention" queue (Review* reasons).
-	Review     string `gorm:"size:24;index"`
+	Review     string `gorm:"size:24;index:idx_tx_review,where:review <> ''"`
 	ReviewNote string `gorm:"size:255"`
 	// A manual resolution proposed by one person, waiting for a second person's approval.
 	ResolveTo     TxState `gorm:"size:20"`
@@ -96,7 +101,7 @@ type Transaction struct {
 	// ParentID is, for a capture, release or refund, the payment it acts on; its wire order
 	// ids are the parent's (ParentOrderID and GatewayOrderID) and RequestSerial is its own
 	// capture/return request's serial-number, by which its status is asked.
-	ParentID      *uint  `gorm:"index"`
+	ParentID      *uint  `gorm:"index:idx_tx_parent,where:parent_id IS NOT NULL"`
 	ParentOrderID string `gorm:"size:64;index"`
 }
 

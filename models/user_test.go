@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/example/mposportal/models"
+	"gorm.io/gorm"
 )
 
 func TestUsers(t *testing.T) {
@@ -95,4 +97,45 @@ func TestDatabaseFileIsOwnerOnly(t *testing.T) {
 			t.Errorf("%s is %v, want -rw-------", filepath.Base(p), st.Mode().Perm())
 		}
 	}
+}
+
+// A database made by the code before the payment indexes were trimmed ends with the same
+// indexes on transactions as a new one: the single-column indexes a composite covers, or a
+// partial one replaced, are dropped.
+func TestMigrateTrimsThePaymentIndexes(t *testing.T) {
+	db := openDB(t)
+	want := transactionIndexes(t, db)
+	for _, name := range []string{"idx_tx_next_check", "idx_tx_close_day", "idx_tx_review", "idx_tx_parent"} {
+		if !slices.Contains(want, name) {
+			t.Errorf("a new database has no %s: %v", name, want)
+		}
+	}
+	// The indexes the old tags made, and its migration record gone: as an older database.
+	for _, col := range []string{"reader_id", "business_day", "reader_serial", "next_check_at", "close_day_id", "review", "parent_id"} {
+		if err := db.Exec("CREATE INDEX idx_transactions_" + col + " ON transactions (" + col + ")").Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Exec("DELETE FROM schema_migrations WHERE name LIKE '%payments keep only the indexes%'")
+	if err := models.Migrate(db); err != nil {
+		t.Fatal(err)
+	}
+	if got := transactionIndexes(t, db); !slices.Equal(got, want) {
+		t.Errorf("after the upgrade transactions has indexes\n%v\nwant\n%v", got, want)
+	}
+}
+
+// transactionIndexes names the indexes on transactions, sorted (primary key aside).
+func transactionIndexes(t *testing.T, db *gorm.DB) []string {
+	t.Helper()
+	var names []string
+	q := "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'transactions' AND name NOT LIKE 'sqlite_autoindex%'"
+	if db.Dialector.Name() == "postgres" {
+		q = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'transactions' AND indexname <> 'transactions_pkey'"
+	}
+	if err := db.Raw(q).Scan(&names).Error; err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
 }
