@@ -106,6 +106,94 @@ func TestConcurrentCallbacksApplyOnce(t *testing.T) {
 	}
 }
 
+// Callbacks by order id through a group commit (on PostgreSQL each batch reads its payments
+// in one statement, and a write is made only if the row is still the version read): many
+// deliveries of the same approvals, at once and beside a poller writing the same payments,
+// change each payment once, leave one timeline line per change, and log every delivery
+// whose update ran in a transaction with the outcome it had there.
+func TestBatchedCallbacksApplyOnceAndLogWithTheChange(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	batch := models.NewGroupCommit(db, 64)
+	t.Cleanup(batch.Close)
+	s := &models.Transactions{DB: db, Batch: batch}
+	const payments, deliveries = 8, 6
+	var orders []string
+	for i := range payments {
+		tx := newTx(t, s, fmt.Sprintf("PB%d", i))
+		s.Apply(ctx, tx.ID, models.TxUpdate{Source: "reader", State: models.TxSending})
+		s.Apply(ctx, tx.ID, models.TxUpdate{Source: "response", State: models.TxProcessing})
+		orders = append(orders, tx.ClientOrderID)
+	}
+	var mu sync.Mutex
+	changed := map[string]int{}
+	logged := 0
+	var wg sync.WaitGroup
+	for _, order := range orders {
+		for range deliveries {
+			wg.Go(func() {
+				u := models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805", Gateway: true,
+					QuietRepeat: true, Also: func(res models.TxResult) any {
+						outcome := map[bool]string{true: "applied", false: "duplicate"}[res.Changed]
+						return models.CallbackDelivery{ClientOrderID: order, Outcome: outcome, HTTPStatus: 200}.Line(time.Now())
+					}}
+				res, err := s.ApplyByOrder(ctx, order, u)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if res.Changed {
+					changed[order]++
+				}
+				if res.Logged {
+					logged++
+				} else if res.Changed {
+					t.Errorf("%s: a change without its log line", order)
+				}
+			})
+		}
+		// The poller writes the same payment meanwhile (a routine check, counted).
+		wg.Go(func() {
+			if _, err := s.ApplyByOrder(ctx, order, models.TxUpdate{Source: "poll", CountCheck: true}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, order := range orders {
+		if changed[order] != 1 {
+			t.Errorf("%s changed %d times by %d identical callbacks, want once", order, changed[order], deliveries)
+		}
+		got, err := s.ByClientOrderID(ctx, order)
+		if err != nil || got.State != models.TxApproved || got.ApprovalCode != "242805" {
+			t.Errorf("%s: %s %q %v", order, got.State, got.ApprovalCode, err)
+		}
+		evs, _ := s.Events(ctx, got.ID)
+		var fromCallbacks int
+		for _, ev := range evs {
+			if ev.Source == "callback" {
+				fromCallbacks++
+			}
+		}
+		if fromCallbacks != 1 {
+			t.Errorf("%s has %d timeline lines from callbacks, want 1", order, fromCallbacks)
+		}
+	}
+	var lines []models.CallbackDelivery
+	db.Find(&lines)
+	applied := 0
+	for _, d := range lines {
+		if d.Outcome == "applied" {
+			applied++
+		}
+	}
+	if len(lines) != logged || applied != payments {
+		t.Errorf("%d log lines (%d applied) for %d deliveries logged with their update, want %d applied", len(lines), applied, logged, payments)
+	}
+}
+
 // OnFinal hears of a payment once, when it first becomes final: not of the steps before, a
 // repeated callback, a contradiction or the gateway later changing the final status.
 func TestOnFinalHearsOfEachPaymentOnce(t *testing.T) {

@@ -105,6 +105,71 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 	}
 }
 
+// An endpoint's control key changed on another instance is used at once: a callback signed
+// with the new key is verified again with the key as stored before it would be called forged
+// (this instance reuses a key it read for a moment), and the old key is refused from then on.
+func TestCallbackSignedWithAKeyChangedElsewhere(t *testing.T) {
+	a := newApp(t, true)
+	tx := a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
+	get := func(u string) int {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	unknown := mapi.Callback{Status: "approved", OrderID: "5", MerchantOrder: "PNOPE", Type: "sale", Amount: "1.00"}
+	if code := get(callbackURL(a, unknown, testKey)); code != http.StatusOK { // the key is read, and kept
+		t.Fatalf("callback with the key: %d", code)
+	}
+	const newKey = "B7E5D0C4-rotated-elsewhere"
+	if err := a.db.Model(&models.Endpoint{}).Where("id = ?", 1).Update("control_key", newKey).Error; err != nil {
+		t.Fatal(err)
+	}
+	good := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
+	if code := get(callbackURL(a, good, newKey)); code != http.StatusOK {
+		t.Errorf("callback signed with the new key: %d, want 200", code)
+	}
+	if got, _ := (&models.Transactions{DB: a.db}).ByID(context.Background(), tx.ID); got.State != models.TxApproved {
+		t.Errorf("after the callback signed with the new key the payment is %s", got.State)
+	}
+	if code := get(callbackURL(a, good, testKey)); code != http.StatusForbidden {
+		t.Errorf("callback signed with the old key: %d, want 403", code)
+	}
+	var outcomes []string
+	a.db.Model(&models.CallbackDelivery{}).Order("id").Pluck("outcome", &outcomes)
+	if want := "unknown_order,applied,forged"; strings.Join(outcomes, ",") != want {
+		t.Errorf("callback log %v, want %s", outcomes, want)
+	}
+}
+
+// A callback that changes a payment is logged in the change's own transaction: the log line
+// has the sender, the outcome and the answer, and exactly one line per delivery.
+func TestCallbackIsLoggedWithItsChange(t *testing.T) {
+	a := newApp(t, true)
+	a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
+	good := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
+	for range 3 {
+		resp, err := http.Get(callbackURL(a, good, testKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	var lines []models.CallbackDelivery
+	a.db.Order("id").Find(&lines)
+	if len(lines) != 3 {
+		t.Fatalf("%d log lines for 3 deliveries", len(lines))
+	}
+	for i, d := range lines {
+		want := map[bool]string{true: "applied", false: "duplicate"}[i == 0]
+		if d.Outcome != want || d.HTTPStatus != http.StatusOK || d.RemoteIP != "127.0.0.1" || d.ClientOrderID != "P1" || d.EndpointID != 1 {
+			t.Errorf("line %d: %+v, want %s, 200, from 127.0.0.1", i, d, want)
+		}
+	}
+}
+
 func TestTransactionsSearchAndCSV(t *testing.T) {
 	a := newApp(t, true)
 	a.addTx(t, "PAPPROVED", 1042, models.KindSale, append(toProcessing, models.TxUpdate{Source: "callback", State: models.TxApproved, ApprovalCode: "242805", RRN: "510321889824"})...)
