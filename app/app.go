@@ -269,6 +269,7 @@ func New(cfg Config, opts ...Option) (a *App, err error) {
 		fanout.Transport = pgNotify.Channel(models.NotifyChannelName(dsn, "portal_changes"), fanout.Receive)
 		notify = fanout
 		a.Link.Relay = pgNotify.Channel(models.NotifyChannelName(dsn, "portal_readers"), a.Link.Deliver)
+		a.stop.add("notices", func() error { pgNotify.Close(); return nil })
 	}
 
 	// A reader that goes away ends the payment waiting on it: the fleet is built first, the

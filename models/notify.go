@@ -37,7 +37,7 @@ type Notify struct {
 	pending *notices      // gathering; nil when none is
 	sending chan struct{} // holds a token while a statement is on its way
 	posting sync.WaitGroup
-	stopped bool // Run has ended: Post delivers here only
+	stopped bool // closed: Post delivers here only
 }
 
 // notices are sent with one statement, in one transaction: one commit for all of them.
@@ -196,15 +196,17 @@ func (n *Notify) send(b *notices) error {
 	return err
 }
 
-// Run listens until ctx ends, reconnecting after failures. When it returns, the notices
-// posted before are sent, and later ones are heard on this instance only.
+// Close waits for the notices posted so far to be sent; later ones are heard on this
+// instance only. Call it before the database is closed.
+func (n *Notify) Close() {
+	n.sendMu.Lock()
+	n.stopped = true
+	n.sendMu.Unlock()
+	n.posting.Wait()
+}
+
+// Run listens until ctx ends, reconnecting after failures.
 func (n *Notify) Run(ctx context.Context) error {
-	defer func() {
-		n.sendMu.Lock()
-		n.stopped = true
-		n.sendMu.Unlock()
-		n.posting.Wait()
-	}()
 	backoff := 200 * time.Millisecond
 	for ctx.Err() == nil {
 		err := n.listen(ctx)
