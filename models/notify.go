@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -43,6 +44,7 @@ type Notify struct {
 // notices are sent with one statement, in one transaction: one commit for all of them.
 type notices struct {
 	channels, payloads []string
+	posted             []bool        // by Post, not Forward
 	done               chan struct{} // closed when sent; err is then set
 	err                error
 }
@@ -91,7 +93,7 @@ func (c *NotifyChannel) Post(payload []byte) {
 		n.receiveHere(c.name, string(payload))
 		return
 	}
-	b, lead := n.join(c.name, payload)
+	b, lead := n.join(c.name, payload, true)
 	if lead {
 		n.posting.Add(1)
 	}
@@ -99,12 +101,7 @@ func (c *NotifyChannel) Post(payload []byte) {
 	if lead {
 		go func() {
 			defer n.posting.Done()
-			if n.lead(b); b.err != nil {
-				n.log.Error("notices not sent; heard here only", "notices", len(b.payloads), "error", b.err)
-				for i, p := range b.payloads {
-					n.receiveHere(b.channels[i], p)
-				}
-			}
+			n.lead(b)
 		}()
 	}
 }
@@ -130,7 +127,7 @@ func checkPayload(payload []byte) error {
 
 // join adds a notice to the statement being gathered; lead reports that it starts it, and
 // its caller must send it (lead). sendMu is held.
-func (n *Notify) join(channel string, payload []byte) (b *notices, lead bool) {
+func (n *Notify) join(channel string, payload []byte, posted bool) (b *notices, lead bool) {
 	b = n.pending
 	lead = b == nil || len(b.payloads) >= maxNotices
 	if lead {
@@ -139,11 +136,13 @@ func (n *Notify) join(channel string, payload []byte) (b *notices, lead bool) {
 	}
 	b.channels = append(b.channels, channel)
 	b.payloads = append(b.payloads, string(payload))
+	b.posted = append(b.posted, posted)
 	return b, lead
 }
 
 // lead sends b once the statement before it is done and the notices meanwhile have joined
-// it, setting b.err and closing b.done.
+// it, setting b.err and closing b.done. If it cannot be sent, the posted notices in it are
+// heard here (Post); Forward's callers get the error.
 func (n *Notify) lead(b *notices) {
 	n.sending <- struct{}{}
 	time.Sleep(noticeGather)
@@ -155,6 +154,15 @@ func (n *Notify) lead(b *notices) {
 	b.err = n.send(b)
 	<-n.sending
 	close(b.done)
+	if b.err == nil || !slices.Contains(b.posted, true) {
+		return
+	}
+	n.log.Error("notices not sent; heard here only", "notices", len(b.payloads), "error", b.err)
+	for i, p := range b.payloads {
+		if b.posted[i] {
+			n.receiveHere(b.channels[i], p)
+		}
+	}
 }
 
 // Forward sends payload (at most 8000 bytes, PostgreSQL's limit) to every instance, and
@@ -172,7 +180,7 @@ func (c *NotifyChannel) Forward(payload []byte) error {
 	}
 	n := c.n
 	n.sendMu.Lock()
-	b, lead := n.join(c.name, payload)
+	b, lead := n.join(c.name, payload, false)
 	n.sendMu.Unlock()
 	if lead {
 		// The first notice of a batch sends it, once the statement before it is done;

@@ -156,8 +156,13 @@ func TestNotifyPostIsHeardHereWhenItCannotBeSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	sqlDB.Close() // every statement now fails
+	forwarded := make(chan error)
+	go func() { forwarded <- ch.Forward([]byte("forwarded")) }() // may share a statement with the posts
 	for i := range 3 {
 		ch.Post([]byte(fmt.Sprintf("tx:%d", i+1)))
+	}
+	if err := <-forwarded; err == nil {
+		t.Error("Forward on a closed database reported no error")
 	}
 	for _, w := range []string{"tx:1", "tx:2", "tx:3"} {
 		for deadline := time.Now().Add(5 * time.Second); !box.has(w); {
@@ -169,6 +174,10 @@ func TestNotifyPostIsHeardHereWhenItCannotBeSent(t *testing.T) {
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
+	}
+	n.Close() // waits for the posts in flight
+	if box.has("forwarded") {
+		t.Error("a forwarded notice that failed was heard here too (its caller has the error)")
 	}
 	if !strings.Contains(logs.String(), "heard here only") {
 		t.Errorf("the failure was not logged: %q", logs.String())
