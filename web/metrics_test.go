@@ -66,15 +66,7 @@ func sample(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels
 // as a duplicate, never as a second payment. The open sockets and online readers are gauges.
 func TestMetricsCountPaymentsOnceAndCallbacksByOutcome(t *testing.T) {
 	a := newApp(t, true)
-	get := func(u string) int {
-		t.Helper()
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := func(u string) int { return statusOf(t, u) }
 	a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
 	approved := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
 	for range 2 { // at-least-once delivery

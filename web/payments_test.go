@@ -42,17 +42,21 @@ func callbackURL(a *app, cb mapi.Callback, key string) string {
 	return a.url + "/callbacks/mapi/1?" + cb.Query(key).Encode()
 }
 
+// statusOf GETs u, as the gateway calls back, and returns the answer's status.
+func statusOf(t *testing.T, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestGatewayCallbackEndpoint(t *testing.T) {
 	a := newApp(t, true)
 	tx := a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
-	get := func(u string) int {
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := func(u string) int { return statusOf(t, u) }
 	forged := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42"}
 	if code := get(callbackURL(a, forged, "not-the-key")); code != http.StatusForbidden {
 		t.Errorf("forged callback: %d, want 403", code)
@@ -111,14 +115,7 @@ func TestGatewayCallbackEndpoint(t *testing.T) {
 func TestCallbackSignedWithAKeyChangedElsewhere(t *testing.T) {
 	a := newApp(t, true)
 	tx := a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
-	get := func(u string) int {
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
+	get := func(u string) int { return statusOf(t, u) }
 	unknown := mapi.Callback{Status: "approved", OrderID: "5", MerchantOrder: "PNOPE", Type: "sale", Amount: "1.00"}
 	if code := get(callbackURL(a, unknown, testKey)); code != http.StatusOK { // the key is read, and kept
 		t.Fatalf("callback with the key: %d", code)
@@ -151,11 +148,7 @@ func TestCallbackIsLoggedWithItsChange(t *testing.T) {
 	a.addTx(t, "P1", 1042, models.KindSale, toProcessing...)
 	good := mapi.Callback{Status: "approved", OrderID: "1969106", MerchantOrder: "P1", Type: "sale", Amount: "10.42", ApprovalCode: "242805"}
 	for range 3 {
-		resp, err := http.Get(callbackURL(a, good, testKey))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		statusOf(t, callbackURL(a, good, testKey))
 	}
 	var lines []models.CallbackDelivery
 	a.db.Order("id").Find(&lines)
