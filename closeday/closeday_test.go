@@ -132,7 +132,10 @@ func TestConcurrentTriggersCloseOnce(t *testing.T) {
 	}
 }
 
-func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
+// unknownClose takes one approved sale and a manual close that the gateway answers with a
+// 5xx: the close is left with its outcome unknown and a retry scheduled.
+func unknownClose(t *testing.T) (*paymentstest.Env, *closeday.Service, models.CloseDay) {
+	t.Helper()
 	e := paymentstest.New(t, "")
 	approvedSales(e, 1000)
 	e.GW.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
@@ -141,7 +144,11 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c = waitClose(t, s, c.ID, models.CloseUnknown)
+	return e, s, waitClose(t, s, c.ID, models.CloseUnknown)
+}
+
+func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
+	e, s, c := unknownClose(t)
 	if c.NextCheckAt == nil {
 		t.Fatal("no retry scheduled")
 	}
@@ -168,15 +175,7 @@ func TestCloseTimeoutRetriesWithSameRequestID(t *testing.T) {
 // A due close another instance holds is left to it: the watcher retries it only once that
 // lease has run out (its holder died).
 func TestWatchLeavesACloseAnotherInstanceHolds(t *testing.T) {
-	e := paymentstest.New(t, "")
-	approvedSales(e, 1000)
-	e.GW.SetFaults(sandbox.Faults{CloseDay5xxAfter: 1})
-	s := closer(e)
-	c, err := s.Trigger(context.Background(), manual)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c = waitClose(t, s, c.ID, models.CloseUnknown)
+	e, s, c := unknownClose(t)
 	now := e.Now.Now()
 	if _, ok, err := s.Store.Lease(context.Background(), c.ID, now, c.NextCheckAt.Add(time.Hour)); !ok || err != nil {
 		t.Fatalf("the other instance's lease: %v, %v", ok, err)
